@@ -1,0 +1,216 @@
+"""Builders: pure functions from validated values to serialized Summary bytes.
+
+Each summary kind is one builder here plus one writer method. The Summary is built with the
+generated protobuf classes; the Event around it is added by
+:func:`tbwrite._encode.wrap_summary_event`. Nothing here does I/O; this module imports
+protobuf and numpy, so the writers import it only when a kind needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from ._proto import summary_pb2, tensor_pb2
+
+__all__ = [
+    "DEFAULT_BUCKET_COUNT",
+    "histogram_buckets",
+    "histogram_from_raw",
+    "histogram_summary",
+    "scalar_tensor_summary",
+    "text_summary",
+]
+
+PLUGIN_SCALARS: Final = "scalars"
+PLUGIN_HISTOGRAMS: Final = "histograms"
+PLUGIN_TEXT: Final = "text"
+
+# As tf.summary.histogram: a fixed number of equal-width buckets from min to max, which
+# needs no sort and no per-call search of bucket edges.
+DEFAULT_BUCKET_COUNT: Final = 30
+
+_NUMPY_BIN_RULES: Final = frozenset(
+    {"auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"}
+)
+
+
+def _metadata(
+    plugin: str, data_class: int, display_name: str = "", description: str = ""
+) -> summary_pb2.SummaryMetadata:
+    md = summary_pb2.SummaryMetadata(
+        display_name=display_name, summary_description=description, data_class=data_class
+    )
+    md.plugin_data.plugin_name = plugin
+    return md
+
+
+def _summary(tag: str, tensor: tensor_pb2.TensorProto, md: summary_pb2.SummaryMetadata | None) -> bytes:
+    value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+    if md is not None:
+        value.metadata.CopyFrom(md)
+    return summary_pb2.Summary(value=[value]).SerializeToString()
+
+
+def scalar_tensor_summary(
+    tag: str, value: float, *, with_metadata: bool, display_name: str = "", description: str = ""
+) -> bytes:
+    """A rank-0 DT_FLOAT tensor with the scalars plugin's metadata (read by both loaders)."""
+    tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT, float_val=[value])
+    md = (
+        _metadata(PLUGIN_SCALARS, summary_pb2.DATA_CLASS_SCALAR, display_name, description)
+        if with_metadata
+        else None
+    )
+    return _summary(tag, tensor, md)
+
+
+def text_summary(tag: str, text: str, *, with_metadata: bool) -> bytes:
+    """A rank-0 DT_STRING tensor (markdown) for the text plugin."""
+    tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING, string_val=[text.encode("utf-8")])
+    md = _metadata(PLUGIN_TEXT, summary_pb2.DATA_CLASS_TENSOR) if with_metadata else None
+    return _summary(tag, tensor, md)
+
+
+def histogram_summary(tag: str, buckets: np.ndarray, *, with_metadata: bool) -> bytes:
+    """TensorBoard's current histogram form: a DT_DOUBLE tensor [k, 3] of (left, right, count)."""
+    buckets = np.ascontiguousarray(buckets, dtype="<f8")
+    tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_DOUBLE, tensor_content=buckets.tobytes())
+    for size in buckets.shape:
+        tensor.tensor_shape.dim.add(size=size)
+    md = _metadata(PLUGIN_HISTOGRAMS, summary_pb2.DATA_CLASS_TENSOR) if with_metadata else None
+    return _summary(tag, tensor, md)
+
+
+def as_finite_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a flat float64 array: non-empty, numeric, finite."""
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of numbers; numpy could not convert it: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    arr = arr.astype(np.float64, copy=False).reshape(-1)
+    if not np.isfinite(arr).all():
+        bad = arr[~np.isfinite(arr)][0]
+        raise ValueError(f"{name} must be finite, found {bad!r}")
+    return arr
+
+
+def _edges_to_buckets(edges: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    out = np.empty((len(counts), 3), dtype=np.float64)
+    out[:, 0] = edges[:-1]
+    out[:, 1] = edges[1:]
+    out[:, 2] = counts
+    return out
+
+
+def _equal_width(arr: np.ndarray, bucket_count: int) -> np.ndarray:
+    lo = float(arr.min())
+    hi = float(arr.max())
+    if lo == hi:
+        # All values equal: one zero-width bucket holding them all.
+        return np.array([[lo, hi, float(arr.size)]])
+    width = (hi - lo) / bucket_count
+    if not np.isfinite(width) or width == 0.0:
+        edges = np.linspace(lo, hi, bucket_count + 1)
+        counts, _ = np.histogram(arr, bins=edges)
+        return _edges_to_buckets(edges, counts)
+    idx = ((arr - lo) / width).astype(np.intp)
+    np.minimum(idx, bucket_count - 1, out=idx)  # the maximum falls in the last bucket
+    counts = np.bincount(idx, minlength=bucket_count)
+    edges = lo + width * np.arange(bucket_count + 1, dtype=np.float64)
+    edges[-1] = hi
+    return _edges_to_buckets(edges, counts)
+
+
+def _merge_buckets(buckets: np.ndarray, max_bins: int) -> np.ndarray:
+    k = len(buckets)
+    if k <= max_bins:
+        return buckets
+    group = -(-k // max_bins)
+    starts = np.arange(0, k, group)
+    ends = np.minimum(starts + group, k) - 1
+    counts = np.add.reduceat(buckets[:, 2], starts)
+    return np.stack([buckets[starts, 0], buckets[ends, 1], counts], axis=1)
+
+
+def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = None) -> np.ndarray:
+    """Bucket ``values`` into a [k, 3] array of (left edge, right edge, count).
+
+    ``bins``: ``"tensorflow"`` (the default: 30 equal-width buckets, as tf.summary does),
+    an int (that many equal-width buckets), one of numpy's rules (``"auto"``, ``"fd"``,
+    ``"doane"``, ``"scott"``, ``"stone"``, ``"rice"``, ``"sturges"``, ``"sqrt"``), or a
+    sequence of increasing bucket edges (values outside them are not counted).
+    ``max_bins`` merges adjacent buckets until at most that many remain.
+    """
+    arr = as_finite_array(values, "values")
+    if max_bins is not None:
+        if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) or max_bins < 1:
+            raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    if isinstance(bins, str):
+        if bins == "tensorflow":
+            out = _equal_width(arr, DEFAULT_BUCKET_COUNT)
+        elif bins in _NUMPY_BIN_RULES:
+            counts, edges = np.histogram(arr, bins=bins)
+            out = _edges_to_buckets(edges, counts)
+        else:
+            raise ValueError(
+                f"bins must be 'tensorflow', an int, a sequence of edges or one of "
+                f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
+            )
+    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if bins < 1:
+            raise ValueError(f"bins must be a positive number of buckets, got {bins!r}")
+        out = _equal_width(arr, int(bins))
+    else:
+        try:
+            edges = np.asarray(bins, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"bins must be a str, an int or a sequence of edges, got {bins!r}") from None
+        if edges.ndim != 1 or edges.size < 2 or not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
+            raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
+        counts, _ = np.histogram(arr, bins=edges)
+        out = _edges_to_buckets(edges, counts)
+    if max_bins is not None:
+        out = _merge_buckets(out, int(max_bins))
+    return out
+
+
+def histogram_from_raw(
+    min: Any,
+    max: Any,
+    num: Any,
+    bucket_limits: Sequence[float] | np.ndarray,
+    bucket_counts: Sequence[float] | np.ndarray,
+) -> np.ndarray:
+    """The [k, 3] form of a legacy histogram, converted as TensorBoard's loaders convert it.
+
+    Bucket i spans (limit[i-1], limit[i]]; the first starts at ``min``, the last ends at
+    ``max`` (its limit is often DBL_MAX).
+    """
+    limits = np.asarray(bucket_limits, dtype=np.float64).reshape(-1)
+    counts = np.asarray(bucket_counts, dtype=np.float64).reshape(-1)
+    if limits.size == 0:
+        raise ValueError("bucket_limits must not be empty")
+    if limits.size != counts.size:
+        raise ValueError(
+            f"bucket_limits and bucket_counts must have the same length, "
+            f"got {limits.size} and {counts.size}"
+        )
+    if (counts < 0).any() or not np.isfinite(counts).all():
+        raise ValueError("bucket_counts must be finite and non-negative")
+    lo, hi = float(min), float(max)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+        raise ValueError(f"min and max must be finite with min <= max, got {lo!r} and {hi!r}")
+    out = np.empty((limits.size, 3), dtype=np.float64)
+    out[0, 0] = lo
+    out[1:, 0] = limits[:-1]
+    out[:-1, 1] = limits[:-1]
+    out[-1, 1] = hi
+    out[:, 2] = counts
+    return out

@@ -1,0 +1,47 @@
+"""The ``tbwrite`` command line (also ``python -m tbwrite``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    print(f"writing a demo sweep into {args.dir}/ ...")
+    runs = run_demo(args.dir)
+    print(f"wrote {len(runs)} runs. View them with:\n\n    tensorboard --logdir {args.dir}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from ._demo import DEFAULT_DIR
+
+    parser = argparse.ArgumentParser(
+        prog="tbwrite", description="TensorBoard event files without torch or TensorFlow."
+    )
+    parser.add_argument("--version", action="version", version=f"tbwrite {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="write a demo hyperparameter sweep to view in TensorBoard")
+    demo.add_argument("dir", nargs="?", default=DEFAULT_DIR, help=f"where to write (default: {DEFAULT_DIR})")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as err:
+        print(f"tbwrite {args.command}: error: {err}", file=sys.stderr)
+        return 1

@@ -1,0 +1,155 @@
+"""TFRecord framing: pure functions to frame payloads and a decoder that does no I/O.
+
+Strategy: the writer path is ``frame(payload) -> bytes`` (one ``struct.pack`` and two CRCs,
+both computed in C by the ``crc32c`` package). The reader path is :class:`RecordDecoder`, fed
+bytes with :meth:`~RecordDecoder.receive_data` and asked for records with
+:meth:`~RecordDecoder.next_record`, which answers :data:`NEED_DATA` on a partial record, as
+h11 and wsproto do. A truncated tail is therefore "not written yet", never an error.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final, Union
+
+from crc32c import crc32c as _crc32c
+
+from ._errors import CorruptRecordError
+
+__all__ = [
+    "FOOTER_SIZE",
+    "HEADER_SIZE",
+    "NEED_DATA",
+    "RecordDecoder",
+    "frame",
+    "masked_crc32c",
+]
+
+# A record on disk:
+#
+#   +---------------------+----------------------------+-----------------+---------------------------+
+#   | length: uint64 (LE) | masked_crc32c(length): u32 | data[length]    | masked_crc32c(data): u32  |
+#   +---------------------+----------------------------+-----------------+---------------------------+
+#   |<-------------- HEADER_SIZE = 12 ---------------->|                 |<---- FOOTER_SIZE = 4 ---->|
+#
+# Byte order is little-endian always (never native). data is one serialized Event.
+LENGTH_FORMAT: Final = "<Q"
+CRC_FORMAT: Final = "<I"
+LENGTH_SIZE: Final = 8
+CRC_SIZE: Final = 4
+HEADER_SIZE: Final = LENGTH_SIZE + CRC_SIZE
+FOOTER_SIZE: Final = CRC_SIZE
+MASK_DELTA: Final = 0xA282EAD8
+_MASK32: Final = 0xFFFFFFFF
+
+_HEADER = struct.Struct("<QI")
+_LENGTH = struct.Struct(LENGTH_FORMAT)
+_CRC = struct.Struct(CRC_FORMAT)
+
+
+def mask_crc(crc: int) -> int:
+    """Rotate right by 15 bits and add MASK_DELTA: TFRecord's masking of a CRC-32C."""
+    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
+
+
+def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
+    """CRC-32C (Castagnoli) of ``data``, masked as TFRecord stores it."""
+    crc = _crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
+
+
+def frame(payload: bytes) -> bytes:
+    """One TFRecord record holding ``payload``: header, payload, footer."""
+    header = _LENGTH.pack(len(payload))
+    crc = _crc32c(header)
+    hcrc = (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
+    crc = _crc32c(payload)
+    dcrc = (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
+    return b"".join((header, _CRC.pack(hcrc), payload, _CRC.pack(dcrc)))
+
+
+class _NeedData:
+    """Type of :data:`NEED_DATA`."""
+
+    _instance: _NeedData | None = None
+
+    def __new__(cls) -> _NeedData:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = _NeedData()
+"""Returned by :meth:`RecordDecoder.next_record` when the buffer holds no complete record."""
+
+Record = Union[bytes, _NeedData]
+
+
+class RecordDecoder:
+    """Incremental TFRecord decoder with no I/O.
+
+    Feed bytes with :meth:`receive_data` in pieces of any size; call :meth:`next_record`
+    until it returns :data:`NEED_DATA`. A record whose length or data checksum is wrong
+    raises :class:`~tbwrite.CorruptRecordError` with its byte offset; the decoder then stays
+    at that record (call :meth:`skip_byte` to resynchronise byte by byte).
+
+    The declared length of a record is trusted only once its own checksum matches, and the
+    buffer only ever holds bytes that were fed: a forged length costs no memory.
+
+    ``verify_data_crc=False`` skips the data checksum (the Rust loader's behaviour); the
+    length checksum is always checked.
+    """
+
+    def __init__(self, *, verify_data_crc: bool = True) -> None:
+        self._buf = bytearray()
+        self._pos = 0  # start of the next record within _buf
+        self._consumed = 0  # stream offset of _buf[0]
+        self._verify = verify_data_crc
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the next record not yet returned."""
+        return self._consumed + self._pos
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet returned as records (a partial record, if any)."""
+        return len(self._buf) - self._pos
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data`` to the stream."""
+        if self._pos and self._pos >= len(self._buf) // 2:
+            # Drop consumed bytes now and then: amortised O(1) per byte.
+            del self._buf[: self._pos]
+            self._consumed += self._pos
+            self._pos = 0
+        self._buf += data
+
+    def next_record(self) -> Record:
+        """The next complete record's payload, or :data:`NEED_DATA`."""
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail < HEADER_SIZE:
+            return NEED_DATA
+        length, hcrc = _HEADER.unpack_from(buf, pos)
+        if masked_crc32c(memoryview(buf)[pos : pos + LENGTH_SIZE]) != hcrc:
+            raise CorruptRecordError("length checksum mismatch", self.offset)
+        end = pos + HEADER_SIZE + length
+        if len(buf) - end < FOOTER_SIZE:
+            return NEED_DATA
+        payload = bytes(buf[pos + HEADER_SIZE : end])
+        if self._verify:
+            (dcrc,) = _CRC.unpack_from(buf, end)
+            if masked_crc32c(payload) != dcrc:
+                raise CorruptRecordError("data checksum mismatch", self.offset)
+        self._pos = end + FOOTER_SIZE
+        return payload
+
+    def skip_byte(self) -> None:
+        """Skip one byte of the stream, to resynchronise after a corrupt record."""
+        if self._pos < len(self._buf):
+            self._pos += 1

@@ -1,0 +1,120 @@
+"""Argument checks and conversions shared by the writers.
+
+Every check raises ``TypeError`` or ``ValueError`` naming the argument and showing the
+value. Python numbers take a fast path; numpy values, JAX arrays, torch tensors and
+anything else with ``__array__`` / ``__float__`` / ``__index__`` are accepted without
+importing their libraries (numpy is imported only when an array must be inspected).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import time
+from typing import Any
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} (type {type(value).__name__})"
+
+
+def check_tag(tag: Any, name: str = "tag") -> str:
+    """A non-empty ``str`` that encodes as UTF-8."""
+    if type(tag) is not str:
+        if not isinstance(tag, str):
+            raise TypeError(f"{name} must be a non-empty str, got {_show(tag)}")
+        tag = str(tag)
+    if not tag:
+        raise ValueError(f"{name} must be a non-empty str, got ''")
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"{name} must be encodable as UTF-8, got {_show(tag)}: {err}") from None
+    return tag
+
+
+def as_float(value: Any, name: str) -> float:
+    """A real number as a Python float; NaN and infinities pass through."""
+    t = type(value)
+    if t is float:
+        return value  # type: ignore[no-any-return]
+    if t is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{name} is too large for a float: {_show(value)}") from None
+    if isinstance(value, (str, bytes, bytearray, complex)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {_show(value)}")
+    if getattr(value, "ndim", 0) or not hasattr(value, "__float__"):
+        return _array_item(value, name)
+    kind = getattr(getattr(value, "dtype", None), "kind", "f")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a real number, got {_show(value)}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a real number, got {_show(value)}") from err
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float: {_show(value)}") from None
+
+
+def _array_item(value: Any, name: str) -> float:
+    import numpy as np
+
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a real number, got {_show(value)}") from err
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real number, got {_show(value)} of dtype {arr.dtype}")
+    if arr.size != 1:
+        raise ValueError(
+            f"{name} must hold exactly one number, got an array of shape {arr.shape}"
+        )
+    return float(arr.reshape(()))
+
+
+def as_step(value: Any, name: str = "global_step") -> int:
+    """An int64 step; ``None`` means 0."""
+    if value is None:
+        return 0
+    if type(value) is int:
+        step = value
+    else:
+        if isinstance(value, float) or getattr(getattr(value, "dtype", None), "kind", "i") == "f":
+            raise TypeError(f"{name} must be an integer, got {_show(value)}")
+        try:
+            step = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, got {_show(value)}") from None
+    if not INT64_MIN <= step <= INT64_MAX:
+        raise ValueError(f"{name} must fit in int64, got {step}")
+    return step
+
+
+def as_walltime(value: Any, name: str = "walltime") -> float:
+    """Seconds since the epoch as a finite float; ``None`` means now."""
+    if value is None:
+        return time.time()
+    wall_time = as_float(value, name)
+    if not math.isfinite(wall_time):
+        raise ValueError(f"{name} must be a finite number of seconds, got {wall_time!r}")
+    return wall_time
+
+
+def check_subrun_name(logdir: str, name: str, what: str) -> str:
+    """``os.path.join(logdir, name)``, refused if it would leave ``logdir``."""
+    if "\x00" in name:
+        raise ValueError(f"{what} must not contain NUL characters, got {_show(name)}")
+    root = os.path.normpath(os.path.abspath(logdir))
+    path = os.path.normpath(os.path.join(root, name))
+    if path == root or not path.startswith(root + os.sep) or os.path.isabs(name):
+        raise ValueError(f"{what} would write outside the log dir {logdir!r}: {name!r}")
+    return os.path.join(logdir, name)

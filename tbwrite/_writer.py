@@ -1,0 +1,381 @@
+"""SummaryWriter: PyTorch's ``torch.utils.tensorboard.SummaryWriter`` API, without torch.
+
+Strategy: each method validates all of its arguments first (so a rejected call writes
+nothing), then encodes one Event, frames it and hands the record to the run's
+:class:`~tbwrite._eventfile.EventFileWriter`. Scalars take a hand-encoded path
+(:mod:`tbwrite._encode`); other kinds are built with protobuf in :mod:`tbwrite._builders`,
+imported on first use together with numpy.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import warnings
+from datetime import datetime
+from types import ModuleType, TracebackType
+from typing import Any, Mapping
+
+from ._encode import ScalarEncoder, encode_varint, wrap_summary_event
+from ._eventfile import EventFileWriter
+from ._framing import frame
+from ._values import as_float, as_step, as_walltime, check_subrun_name, check_tag
+
+__all__ = ["SummaryWriter"]
+
+_builders_module: ModuleType | None = None
+
+
+def _builders() -> ModuleType:
+    global _builders_module
+    if _builders_module is None:
+        from . import _builders as module
+
+        _builders_module = module
+    return _builders_module
+
+
+def default_logdir(comment: str = "") -> str:
+    """``runs/<Mon><dd>_<HH-MM-SS>_<host><comment>``, as PyTorch names a new run."""
+    current_time = datetime.now().strftime("%b%d_%H-%M-%S")
+    return os.path.join("runs", current_time + "_" + socket.gethostname() + comment)
+
+
+_double_warning_lock = threading.Lock()
+_double_warned = False
+
+
+def _warn_double_once() -> None:
+    global _double_warned
+    with _double_warning_lock:
+        if _double_warned:
+            return
+        _double_warned = True
+    warnings.warn(
+        "add_scalar(double_precision=True): TensorBoard's default loader (the Rust data "
+        "server, --load_fast) drops float64 scalar tensors, so tbwrite stores scalars as "
+        "float32, which every TensorBoard reader shows.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+class SummaryWriter:
+    """Writes TensorBoard event files into ``log_dir``; a drop-in for PyTorch's writer.
+
+    Args:
+        log_dir: the run directory. Default ``runs/<date>_<host><comment>``.
+        comment: appended to the default ``log_dir``; ignored when ``log_dir`` is given.
+        purge_step: when resuming a run that crashed at a later step, events at and after
+            this step in earlier files are hidden by TensorBoard (a ``SessionLog.START``
+            event at this step).
+        max_queue: records buffered before they are written to the file.
+        flush_secs: seconds after which buffered records are written anyway.
+        filename_suffix: appended to every event file name of this writer.
+
+    Guarantees:
+
+    - Every method checks all of its arguments before writing anything; a rejected call
+      raises ``TypeError`` or ``ValueError`` naming the argument, writes nothing and leaves
+      the writer usable.
+    - :meth:`flush` returns once everything logged before it is in the event files.
+    - :meth:`close` flushes and closes every file; closing twice is harmless; logging after
+      close raises :class:`~tbwrite.WriterClosedError`.
+    - Thread-safe; safe across ``os.fork`` (see :class:`~tbwrite._eventfile.EventFileWriter`).
+    - Buffered records are written at interpreter exit; a crash (SIGKILL, power loss) loses
+      at most what was logged since the last flush: ``max_queue`` records or
+      ``flush_secs`` seconds.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] | None = None,
+        comment: str = "",
+        purge_step: int | None = None,
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+    ) -> None:
+        if log_dir is None:
+            if not isinstance(comment, str):
+                raise TypeError(f"comment must be a str, got {comment!r}")
+            log_dir = default_logdir(comment)
+        if not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(f"log_dir must be a str or os.PathLike, got {log_dir!r}")
+        log_dir = os.fspath(log_dir)
+        if not log_dir:
+            raise ValueError("log_dir must not be empty")
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+            raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
+        flush_secs = as_float(flush_secs, "flush_secs")
+        if not flush_secs > 0 or flush_secs == float("inf"):
+            raise ValueError(f"flush_secs must be a positive finite number, got {flush_secs!r}")
+        if not isinstance(filename_suffix, str) or os.sep in filename_suffix or "/" in filename_suffix:
+            raise ValueError(f"filename_suffix must be a str without path separators, got {filename_suffix!r}")
+        purge = None if purge_step is None else as_step(purge_step, "purge_step")
+
+        self._log_dir = log_dir
+        self._max_queue = max_queue
+        self._flush_secs = flush_secs
+        self._filename_suffix = filename_suffix
+        self._lock = threading.Lock()
+        self._closed = False
+        self._scalars = ScalarEncoder()
+        self._file = EventFileWriter(
+            log_dir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix
+        )
+        self._subwriters: dict[str, EventFileWriter] = {}
+        if purge is not None:
+            self._file.write_record(frame(_session_start_event(time.time(), purge)))
+            self._file.flush()
+
+    # -- context manager ----------------------------------------------------------------
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- accessors ----------------------------------------------------------------------
+
+    def get_logdir(self) -> str:
+        """The run directory this writer writes into."""
+        return self._log_dir
+
+    @property
+    def log_dir(self) -> str:
+        return self._log_dir
+
+    # -- scalars ------------------------------------------------------------------------
+
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Log one scalar.
+
+        ``scalar_value`` is a real number (Python, numpy, a one-element array, a JAX array);
+        NaN and infinities are written as they are. The default form is ``simple_value``,
+        read by every TensorBoard. ``new_style=True`` writes a rank-0 float32 tensor with
+        the scalars plugin's metadata instead. ``double_precision=True`` is accepted for
+        PyTorch compatibility but stores float32 too, with a one-time warning: TensorBoard's
+        default loader drops float64 scalars.
+        """
+        if type(tag) is not str or not tag:
+            tag = check_tag(tag)
+        value = scalar_value if type(scalar_value) is float else as_float(scalar_value, "scalar_value")
+        if global_step is None:
+            step = 0
+        elif type(global_step) is int and -0x8000000000000000 <= global_step <= 0x7FFFFFFFFFFFFFFF:
+            step = global_step
+        else:
+            step = as_step(global_step)
+        wall_time = time.time() if walltime is None else as_walltime(walltime)
+        if new_style or double_precision:
+            if double_precision:
+                _warn_double_once()
+            self._write_summary(
+                self._file, step, wall_time, tag,
+                lambda first: _builders().scalar_tensor_summary(tag, value, with_metadata=first),
+            )
+            return
+        try:
+            event = self._scalars.encode(tag, value, step, wall_time)
+        except UnicodeEncodeError:
+            check_tag(tag)
+            raise
+        self._file.write_record(frame(event))
+
+    def add_scalars(
+        self,
+        main_tag: str,
+        tag_scalar_dict: Mapping[str, Any],
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log several scalars as one chart: each key is a sub-run
+        ``<log_dir>/<main_tag with '/' as '_'>_<key>`` holding the scalar tag ``main_tag``,
+        as PyTorch does.
+        """
+        main_tag = check_tag(main_tag, "main_tag")
+        if not isinstance(tag_scalar_dict, Mapping):
+            raise TypeError(f"tag_scalar_dict must be a mapping of str to number, got {tag_scalar_dict!r}")
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        prefix = main_tag.replace("/", "_") + "_"
+        entries = []
+        for key, raw in tag_scalar_dict.items():
+            key = check_tag(key, "tag_scalar_dict key")
+            value = as_float(raw, f"tag_scalar_dict[{key!r}]")
+            path = check_subrun_name(self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}")
+            entries.append((path, value))
+        head_event = self._scalars.encode(main_tag, 0.0, step, wall_time)  # checks encodability
+        del head_event
+        for path, value in entries:
+            writer = self._subwriter(path)
+            writer.write_record(frame(self._scalars.encode(main_tag, value, step, wall_time)))
+
+    def _subwriter(self, path: str) -> EventFileWriter:
+        with self._lock:
+            self._check_open()
+            writer = self._subwriters.get(path)
+            if writer is None:
+                writer = EventFileWriter(
+                    path,
+                    max_queue=self._max_queue,
+                    flush_secs=self._flush_secs,
+                    filename_suffix=self._filename_suffix,
+                )
+                self._subwriters[path] = writer
+            return writer
+
+    # -- histograms ---------------------------------------------------------------------
+
+    def add_histogram(
+        self,
+        tag: str,
+        values: Any,
+        global_step: Any = None,
+        bins: Any = "tensorflow",
+        walltime: Any = None,
+        max_bins: Any = None,
+    ) -> None:
+        """Log a histogram of ``values`` (any array-like of finite real numbers).
+
+        Written in TensorBoard's current form, a [k, 3] float64 tensor of
+        (left edge, right edge, count). ``bins``: ``"tensorflow"`` (default: 30
+        equal-width buckets from min to max), an int, a numpy rule such as ``"auto"`` or
+        ``"fd"``, or a sequence of edges; ``max_bins`` caps the bucket count by merging.
+        """
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        b = _builders()
+        buckets = b.histogram_buckets(values, bins, max_bins)
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
+        )
+
+    def add_histogram_raw(
+        self,
+        tag: str,
+        min: Any,
+        max: Any,
+        num: Any,
+        sum: Any,
+        sum_squares: Any,
+        bucket_limits: Any,
+        bucket_counts: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log a histogram from precomputed buckets, PyTorch's signature.
+
+        Bucket i holds the values in (bucket_limits[i-1], bucket_limits[i]]; the first
+        starts at ``min`` and the last ends at ``max``. Written in the [k, 3] form, as
+        TensorBoard's loaders would convert it. ``sum`` and ``sum_squares`` are checked
+        for being numbers but, as in TensorBoard's own conversion, not stored.
+        """
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        lo = as_float(min, "min")
+        hi = as_float(max, "max")
+        as_float(num, "num")
+        as_float(sum, "sum")
+        as_float(sum_squares, "sum_squares")
+        b = _builders()
+        buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
+        )
+
+    # -- text ---------------------------------------------------------------------------
+
+    def add_text(
+        self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None
+    ) -> None:
+        """Log markdown text."""
+        tag = check_tag(tag)
+        if not isinstance(text_string, str):
+            raise TypeError(f"text_string must be a str, got {text_string!r}")
+        try:
+            text_string.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"text_string must be encodable as UTF-8: {err}") from None
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: _builders().text_summary(tag, text_string, with_metadata=first),
+        )
+
+    # -- flush / close ------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything logged so far to the event files."""
+        for writer in self._all_files():
+            writer.flush()
+
+    def close(self) -> None:
+        """Flush and close every event file of this writer. Harmless when closed."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        first_error: BaseException | None = None
+        for writer in self._all_files():
+            try:
+                writer.close()
+            except BaseException as err:  # close the others, then report the first failure
+                if first_error is None:
+                    first_error = err
+        if first_error is not None:
+            raise first_error
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            from ._errors import WriterClosedError
+
+            raise WriterClosedError(f"the SummaryWriter for {self._log_dir!r} is closed")
+
+    def _all_files(self) -> list[EventFileWriter]:
+        with self._lock:
+            return [self._file, *self._subwriters.values()]
+
+    def _write_summary(
+        self, writer: EventFileWriter, step: int, wall_time: float, tag: str, build: Any
+    ) -> None:
+        # Metadata goes with the first value of a tag in each file: readers keep only the
+        # first and ignore the rest.
+        first = tag not in writer.metadata_written
+        record = frame(wrap_summary_event(wall_time, step, build(first)))
+        writer.write_record(record)
+        if first:
+            writer.metadata_written.add(tag)
+
+
+def _session_start_event(wall_time: float, step: int) -> bytes:
+    # Event{wall_time, step, session_log{status: START}}: TensorBoard purges the events of
+    # earlier files at and after `step` when it reads this (file_version >= 2).
+    from ._encode import _event_prefix
+
+    session_log = b"\x08\x01"  # SessionLog.status = START
+    return _event_prefix(wall_time, step) + b"\x3a" + encode_varint(len(session_log)) + session_log

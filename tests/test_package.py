@@ -1,0 +1,102 @@
+"""Packaging facts: generated code is current, protos coexist with TensorBoard's, imports
+stay light, the protobuf range declared in pyproject.toml works at both ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generated_code_matches_proto_sources() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_proto.py"), "--check"],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_coexists_with_tensorboard_protos_in_one_process() -> None:
+    code = (
+        "from tensorboard.compat.proto import event_pb2 as tb\n"
+        "from tensorboard.plugins.hparams import plugin_data_pb2 as tbh\n"
+        "import tbwrite\n"
+        "from tbwrite._proto import event_pb2 as ours, hparams_pb2\n"
+        "assert tb.Event.DESCRIPTOR.full_name == 'tensorboard.Event'\n"
+        "assert ours.Event.DESCRIPTOR.full_name == 'tbwrite.Event'\n"
+        "e = ours.Event(step=3, file_version='brain.Event:2')\n"
+        "assert tb.Event.FromString(e.SerializeToString()).step == 3\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_import_tbwrite_is_light(tmp_path) -> None:
+    code = (
+        "import sys, json, tbwrite\n"
+        "w = tbwrite.SummaryWriter(sys.argv[1])\n"
+        "w.add_scalar('x', 1.0, 1)\n"
+        "w.close()\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    loaded = set(json.loads(out.stdout))
+    for heavy in ("torch", "tensorflow", "tensorboard", "jax", "numpy", "google"):
+        assert heavy not in loaded, f"import tbwrite + add_scalar loaded {heavy}"
+
+
+def test_console_script_and_module_entry_point(tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "tbwrite", "demo", str(tmp_path / "d")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert f"tensorboard --logdir {tmp_path / 'd'}" in out.stdout
+    runs = sorted(os.listdir(tmp_path / "d"))
+    assert len(runs) == 4
+
+
+@pytest.fixture(scope="module")
+def oldest_protobuf_python(tmp_path_factory) -> tuple[str, str]:
+    """A venv holding the oldest protobuf pyproject.toml admits (plus crc32c, numpy)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    oldest = text.split('"protobuf>=', 1)[1].split(",", 1)[0]
+    env = tmp_path_factory.mktemp("pb-oldest")
+    venv.create(env, with_pip=True)
+    python = str(env / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    f"protobuf=={oldest}", "crc32c", "numpy"], check=True)
+    return python, oldest
+
+
+def test_oldest_and_newest_protobuf_runtime(oldest_protobuf_python, tmp_path) -> None:
+    """The committed generated code runs on the oldest declared protobuf and this one."""
+    code = (
+        "import sys, tbwrite, numpy as np\n"
+        "from google.protobuf import __version__ as v\n"
+        "from tbwrite._proto import event_pb2, hparams_pb2\n"
+        "w = tbwrite.SummaryWriter(sys.argv[1])\n"
+        "w.add_scalar('x', 1.0, 1); w.add_histogram('h', np.arange(10.0), 1)\n"
+        "w.add_text('t', 'hi', 1); w.close()\n"
+        "s = hparams_pb2.SessionStartInfo(); s.hparams['lr'].number_value = 0.1\n"
+        "print(v, len(s.SerializeToString()))\n"
+    )
+    import google.protobuf
+
+    oldest_python, oldest = oldest_protobuf_python
+    for python in (oldest_python, sys.executable):
+        out = subprocess.run([python, "-c", code, str(tmp_path / "run")],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        version = out.stdout.split()[0]
+        if python == sys.executable:
+            assert version == google.protobuf.__version__
+        else:
+            assert version == oldest
