@@ -9,8 +9,42 @@ from ._errors import CorruptRecordError, TbwriteError, WriterClosedError, Writer
 from ._framing import NEED_DATA, RecordDecoder, frame, masked_crc32c
 from ._writer import SummaryWriter
 
+# Names whose modules import protobuf or numpy: loaded on first access, so that
+# `import tbwrite` stays light.
+_LAZY = {
+    "Discrete": "._hparams",
+    "HParam": "._hparams",
+    "HParamsError": "._hparams",
+    "IntInterval": "._hparams",
+    "Metric": "._hparams",
+    "RealInterval": "._hparams",
+    "write_experiment": "._hparams",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tbwrite' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 __all__ = [
     "NEED_DATA",
+    "Discrete",
+    "HParam",
+    "HParamsError",
+    "IntInterval",
+    "Metric",
+    "RealInterval",
+    "write_experiment",
     "CorruptRecordError",
     "RecordDecoder",
     "SummaryWriter",

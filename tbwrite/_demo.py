@@ -2,7 +2,10 @@
 
 Each run trains a logistic-regression classifier with numpy mini-batch SGD on a synthetic
 two-class problem, logging losses and accuracies every step, weight histograms and a text
-note, so TensorBoard has something real to show.
+note, so TensorBoard has something real to show. The sweep's experiment config (domains,
+display names, metric descriptions) is written once at its root; every run logs its
+hyperparameters into its own run, so the HParams table follows training, and one run, with
+its weight decay's sign flipped (a classic bug), diverges and ends as FAILURE.
 """
 
 from __future__ import annotations
@@ -24,8 +27,17 @@ def _make_data(rng: Any, n: int, dim: int) -> tuple[Any, Any]:
     return x, y
 
 
-def train_run(logdir: str, lr: float, batch_size: int, l2: float, steps: int = 200, seed: int = 0) -> dict[str, float]:
-    """Train one model and log it into ``logdir``; returns its final metrics."""
+class Diverged(FloatingPointError):
+    """The training loss stopped being finite."""
+
+
+def train_run(
+    logdir: str, lr: float, batch_size: int, l2: float, steps: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """Train one model and log it into ``logdir``; returns its final metrics.
+
+    Raises :class:`Diverged` (after logging the run as FAILURE) when the loss blows up.
+    """
     import numpy as np
 
     from ._writer import SummaryWriter
@@ -37,13 +49,17 @@ def train_run(logdir: str, lr: float, batch_size: int, l2: float, steps: int = 2
     b = 0.0
 
     def evaluate(xs: Any, ys: Any) -> tuple[float, float]:
-        p = 1.0 / (1.0 + np.exp(-(xs @ w + b)))
+        p = 0.5 * (1.0 + np.tanh(0.5 * (xs @ w + b)))  # a sigmoid that cannot overflow
         eps = 1e-12
         loss = float(-np.mean(ys * np.log(p + eps) + (1 - ys) * np.log(1 - p + eps)))
         acc = float(np.mean((p > 0.5) == (ys > 0.5)))
         return loss, acc
 
     with SummaryWriter(logdir) as writer:
+        writer.add_hparams(
+            {"lr": lr, "batch_size": batch_size, "l2": l2, "optimizer": "sgd", "bias": True},
+            {"loss/validation": None, "accuracy/validation": None},
+        )
         writer.add_text(
             "notes",
             f"Logistic regression, SGD with **lr={lr}**, batch size {batch_size}, L2 {l2}.",
@@ -52,12 +68,16 @@ def train_run(logdir: str, lr: float, batch_size: int, l2: float, steps: int = 2
         for step in range(1, steps + 1):
             idx = rng.integers(0, len(x_train), size=batch_size)
             xb, yb = x_train[idx], y_train[idx]
-            p = 1.0 / (1.0 + np.exp(-(xb @ w + b)))
+            p = 0.5 * (1.0 + np.tanh(0.5 * (xb @ w + b)))
             grad_w = xb.T @ (p - yb) / batch_size + l2 * w
             grad_b = float(np.mean(p - yb))
             w -= lr * grad_w
             b -= lr * grad_b
             train_loss, train_acc = evaluate(xb, yb)
+            norm = float(np.linalg.norm(w))
+            if not np.isfinite(norm) or norm > 1e6:
+                writer.add_text("notes", f"Diverged at step {step}: weight norm {norm:.3g}.", step)
+                raise Diverged(f"weights diverged at step {step}")
             writer.add_scalar("loss/train", train_loss, step)
             writer.add_scalar("accuracy/train", train_acc, step)
             if step % 10 == 0:
@@ -70,15 +90,46 @@ def train_run(logdir: str, lr: float, batch_size: int, l2: float, steps: int = 2
     return {"loss/validation": val_loss, "accuracy/validation": val_acc}
 
 
+def write_config(root: str) -> None:
+    """The sweep's experiment config, once at its root."""
+    from ._hparams import Discrete, HParam, Metric, RealInterval, write_experiment
+
+    write_experiment(
+        root,
+        hparams=[
+            HParam("lr", RealInterval(0.001, 100.0), display_name="learning rate",
+                   description="SGD step size"),
+            HParam("batch_size", Discrete([16, 64]), display_name="batch size"),
+            HParam("l2", RealInterval(-1.0, 1.0), description="L2 weight decay"),
+            HParam("optimizer", Discrete(["sgd"])),
+            HParam("bias", Discrete([True, False]), description="learn a bias term"),
+        ],
+        metrics=[
+            Metric("loss/validation", display_name="val loss", dataset_type="validation",
+                   description="cross-entropy on the held-out 400 examples"),
+            Metric("accuracy/validation", display_name="val accuracy", dataset_type="validation"),
+            Metric("loss/train", display_name="train loss", dataset_type="training"),
+        ],
+        name="tbwrite demo",
+        description="Logistic regression on a synthetic two-class problem.",
+    )
+
+
 def run_demo(root: str = DEFAULT_DIR, quiet: bool = False) -> list[str]:
     """Write the demo sweep under ``root``; returns the run directories."""
+    write_config(root)
     runs = []
-    grid = itertools.product([0.03, 0.3], [16, 64], [0.0])
+    grid = [*itertools.product([0.03, 0.3], [16, 64], [0.0]), (1.0, 16, -1.0)]
     for i, (lr, batch_size, l2) in enumerate(grid):
-        name = f"lr={lr},batch={batch_size}"
+        name = f"lr={lr},batch={batch_size}" + (f",l2={l2}" if l2 else "")
         logdir = os.path.join(root, name)
-        metrics = train_run(logdir, lr, batch_size, l2, seed=i)
         runs.append(logdir)
+        try:
+            metrics = train_run(logdir, lr, batch_size, l2, seed=i)
+        except Diverged as err:
+            if not quiet:
+                print(f"  {name:<22} FAILED: {err}")
+            continue
         if not quiet:
             print(f"  {name:<22} val accuracy {metrics['accuracy/validation']:.3f}")
     return runs

@@ -9,11 +9,14 @@ imported on first use together with numpy.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
+import weakref
 from datetime import datetime
 from types import ModuleType, TracebackType
 from typing import Any, Mapping
@@ -35,6 +38,15 @@ def _builders() -> ModuleType:
 
         _builders_module = module
     return _builders_module
+
+
+def _hparams() -> ModuleType:
+    from . import _hparams as module
+
+    return module
+
+
+_STATUSES = ("success", "failure")
 
 
 def default_logdir(comment: str = "") -> str:
@@ -127,6 +139,11 @@ class SummaryWriter:
             log_dir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix
         )
         self._subwriters: dict[str, EventFileWriter] = {}
+        self._pid = os.getpid()
+        self._start_time = time.time()
+        self._session_started = False
+        self._status: str | None = None
+        _open_writers.add(self)
         if purge is not None:
             self._file.write_record(frame(_session_start_event(time.time(), purge)))
             self._file.flush()
@@ -142,6 +159,8 @@ class SummaryWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None and self._status is None:
+            self._status = "failure"
         self.close()
 
     # -- accessors ----------------------------------------------------------------------
@@ -325,6 +344,115 @@ class SummaryWriter:
             lambda first: _builders().text_summary(tag, text_string, with_metadata=first),
         )
 
+    # -- hparams ------------------------------------------------------------------------
+
+    def add_hparams(
+        self,
+        hparam_dict: Mapping[str, Any],
+        metric_dict: Mapping[str, Any] | None = None,
+        hparam_domain_discrete: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        global_step: Any = None,
+    ) -> None:
+        """Make this run an HParams session, with PyTorch's signature.
+
+        By default the session is written into this writer's own run, so TensorBoard's
+        HParams table shows the run as one session whose metric columns are the latest
+        values of its scalar tags, moving as training goes. The session's end (SUCCESS, or
+        FAILURE when a ``with`` block exits with an exception, or what :meth:`set_status`
+        said) is written once, at :meth:`close`.
+
+        Args:
+            hparam_dict: name -> value. bool is shown as BOOL, str as STRING, int, float
+                and numpy/JAX numbers as FLOAT64; anything else raises ``TypeError``.
+            metric_dict: metric tag -> value (or None). Values given are logged as scalars
+                at ``global_step`` so a value shows at once; log later values with
+                :meth:`add_scalar` under the same tags.
+            hparam_domain_discrete: name -> the list of values that hparam can take. Given,
+                an experiment config with these domains is written into this run too; for a
+                sweep prefer :func:`tbwrite.write_experiment` once at its root.
+            run_name: only when given, PyTorch's behaviour: the session goes into the
+                sub-run ``<log_dir>/<run_name>`` with its own experiment config, the
+                metric values, and its end (SUCCESS) written at once.
+            global_step: the step of the metric values.
+
+        Raises:
+            tbwrite.HParamsError: a session was already written into this run (TensorBoard
+                would show only the first one).
+        """
+        h = _hparams()
+        hparams = h.hparam_values(hparam_dict)
+        if metric_dict is None:
+            metric_dict = {}
+        if not isinstance(metric_dict, Mapping):
+            raise TypeError(f"metric_dict must be a mapping of str to numbers, got {metric_dict!r}")
+        metrics: dict[str, float | None] = {}
+        for key, raw in metric_dict.items():
+            key = check_tag(key, "metric_dict key")
+            metrics[key] = None if raw is None else as_float(raw, f"metric_dict[{key!r}]")
+        domains = h.check_domain_discrete(hparam_domain_discrete, hparams)
+        step = as_step(global_step)
+        now = time.time()
+        if run_name is not None:
+            run_name = check_tag(run_name, "run_name")
+            path = check_subrun_name(self._log_dir, run_name, "run_name")
+            self._check_open()
+            experiment = h.experiment_for_session(hparams, metrics, domains)
+            records = [
+                frame(wrap_summary_event(now, 0, h.experiment_summary(experiment))),
+                frame(wrap_summary_event(now, 0, h.session_start_summary(hparams, now))),
+                *self._metric_records(metrics, step, now),
+                frame(wrap_summary_event(now, 0, h.session_end_summary("success", now))),
+            ]
+            sub = EventFileWriter(path, max_queue=len(records) + 1, filename_suffix=self._filename_suffix)
+            try:
+                sub.write_records(records)
+            finally:
+                sub.close()
+            return
+        with self._lock:
+            self._check_open()
+            if self._session_started:
+                raise h.HParamsError(
+                    f"add_hparams was already called for the run {self._log_dir!r}: TensorBoard "
+                    "shows only the first session of a run. Log changing values as scalars, "
+                    "or pass run_name= for a separate session."
+                )
+            self._session_started = True
+        records = []
+        if domains:
+            experiment = h.experiment_for_session(hparams, metrics, domains)
+            records.append(frame(wrap_summary_event(now, 0, h.experiment_summary(experiment))))
+        records.append(frame(wrap_summary_event(now, 0, h.session_start_summary(hparams, self._start_time))))
+        records.extend(self._metric_records(metrics, step, now))
+        self._file.write_records(records)
+        self._file.flush()  # the HParams dashboard shows the session at once
+
+    def write_hparams(self, hparams: Mapping[str, Any]) -> None:
+        """clu's ``MetricWriter.write_hparams``: this run's hyperparameters as its session.
+
+        Nested mappings are flattened to dotted names (``{"opt": {"lr": 0.1}}`` becomes
+        ``opt.lr``), as clu does. Metrics are this run's scalar tags.
+        """
+        if not isinstance(hparams, Mapping):
+            raise TypeError(f"hparams must be a mapping of str to values, got {hparams!r}")
+        self.add_hparams(_hparams().flatten(hparams))
+
+    def set_status(self, status: str) -> None:
+        """The status this run's HParams session ends with at :meth:`close`:
+        ``"success"`` (the default) or ``"failure"``. For code that does not use ``with``.
+        """
+        if status not in _STATUSES:
+            raise ValueError(f"status must be 'success' or 'failure', got {status!r}")
+        self._status = status
+
+    def _metric_records(self, metrics: Mapping[str, float | None], step: int, now: float) -> list[bytes]:
+        return [
+            frame(self._scalars.encode(tag, value, step, now))
+            for tag, value in metrics.items()
+            if value is not None
+        ]
+
     # -- flush / close ------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -338,7 +466,16 @@ class SummaryWriter:
             if self._closed:
                 return
             self._closed = True
+        _open_writers.discard(self)
         first_error: BaseException | None = None
+        if self._session_started and self._pid == os.getpid():
+            # Exactly one end info, now that the outcome is known. (Only the first counts,
+            # so none is written while the run is open.)
+            end = _hparams().session_end_summary(self._status or "success", time.time())
+            try:
+                self._file.write_record(frame(wrap_summary_event(time.time(), 0, end)))
+            except BaseException as err:
+                first_error = err
         for writer in self._all_files():
             try:
                 writer.close()
@@ -379,3 +516,23 @@ def _session_start_event(wall_time: float, step: int) -> bytes:
 
     session_log = b"\x08\x01"  # SessionLog.status = START
     return _event_prefix(wall_time, step) + b"\x3a" + encode_varint(len(session_log)) + session_log
+
+
+_open_writers: weakref.WeakSet[SummaryWriter] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    # A writer left open ends with the interpreter: its session ends SUCCESS, or FAILURE
+    # when the program is dying of an uncaught exception (the interpreter has stored it in
+    # sys.last_value by now).
+    failed = getattr(sys, "last_value", None) is not None
+    for writer in list(_open_writers):
+        try:
+            if failed and writer._status is None:
+                writer._status = "failure"
+            writer.close()
+        except Exception:  # noqa: BLE001 - nobody to raise to at exit
+            pass
+
+
+atexit.register(_close_all_at_exit)
