@@ -31,4 +31,4 @@ def tb_server():
     leftovers = {}
     for server in servers:
         leftovers.update(server.stop())
-    assert not leftovers, "processes left running after stop: %r" % leftovers
+    assert not leftovers, f"processes left running after stop: {leftovers!r}"

@@ -105,15 +105,15 @@ class TensorBoardHTTPError(Exception):
         self.status = status
         self.body = body
         super().__init__(
-            "%s %s -> HTTP %s: %s"
-            % (method, url, status, body[:2000].decode("utf-8", "replace"))
+            f"{method} {url} -> HTTP {status}: "
+            + body[:2000].decode("utf-8", "replace")
         )
 
 
 def _proc_stat(pid):
     """(state, ppid, pgrp) of a live /proc entry, or None."""
     try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
+        with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
@@ -138,7 +138,7 @@ def _pids_in_group(pgid, include_zombies=False):
 
 def _cmdline(pid):
     try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
     except OSError:
         return "?"
@@ -174,8 +174,8 @@ class TensorBoardServer:
             # int() truncation -> `--reload=0`: the Rust server reloads in a
             # busy loop (observed ~1.6 cores on this 2-core machine).
             raise ValueError(
-                "reload_interval %r < 1 becomes --reload=0 (busy loop) in the "
-                "Rust data server; use >= 1" % (reload_interval,)
+                f"reload_interval {reload_interval!r} < 1 becomes --reload=0 (busy loop) in the "
+                "Rust data server; use >= 1"
             )
         self.reload_interval = reload_interval
         self.samples_per_plugin = dict(
@@ -215,9 +215,7 @@ class TensorBoardServer:
         if self.samples_per_plugin:
             cmd += [
                 "--samples_per_plugin",
-                ",".join(
-                    "%s=%d" % kv for kv in sorted(self.samples_per_plugin.items())
-                ),
+                ",".join(f"{k}={int(v)}" for k, v in sorted(self.samples_per_plugin.items())),
             ]
         return cmd + self.extra_args
 
@@ -229,7 +227,7 @@ class TensorBoardServer:
         leftovers = self.stop()
         if leftovers and exc_type is None:
             raise AssertionError(
-                "processes left running after stop: %r" % leftovers
+                f"processes left running after stop: {leftovers!r}"
             )
         return False
 
@@ -264,15 +262,15 @@ class TensorBoardServer:
             self._note_pids()
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    "tensorboard exited with code %s before serving.\n%s"
-                    % (self.proc.returncode, self.log_text())
+                    f"tensorboard exited with code {self.proc.returncode} before serving.\n"
+                    + self.log_text()
                 )
             if self.port is None:
                 with open(self._log_path, "rb") as f:
                     m = _URL_RE.search(f.read())
                 if m:
                     self.port = int(m.group(2))
-                    self.base_url = "http://127.0.0.1:%d" % self.port
+                    self.base_url = f"http://127.0.0.1:{self.port}"
             if self.port is not None:
                 try:
                     env = self.get_json("/data/environment")
@@ -283,8 +281,8 @@ class TensorBoardServer:
                     pass
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    "tensorboard did not start serving within %.0f s.\n%s"
-                    % (self.startup_timeout, self.log_text())
+                    f"tensorboard did not start serving within {self.startup_timeout:.0f} s.\n"
+                    + self.log_text()
                 )
             time.sleep(0.1)
 
@@ -357,9 +355,8 @@ class TensorBoardServer:
                 data = f.read()
         except OSError:
             return ""
-        return "----- tensorboard output -----\n%s\n------------------------------" % (
-            data[-limit:].decode("utf-8", "replace")
-        )
+        text = data[-limit:].decode("utf-8", "replace")
+        return f"----- tensorboard output -----\n{text}\n------------------------------"
 
     # --------------------------------------------------------------------- HTTP
 
@@ -435,18 +432,18 @@ class TensorBoardServer:
                 value = predicate()
                 if value:
                     return value
-                last = "returned %r" % (value,)
+                last = f"returned {value!r}"
             except Exception as e:
-                last = "raised %s: %s" % (type(e).__name__, e)
+                last = f"raised {type(e).__name__}: {e}"
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(
-                    "tensorboard died (exit %s) while waiting for %s; last: %s\n%s"
-                    % (self.proc.returncode, what or predicate, last, self.log_text())
+                    f"tensorboard died (exit {self.proc.returncode}) while waiting for "
+                    f"{what or predicate}; last: {last}\n{self.log_text()}"
                 )
             if time.monotonic() >= deadline:
                 raise AssertionError(
-                    "timed out after %.1f s waiting for %s; last: %s\n%s"
-                    % (timeout, what or predicate, last[:5000], self.log_text(4000))
+                    f"timed out after {timeout:.1f} s waiting for {what or predicate}; "
+                    f"last: {last[:5000]}\n{self.log_text(4000)}"
                 )
             time.sleep(interval)
 
@@ -469,7 +466,7 @@ class TensorBoardServer:
         attached to simple_value).
         text: ``{run: [tag, ...]}``.
         """
-        return self.get_json("/data/plugin/%s/tags" % plugin)
+        return self.get_json(f"/data/plugin/{plugin}/tags")
 
     def scalars(self, run, tag):
         """GET /data/plugin/scalars/scalars?run=&tag= ->
