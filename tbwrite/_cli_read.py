@@ -1,0 +1,277 @@
+"""The reading subcommands of the ``tbwrite`` command line: ls, export, hparams, verify.
+
+User mistakes (a missing path, a damaged file) end with a one-line message on stderr and a
+non-zero exit, never a traceback (``tbwrite._cli.main`` turns ``OSError`` / ``ValueError``
+into that). Progress goes to stderr, only when it is a terminal or ``--progress`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from typing import Any, Callable, TextIO
+
+__all__ = ["add_read_commands"]
+
+
+def _progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | None:
+    if not (args.progress or sys.stderr.isatty()):
+        return None
+
+    def report(done: int, total: int, path: str) -> None:
+        print(f"\r[{done + 1}/{total}] {path}"[:200].ljust(60), end="", file=sys.stderr, flush=True)
+        if done + 1 == total:
+            print(file=sys.stderr)
+
+    return report
+
+
+def _on_corrupt(args: argparse.Namespace) -> str:
+    return "skip" if args.skip_corrupt else "raise"
+
+
+def _report_skipped(skipped: list[Any]) -> None:
+    for s in skipped:
+        print(
+            f"skipped {s.nbytes} damaged bytes: {s.path} at byte offset {s.offset} ({s.reason})",
+            file=sys.stderr,
+        )
+
+
+def _check_path(path: str) -> None:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path!r}")
+
+
+def _load_all(args: argparse.Namespace) -> Any:
+    import warnings
+
+    from . import _loaders
+
+    _check_path(args.logdir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _loaders._load(args.logdir, _on_corrupt(args), _progress(args))
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from . import _loaders
+
+    data, skipped = _load_all(args)
+    _report_skipped(skipped)
+    rows = []
+    for run, rd in data.items():
+        for kind in (_loaders.PLUGIN_SCALARS, _loaders.PLUGIN_HISTOGRAMS, _loaders.PLUGIN_TEXT):
+            for tag, s in _loaders._series_of(rd, kind, args.purge).items():
+                steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
+                rows.append((run, tag, kind, str(len(s)), steps))
+    if not rows:
+        print(f"no scalars, histograms or text in {args.logdir}", file=sys.stderr)
+        return 0
+    header = ("run", "tag", "kind", "points", "steps")
+    _print_table([header, *rows])
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
+
+
+def _json_number(x: float) -> Any:
+    # JSON has no NaN or infinity: those are written as the strings "nan", "inf", "-inf".
+    return x if math.isfinite(x) else repr(x)
+
+
+def _open_out(args: argparse.Namespace) -> TextIO:
+    if args.output in (None, "-"):
+        return sys.stdout
+    return open(args.output, "w", newline="", encoding="utf-8")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from . import _loaders
+
+    data, skipped = _load_all(args)
+    _report_skipped(skipped)
+    out = _open_out(args)
+    try:
+        writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
+        if writer is not None:
+            writer.writerow(("run", "tag", "step", "wall_time", "value"))
+        for run, rd in data.items():
+            for tag, s in _loaders._series_of(rd, _loaders.PLUGIN_SCALARS, args.purge).items():
+                steps, walls, values = s.steps.tolist(), s.wall_times.tolist(), s.values.tolist()
+                if writer is not None:
+                    writer.writerows(
+                        zip(
+                            [run] * len(steps),
+                            [tag] * len(steps),
+                            steps,
+                            map(repr, walls),
+                            map(repr, values),
+                        )
+                    )
+                else:
+                    dumps = json.dumps
+                    out.writelines(
+                        dumps(
+                            {
+                                "run": run,
+                                "tag": tag,
+                                "step": st,
+                                "wall_time": wt,
+                                "value": _json_number(v),
+                            }
+                        )
+                        + "\n"
+                        for st, wt, v in zip(steps, walls, values)
+                    )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _cmd_hparams(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ._loaders import read_hparams
+
+    _check_path(args.logdir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table = read_hparams(
+            args.logdir, purge=args.purge, on_corrupt=_on_corrupt(args), progress=_progress(args)
+        )
+    _report_skipped(table.skipped)
+    if not table:
+        print(f"no hparams sessions in {args.logdir}", file=sys.stderr)
+        return 0
+    records = table.records()
+    out = _open_out(args)
+    try:
+        if args.format == "jsonl":
+            for rec in records:
+                clean = {k: _json_number(v) if isinstance(v, float) else v for k, v in rec.items()}
+                out.write(json.dumps(clean) + "\n")
+        elif args.format == "csv":
+            writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
+        else:
+
+            def fmt(v: Any) -> str:
+                if v is None:
+                    return ""
+                if isinstance(v, float):
+                    return f"{v:.6g}"
+                return str(v)
+
+            keys = [k for k in records[0] if k not in ("start_time", "end_time")]
+            _print_table([tuple(keys), *[tuple(fmt(r[k]) for k in keys) for r in records]], out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ._reader import find_runs, verify_file
+
+    files = []
+    for path in args.paths:
+        _check_path(path)
+        files += [f for run_files in find_runs(path).values() for f in run_files]
+    if not files:
+        print("no event files found", file=sys.stderr)
+        return 1
+    progress = _progress(args)
+    bad = 0
+    for i, path in enumerate(files):
+        if progress is not None:
+            progress(i, len(files), path)
+        check = verify_file(path)
+        if check.corrupt is not None:
+            bad += 1
+            offset, reason = check.corrupt
+            print(
+                f"{path}: CORRUPT at byte offset {offset}: {reason} "
+                f"(after {check.records} valid records)"
+            )
+        else:
+            note = (
+                f", {check.incomplete} bytes of an unfinished last record"
+                if check.incomplete
+                else ""
+            )
+            if not args.quiet:
+                print(f"{path}: ok, {check.records} records{note}")
+    if bad:
+        print(f"{bad} of {len(files)} files are damaged", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _quiet_pipe(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    # `tbwrite export LOGDIR | head` closes stdout early: stop quietly, as Unix tools do.
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 141
+
+    return run
+
+
+def add_read_commands(sub: Any) -> None:
+    """Add ls, export, hparams and verify to the ``tbwrite`` subparsers ``sub``."""
+
+    def common(p: argparse.ArgumentParser, logdir: bool = True) -> None:
+        if logdir:
+            p.add_argument(
+                "logdir", help="a logdir (searched recursively), a run directory or an event file"
+            )
+            p.add_argument(
+                "--purge",
+                action="store_true",
+                help="hide what TensorBoard hides after a restart (off: every record)",
+            )
+            p.add_argument(
+                "--skip-corrupt",
+                action="store_true",
+                help="skip damaged records (reported on stderr) instead of stopping",
+            )
+        p.add_argument("--progress", action="store_true", help="report progress on stderr")
+
+    ls = sub.add_parser("ls", help="list runs and tags with their point counts")
+    common(ls)
+    ls.set_defaults(func=_quiet_pipe(_cmd_ls))
+
+    export = sub.add_parser("export", help="export every scalar as CSV or JSON lines")
+    common(export)
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="default: csv")
+    export.add_argument("-o", "--output", help="output file (default: stdout)")
+    export.set_defaults(func=_quiet_pipe(_cmd_export))
+
+    hp = sub.add_parser("hparams", help="the hparams table of a sweep: hparams, metrics, status")
+    common(hp)
+    hp.add_argument(
+        "--format", choices=("table", "csv", "jsonl"), default="table", help="default: table"
+    )
+    hp.add_argument("-o", "--output", help="output file (default: stdout)")
+    hp.set_defaults(func=_quiet_pipe(_cmd_hparams))
+
+    verify = sub.add_parser("verify", help="check the checksums of every record of event files")
+    verify.add_argument("paths", nargs="+", metavar="PATH", help="event files, runs or logdirs")
+    common(verify, logdir=False)
+    verify.add_argument("-q", "--quiet", action="store_true", help="report damaged files only")
+    verify.set_defaults(func=_quiet_pipe(_cmd_verify))
