@@ -78,3 +78,23 @@ def test_float32_rounding_matches_numpy() -> None:
         raw = enc.encode("t", v, 0, 0.0)[-4:]
         with np.errstate(over="ignore"):
             assert raw == struct.pack("<f", np.float32(v))
+
+
+@given(TAGS, VALUES, STEPS, WALL_TIMES)
+@example("loss", 0.5, 127, 1.7e9)
+@example("loss", 0.5, 128, 1.7e9)
+@example("loss", 0.5, 16383, 1.7e9)
+@example("loss", 0.5, 16384, 1.7e9)
+@example("loss", 0.5, (1 << 21) - 1, 1.7e9)
+@example("loss", 0.5, 1 << 21, 1.7e9)
+@example("loss", 3.4028236e38, 5, 1.7e9)
+@example("loss", 1.0, 0, -0.0)
+def test_scalar_record_is_the_framed_protobuf_event(
+    tag: str, value: float, step: int, wall_time: float
+) -> None:
+    from tbwrite._framing import frame
+
+    enc = ScalarEncoder()
+    want = frame(_reference(tag, value, step, wall_time))
+    assert enc.record(tag, value, step, wall_time) == want
+    assert enc.record(tag, value, step, wall_time) == want  # cached layouts change nothing
