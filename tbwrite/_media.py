@@ -1,0 +1,432 @@
+"""Pixels and samples: the array handling and encoders behind the image, video and audio kinds.
+
+Strategy: every input is first turned into one canonical numpy form and checked, with
+errors naming the argument: images into (H, W, C) uint8 with C in {1, 3, 4}, batches into
+(N, H, W, C), sounds into float samples in [-1, 1]. Encoders then take only canonical
+arrays. PNG is written with ``zlib`` (adaptive per-row filters, as libpng chooses them) and
+WAV with ``wave``, both from the standard library; GIF (for video) needs Pillow, the
+``video`` extra, imported only when a video is written. matplotlib is never imported here
+unless a figure is handed in (and then it is already loaded). Nothing here does file I/O.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import sys
+import wave
+import zlib
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+
+__all__ = [
+    "PNG_SIGNATURE",
+    "VIDEO_EXTRA_HINT",
+    "as_array",
+    "as_uint8_pixels",
+    "box_labels",
+    "boxes_array",
+    "close_figure",
+    "draw_boxes",
+    "figure_pixels",
+    "figures_image",
+    "gif_encode",
+    "image_hwc",
+    "images_nhwc",
+    "make_grid",
+    "png_encode",
+    "rescale_nearest",
+    "sound_samples",
+    "video_frames",
+    "wav_encode",
+]
+
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+PNG_BIT_DEPTH: Final = 8
+# channels -> PNG colour type: greyscale 0, truecolour 2, truecolour with alpha 6.
+PNG_COLOR_TYPE: Final = {1: 0, 3: 2, 4: 6}
+PNG_ZLIB_LEVEL: Final = 6
+WAV_SAMPLE_WIDTH: Final = 2  # bytes: PCM16
+PCM16_MAX: Final = 32767
+GRID_COLUMNS: Final = 8  # images per row in add_images' grid, as PyTorch
+GRID_PADDING: Final = 2  # pixels around each image in that grid, as torchvision.make_grid
+BOX_COLOR: Final = (255, 0, 0)
+BOX_THICKNESS: Final = 2
+VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
+
+_CHANNELS: Final = (1, 3, 4)
+
+
+def _show_shape(arr: np.ndarray) -> str:
+    return f"shape {tuple(arr.shape)}"
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a numpy array of real numbers (bool included)."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name} must be an array of numbers; numpy could not convert it: {err}"
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def as_uint8_pixels(arr: np.ndarray, name: str) -> np.ndarray:
+    """Pixels as uint8: uint8 as it is; floats (and bools) in [0, 1] times 255, rounded."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "b":
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must be uint8 (0-255) or float (0.0-1.0), got an array of dtype {arr.dtype}"
+        )
+    if arr.size:
+        lo, hi = float(arr.min()), float(arr.max())  # NaN propagates into both
+        if not (lo >= 0.0 and hi <= 1.0):
+            bad = arr[~((arr >= 0.0) & (arr <= 1.0))].flat[0]
+            raise ValueError(f"{name} as floats must lie in [0, 1], found {float(bad)!r}")
+    return np.floor(arr.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _parse_format(dataformats: Any, allowed: str, required: str, name: str) -> str:
+    if not isinstance(dataformats, str):
+        raise TypeError(f"dataformats must be a str such as {name!r}, got {dataformats!r}")
+    fmt = dataformats.upper()
+    if len(set(fmt)) != len(fmt) or not set(fmt) <= set(allowed) or not set(required) <= set(fmt):
+        raise ValueError(
+            f"dataformats must name each of the axes {', '.join(allowed)} at most once "
+            f"and include {', '.join(required)} (e.g. {name!r}), got {dataformats!r}"
+        )
+    return fmt
+
+
+def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
+    """Transpose ``arr`` (laid out as ``fmt``) to ``target``, adding a missing C axis."""
+    if arr.ndim != len(fmt):
+        raise ValueError(
+            f"{what} has {_show_shape(arr)} but dataformats {fmt!r} needs {len(fmt)} dimensions"
+        )
+    if "C" not in fmt:
+        arr = arr[..., np.newaxis]
+        fmt += "C"
+    arr = arr.transpose([fmt.index(axis) for axis in target])
+    channels = arr.shape[-1]
+    if channels not in _CHANNELS:
+        raise ValueError(
+            f"{what} must have 1 (grey), 3 (RGB) or 4 (RGBA) channels, got {channels} "
+            f"({_show_shape(arr)} as {target})"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{what} must not be empty, got {_show_shape(arr)} as {target}")
+    return arr
+
+
+def image_hwc(value: Any, dataformats: Any = "CHW", name: str = "img_tensor") -> np.ndarray:
+    """One image as (H, W, C) uint8. ``dataformats``: CHW, HWC, HW or another order."""
+    fmt = _parse_format(dataformats, "CHW", "HW", "CHW")
+    arr = _to_layout(as_array(value, name), fmt, "HWC", name)
+    return np.ascontiguousarray(as_uint8_pixels(arr, name))
+
+
+def images_nhwc(value: Any, dataformats: Any = "NCHW", name: str = "img_tensor") -> np.ndarray:
+    """A batch of images as (N, H, W, C) uint8. ``dataformats``: NCHW, NHWC, NHW, ..."""
+    fmt = _parse_format(dataformats, "NCHW", "NHW", "NCHW")
+    arr = _to_layout(as_array(value, name), fmt, "NHWC", name)
+    return as_uint8_pixels(arr, name)
+
+
+def make_grid(
+    images: np.ndarray, ncols: int = GRID_COLUMNS, padding: int = GRID_PADDING, pad_value: int = 0
+) -> np.ndarray:
+    """Tile (N, H, W, C) images into one (H', W', C) image, row by row, ``ncols`` per row,
+    with ``padding`` pixels of ``pad_value`` around every image (torchvision's layout)."""
+    n, h, w, c = images.shape
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    grid = np.full(
+        (nrows * (h + padding) + padding, ncols * (w + padding) + padding, c),
+        pad_value,
+        dtype=images.dtype,
+    )
+    for i in range(n):
+        y = (i // ncols) * (h + padding) + padding
+        x = (i % ncols) * (w + padding) + padding
+        grid[y : y + h, x : x + w] = images[i]
+    return grid
+
+
+# -- PNG --------------------------------------------------------------------------------
+#
+#   signature | IHDR (width, height, bit depth 8, colour type, 0, 0, 0) | IDAT | IEND
+#   chunk:    uint32 length (big-endian) | type | data | uint32 CRC-32(type + data)
+#   IDAT:     zlib(for each row: filter type byte + filtered row bytes)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+
+def _filtered_rows(pixels: np.ndarray) -> bytes:
+    """Each row with the filter libpng's heuristic picks: least sum of |signed bytes|."""
+    h, w, c = pixels.shape
+    x = pixels.reshape(h, w * c).astype(np.int16)
+    a = np.zeros_like(x)  # left (the same channel of the previous pixel)
+    a[:, c:] = x[:, :-c]
+    b = np.zeros_like(x)  # up
+    b[1:] = x[:-1]
+    cc = np.zeros_like(x)  # up-left
+    cc[1:, c:] = x[:-1, :-c]
+    p = a + b - cc
+    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - cc)
+    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, cc))
+    candidates = np.stack([x, x - a, x - b, x - ((a + b) >> 1), x - paeth]).astype(np.uint8)
+    cost = np.abs(candidates.view(np.int8).astype(np.int32)).sum(axis=2)  # (5, h)
+    best = cost.argmin(axis=0)
+    rows = np.empty((h, 1 + w * c), dtype=np.uint8)
+    rows[:, 0] = best
+    rows[:, 1:] = candidates[best, np.arange(h)]
+    return rows.tobytes()
+
+
+def png_encode(pixels: np.ndarray) -> bytes:
+    """PNG of (H, W, C) uint8 pixels, C in {1, 3, 4}; standard library only."""
+    h, w, c = pixels.shape
+    header = struct.pack("!IIBBBBB", w, h, PNG_BIT_DEPTH, PNG_COLOR_TYPE[c], 0, 0, 0)
+    data = zlib.compress(_filtered_rows(pixels), PNG_ZLIB_LEVEL)
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+
+
+# -- boxes, rescaling, figures ------------------------------------------------------------
+
+
+def boxes_array(value: Any, name: str = "box_tensor") -> np.ndarray:
+    """(K, 4) finite (xmin, ymin, xmax, ymax) pixel coordinates."""
+    arr = as_array(value, name)
+    if arr.ndim == 1 and arr.size == 4:
+        arr = arr.reshape(1, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(
+            f"{name} must have shape (K, 4) of (xmin, ymin, xmax, ymax), got {_show_shape(arr)}"
+        )
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite, found {arr[~np.isfinite(arr)][0]!r}")
+    if (arr[:, 2] < arr[:, 0]).any() or (arr[:, 3] < arr[:, 1]).any():
+        i = int(np.flatnonzero((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]))[0])
+        raise ValueError(
+            f"{name}[{i}] must have xmin <= xmax and ymin <= ymax, got {arr[i].tolist()}"
+        )
+    return arr
+
+
+def box_labels(labels: Any, count: int) -> list[str] | None:
+    """``labels``: None, or one str per box."""
+    if labels is None:
+        return None
+    if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) != count:
+        raise ValueError(f"labels must be a list of {count} str, one per box, got {labels!r}")
+    for i, text in enumerate(labels):
+        if not isinstance(text, str):
+            raise TypeError(f"labels[{i}] must be a str, got {text!r}")
+    return list(labels)
+
+
+def draw_boxes(
+    pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str] | None = None
+) -> np.ndarray:
+    """A copy of (H, W, C) ``pixels`` (grey becomes RGB) with a red outline per box and,
+    when ``labels`` are given, each label on a red strip at the box's bottom (Pillow)."""
+    out = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels.copy()
+    color = np.array(BOX_COLOR + (255,) * (out.shape[2] - 3), dtype=np.uint8)
+    h, w = out.shape[:2]
+    t = BOX_THICKNESS
+    for x0, y0, x1, y1 in np.rint(boxes).astype(np.int64):
+        x0, x1 = max(x0, 0), min(x1, w - 1)
+        y0, y1 = max(y0, 0), min(y1, h - 1)
+        if x0 > x1 or y0 > y1:
+            continue  # entirely outside the image
+        out[y0 : min(y0 + t, y1 + 1), x0 : x1 + 1] = color
+        out[max(y1 - t + 1, y0) : y1 + 1, x0 : x1 + 1] = color
+        out[y0 : y1 + 1, x0 : min(x0 + t, x1 + 1)] = color
+        out[y0 : y1 + 1, max(x1 - t + 1, x0) : x1 + 1] = color
+    if labels:
+        out = _draw_labels(out, boxes, labels)
+    return out
+
+
+def _draw_labels(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    image_module, draw_module, font_module = _pillow("add_image_with_boxes(labels=...)")
+    image = image_module.fromarray(pixels)
+    draw = draw_module.Draw(image)
+    font = font_module.load_default()
+    fill = BOX_COLOR + (255,) * (pixels.shape[2] - 3)
+    for (x0, _, _, y1), text in zip(boxes.tolist(), labels):
+        if not text:
+            continue
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left, bottom - top
+        margin = math.ceil(0.05 * th)
+        draw.rectangle([(x0, y1 - th - 2 * margin), (x0 + tw, y1)], fill=fill)
+        draw.text((x0 + margin, y1 - th - margin - top), text, fill=(0,) * len(fill), font=font)
+    return np.asarray(image)
+
+
+def rescale_nearest(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """``pixels`` resized by ``factor`` (nearest neighbour), at least 1x1."""
+    if factor == 1:
+        return pixels
+    h, w = pixels.shape[:2]
+    nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
+    rows = np.minimum((np.arange(nh) * h) // nh, h - 1)
+    cols = np.minimum((np.arange(nw) * w) // nw, w - 1)
+    return np.ascontiguousarray(pixels[rows][:, cols])
+
+
+def figure_pixels(figure: Any, name: str = "figure") -> np.ndarray:
+    """A matplotlib figure rendered with Agg, as (H, W, 3) uint8."""
+    figure_module = sys.modules.get("matplotlib.figure")
+    # A Figure cannot exist unless matplotlib is loaded, so it is never imported here.
+    if figure_module is None or not isinstance(figure, figure_module.Figure):
+        raise TypeError(
+            f"{name} must be a matplotlib.figure.Figure or a list of them, "
+            f"got {type(figure).__name__}"
+        )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = (
+        figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    )
+    canvas.draw()  # type: ignore[no-untyped-call]
+    rgba = np.asarray(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+    return np.ascontiguousarray(rgba[:, :, :3])
+
+
+def figures_image(figure: Any) -> tuple[np.ndarray, list[Any]]:
+    """``add_figure``'s image: one figure as it is, a list of figures (of one size) tiled
+    as :func:`make_grid` tiles ``add_images``. Returns the pixels and the figures."""
+    if isinstance(figure, (list, tuple)):
+        figures = list(figure)
+        if not figures:
+            raise ValueError("figure must be a Figure or a non-empty list of them, got []")
+        pixels = [figure_pixels(f, f"figure[{i}]") for i, f in enumerate(figures)]
+        if any(p.shape != pixels[0].shape for p in pixels):
+            sizes = [p.shape[:2] for p in pixels]
+            raise ValueError(
+                f"figure: the figures of a list must have one size (H, W), got {sizes}"
+            )
+        return make_grid(np.stack(pixels)), figures
+    return figure_pixels(figure), [figure]
+
+
+def close_figure(figure: Any) -> None:
+    """Close ``figure`` in pyplot's registry (only if pyplot is in use at all)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(figure)
+
+
+# -- video (GIF through Pillow) -----------------------------------------------------------
+
+
+def _pillow(feature: str) -> tuple[Any, Any, Any]:
+    try:
+        from PIL import Image, ImageDraw, ImageFont
+    except ImportError as err:
+        raise ModuleNotFoundError(
+            f"{feature} needs Pillow, which is not installed: {VIDEO_EXTRA_HINT}"
+        ) from err
+    return Image, ImageDraw, ImageFont
+
+
+def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:
+    """(N, T, C, H, W) videos as (T, H', W', C) uint8 frames, the N videos tiled in a grid of
+    2**floor(log2(N)/2) rows (as PyTorch) per frame. C is 1 or 3."""
+    arr = as_array(value, name)
+    if arr.ndim != 5:
+        raise ValueError(f"{name} must have shape (N, T, C, H, W), got {_show_shape(arr)}")
+    n, t, c, h, w = arr.shape
+    if c not in (1, 3):
+        raise ValueError(f"{name} must have 1 or 3 channels (axis 2 of N, T, C, H, W), got {c}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} must not be empty, got {_show_shape(arr)}")
+    pixels = as_uint8_pixels(arr, name)
+    rows = 2 ** ((n.bit_length() - 1) // 2)
+    cols = -(-n // rows)
+    grid = np.zeros((t, rows * h, cols * w, c), dtype=np.uint8)
+    for i in range(n):
+        y, x = (i // cols) * h, (i % cols) * w
+        grid[:, y : y + h, x : x + w] = pixels[i].transpose(0, 2, 3, 1)
+    return grid
+
+
+def gif_encode(frames: np.ndarray, fps: float) -> bytes:
+    """An animated GIF (looping) of (T, H, W, C) uint8 frames, C in {1, 3}; needs Pillow.
+
+    When all frames together use at most 256 colours they share one exact palette, so the
+    GIF holds the very pixels given; otherwise Pillow quantizes each frame.
+    """
+    image_module, _, _ = _pillow("add_video")
+    t, h, w, c = frames.shape
+    flat = frames.reshape(-1, c)
+    colors, index = np.unique(flat, axis=0, return_inverse=True)
+    if len(colors) <= 256:
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        palette[: len(colors)] = colors if c == 3 else np.repeat(colors, 3, axis=1)
+        indices = index.reshape(t, h, w).astype(np.uint8)
+        images = []
+        for i in range(t):
+            im = image_module.frombytes("P", (w, h), indices[i].tobytes())
+            im.putpalette(palette.tobytes())
+            images.append(im)
+    else:
+        images = [image_module.fromarray(f[:, :, 0] if c == 1 else f) for f in frames]
+    buf = io.BytesIO()
+    images[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(1, round(1000.0 / fps)),
+        loop=0,
+        optimize=False,
+    )
+    return buf.getvalue()
+
+
+# -- audio (WAV) ------------------------------------------------------------------------
+
+
+def sound_samples(value: Any, name: str = "snd_tensor") -> np.ndarray:
+    """Mono float samples in [-1, 1]: shape (L,) or anything that squeezes to it, e.g. (1, L)."""
+    arr = as_array(value, name)
+    squeezed = arr.squeeze() if arr.ndim > 1 else arr
+    if squeezed.ndim != 1:
+        raise ValueError(
+            f"{name} must be one channel of samples, shape (L,) or (1, L), got {_show_shape(arr)}"
+        )
+    if squeezed.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    samples = squeezed.astype(np.float64)
+    ok = (samples >= -1.0) & (samples <= 1.0)  # False for NaN
+    if not ok.all():
+        raise ValueError(f"{name} samples must lie in [-1, 1], found {float(samples[~ok][0])!r}")
+    return samples
+
+
+def wav_encode(samples: np.ndarray, sample_rate: int) -> bytes:
+    """A mono PCM16 WAV of float samples in [-1, 1] (times 32767, rounded)."""
+    pcm = np.rint(samples * PCM16_MAX).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(WAV_SAMPLE_WIDTH)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buf.getvalue()

@@ -1,0 +1,201 @@
+"""Embeddings for TensorBoard's projector: files beside the event files, not events.
+
+The projector plugin reads ``projector_config.pbtxt`` (protobuf text format of a
+ProjectorConfig) in each run directory; each embedding in it points, relative to that
+directory, at a tensors TSV, an optional metadata TSV and an optional sprite image. As
+PyTorch does, one embedding goes into ``<run>/<global_step as %05d>/<quoted tag>/``
+(``tensors.tsv``, ``metadata.tsv``, ``sprite.png``) and is named ``<tag>:<step %05d>``.
+
+Strategy: :func:`prepare_embedding` checks everything and renders every file to bytes
+first (so a bad argument writes nothing); :func:`write_embedding` then writes the files,
+each through a temporary file and ``os.replace`` (a reader never sees half a file), and
+adds the entry to the config last, re-reading the config first so that entries written by
+an earlier writer of the same run (a restart) are kept. Re-logging the same tag and step
+replaces that entry, as PyTorch overwrites its files.
+
+The plugin reads the config again only when the set of runs changes, so embeddings added
+while TensorBoard is running show after a restart of TensorBoard (or when a new run
+appears).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from ._media import as_array, images_nhwc, make_grid, png_encode
+
+__all__ = ["PROJECTOR_CONFIG_FILE", "PreparedEmbedding", "prepare_embedding", "write_embedding"]
+
+PROJECTOR_CONFIG_FILE: Final = "projector_config.pbtxt"
+TENSORS_FILE: Final = "tensors.tsv"
+METADATA_FILE: Final = "metadata.tsv"
+SPRITE_FILE: Final = "sprite.png"
+# float32 values round-trip through 9 significant digits.
+TSV_FLOAT_FORMAT: Final = "%.9g"
+
+_config_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PreparedEmbedding:
+    """Everything one embedding writes, rendered and checked."""
+
+    subdir: str  # relative to the run directory, "/"-separated
+    tensor_name: str
+    shape: tuple[int, int]
+    tensors_tsv: bytes
+    metadata_tsv: bytes | None
+    sprite_png: bytes | None
+    sprite_dim: tuple[int, int] | None  # (width, height) of one image
+
+
+def _tsv_cell(value: Any, where: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if "\t" in text or "\n" in text or "\r" in text:
+        raise ValueError(f"{where} must not contain tabs or line breaks, got {text!r}")
+    return text
+
+
+def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
+    if isinstance(metadata, (str, bytes)) or not hasattr(metadata, "__len__"):
+        raise TypeError(
+            "metadata must be a list of labels (or of rows of labels), "
+            f"got {type(metadata).__name__}"
+        )
+    rows = list(metadata)
+    if len(rows) != n:
+        raise ValueError(f"metadata must have one entry per row of mat ({n}), got {len(rows)}")
+    multi = [not isinstance(r, str) and isinstance(r, (Sequence, np.ndarray)) for r in rows]
+    lines = []
+    if header is None:
+        if any(multi):
+            raise ValueError("metadata rows have several columns: name them with metadata_header")
+        lines = [_tsv_cell(r, f"metadata[{i}]") for i, r in enumerate(rows)]
+    else:
+        if isinstance(header, str) or not isinstance(header, Sequence):
+            raise TypeError(f"metadata_header must be a list of column names, got {header!r}")
+        if len(header) < 2:
+            raise ValueError(
+                "metadata_header must name 2 or more columns: the projector reads a one-column "
+                f"metadata file as labels without a header, got {list(header)!r}"
+            )
+        lines.append("\t".join(_tsv_cell(h, f"metadata_header[{i}]") for i, h in enumerate(header)))
+        for i, row in enumerate(rows):
+            if not multi[i] or len(row) != len(header):
+                raise ValueError(
+                    f"metadata[{i}] must be a row of {len(header)} values (one per metadata_header "
+                    f"column), got {row!r}"
+                )
+            lines.append("\t".join(_tsv_cell(v, f"metadata[{i}][{j}]") for j, v in enumerate(row)))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _subdir_name(tag: str) -> str:
+    quoted = urllib.parse.quote(tag, safe="")
+    if quoted in (".", ".."):
+        raise ValueError(
+            f"tag must not be {tag!r}: it names the directory of the embedding's files"
+        )
+    return quoted
+
+
+def prepare_embedding(
+    mat: Any, metadata: Any, label_img: Any, step: int, tag: str, metadata_header: Any
+) -> PreparedEmbedding:
+    """Check the arguments of ``add_embedding`` and render its files."""
+    arr = as_array(mat, "mat")
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"mat must be a 2-D array (one row per point), got shape {arr.shape}")
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"mat must be finite (as float32), found {arr[~np.isfinite(arr)][0]!r}")
+    n = arr.shape[0]
+    rows = ["\t".join(TSV_FLOAT_FORMAT % v for v in row) for row in arr.tolist()]
+    tensors_tsv = ("\n".join(rows) + "\n").encode("ascii")
+    metadata_tsv = None
+    if metadata is not None:
+        metadata_tsv = _metadata_tsv(metadata, n, metadata_header)
+    elif metadata_header is not None:
+        raise ValueError("metadata_header is given but metadata is not")
+    sprite_png = None
+    sprite_dim = None
+    if label_img is not None:
+        images = images_nhwc(label_img, "NCHW", "label_img")
+        if images.shape[0] != n:
+            raise ValueError(
+                f"label_img must have one image per row of mat ({n}), got {images.shape[0]}"
+            )
+        columns = int(np.ceil(np.sqrt(n)))
+        sprite_png = png_encode(make_grid(images, ncols=columns, padding=0))
+        sprite_dim = (images.shape[2], images.shape[1])
+    subdir = f"{step:05d}/{_subdir_name(tag)}"
+    return PreparedEmbedding(
+        subdir=subdir,
+        tensor_name=f"{tag}:{step:05d}",
+        shape=(n, arr.shape[1]),
+        tensors_tsv=tensors_tsv,
+        metadata_tsv=metadata_tsv,
+        sprite_png=sprite_png,
+        sprite_dim=sprite_dim,
+    )
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
+    """Write ``emb``'s files under ``log_dir`` and add it to the run's projector config."""
+    from google.protobuf import text_format
+
+    from ._proto import plugins_pb2
+
+    directory = os.path.join(log_dir, *emb.subdir.split("/"))
+    os.makedirs(directory, exist_ok=True)
+    _write_atomic(os.path.join(directory, TENSORS_FILE), emb.tensors_tsv)
+    info = plugins_pb2.EmbeddingInfo(
+        tensor_name=emb.tensor_name,
+        tensor_path=f"{emb.subdir}/{TENSORS_FILE}",
+        tensor_shape=list(emb.shape),
+    )
+    if emb.metadata_tsv is not None:
+        _write_atomic(os.path.join(directory, METADATA_FILE), emb.metadata_tsv)
+        info.metadata_path = f"{emb.subdir}/{METADATA_FILE}"
+    if emb.sprite_png is not None and emb.sprite_dim is not None:
+        _write_atomic(os.path.join(directory, SPRITE_FILE), emb.sprite_png)
+        info.sprite.image_path = f"{emb.subdir}/{SPRITE_FILE}"
+        info.sprite.single_image_dim.extend(emb.sprite_dim)
+    config_path = os.path.join(log_dir, PROJECTOR_CONFIG_FILE)
+    with _config_lock:
+        config = plugins_pb2.ProjectorConfig()
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                text_format.Parse(f.read(), config)
+        except FileNotFoundError:
+            pass
+        except text_format.ParseError as err:
+            raise ValueError(
+                f"{config_path} is not a projector config that tbwrite can extend: {err}"
+            ) from None
+        kept = [e for e in config.embeddings if e.tensor_name != emb.tensor_name]
+        del config.embeddings[:]
+        config.embeddings.extend(kept)
+        config.embeddings.append(info)
+        _write_atomic(config_path, text_format.MessageToString(config).encode("utf-8"))
