@@ -16,6 +16,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ._bench import main as bench_main
+
+    return bench_main([*(["--quick"] if args.quick else []), "--repeats", str(args.repeats)])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from ._demo import DEFAULT_DIR
@@ -28,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write a demo hyperparameter sweep to view in TensorBoard")
     demo.add_argument("dir", nargs="?", default=DEFAULT_DIR, help=f"where to write (default: {DEFAULT_DIR})")
     demo.set_defaults(func=_cmd_demo)
+    bench = sub.add_parser("bench", help="measure tbwrite against the other installed TensorBoard writers")
+    bench.add_argument("--repeats", type=int, default=3, help="runs per figure, median (default: 3)")
+    bench.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run each")
+    bench.set_defaults(func=_cmd_bench)
+    from ._cli_read import add_read_commands
+
+    add_read_commands(sub)  # ls, export, hparams, verify
     return parser
 
 

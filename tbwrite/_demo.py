@@ -1,8 +1,9 @@
 """The demo: a small hyperparameter sweep of real training runs, written with tbwrite.
 
 Each run trains a logistic-regression classifier with numpy mini-batch SGD on a synthetic
-two-class problem, logging losses and accuracies every step, weight histograms and a text
-note, so TensorBoard has something real to show. The sweep's experiment config (domains,
+two-class problem, logging losses and accuracies every step, weight histograms, the weights as an image, a
+text note, a custom scalars layout and a PR curve at the end, so TensorBoard has something
+real to show. The sweep's experiment config (domains,
 display names, metric descriptions) is written once at its root; every run logs its
 hyperparameters into its own run, so the HParams table follows training, and one run, with
 its weight decay's sign flipped (a classic bug), diverges and ends as FAILURE.
@@ -65,6 +66,9 @@ def train_run(
             f"Logistic regression, SGD with **lr={lr}**, batch size {batch_size}, L2 {l2}.",
             0,
         )
+        writer.add_custom_scalars(
+            {"losses": {"train vs validation": ["Multiline", ["loss/train", "loss/validation"]]}}
+        )
         for step in range(1, steps + 1):
             idx = rng.integers(0, len(x_train), size=batch_size)
             xb, yb = x_train[idx], y_train[idx]
@@ -86,7 +90,15 @@ def train_run(
                 writer.add_scalar("accuracy/validation", val_acc, step)
                 writer.add_histogram("weights", w, step)
                 writer.add_histogram("gradients", grad_w, step)
+            if step % 50 == 0:
+                # The 16 weights as a 4x4 grid of 16-pixel cells: red positive, blue negative.
+                scaled = np.clip(w.reshape(4, 4) / (np.abs(w).max() + 1e-12), -1.0, 1.0)
+                scaled = np.kron(scaled, np.ones((16, 16)))
+                image = np.stack([scaled.clip(0, 1), np.zeros_like(scaled), (-scaled).clip(0, 1)])
+                writer.add_image("weights/image", image, step)
         val_loss, val_acc = evaluate(x_val, y_val)
+        p_val = 0.5 * (1.0 + np.tanh(0.5 * (x_val @ w + b)))
+        writer.add_pr_curve("pr/validation", y_val, p_val, steps)
     return {"loss/validation": val_loss, "accuracy/validation": val_acc}
 
 

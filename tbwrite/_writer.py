@@ -28,6 +28,8 @@ from ._values import as_float, as_step, as_walltime, check_subrun_name, check_ta
 
 __all__ = ["SummaryWriter"]
 
+_now = time.time  # bound once: add_scalar is the hot path
+
 _builders_module: ModuleType | None = None
 
 
@@ -202,7 +204,7 @@ class SummaryWriter:
             step = global_step
         else:
             step = as_step(global_step)
-        wall_time = time.time() if walltime is None else as_walltime(walltime)
+        wall_time = _now() if walltime is None else as_walltime(walltime)
         if new_style or double_precision:
             if double_precision:
                 _warn_double_once()
@@ -212,11 +214,11 @@ class SummaryWriter:
             )
             return
         try:
-            event = self._scalars.encode(tag, value, step, wall_time)
+            record = self._scalars.record(tag, value, step, wall_time)
         except UnicodeEncodeError:
             check_tag(tag)
             raise
-        self._file.write_record(frame(event))
+        self._file.write_record(record)
 
     def add_scalars(
         self,
@@ -245,7 +247,32 @@ class SummaryWriter:
         del head_event
         for path, value in entries:
             writer = self._subwriter(path)
-            writer.write_record(frame(self._scalars.encode(main_tag, value, step, wall_time)))
+            writer.write_record(self._scalars.record(main_tag, value, step, wall_time))
+
+    def add_scalar_series(
+        self,
+        tag: str,
+        values: Any,
+        steps: Any = None,
+        walltimes: Any = None,
+    ) -> None:
+        """Log a whole series of scalars of one tag in one call, vectorized with numpy.
+
+        ``values``: a 1-D array-like of real numbers (NaN and infinities are written as
+        they are). ``steps``: 1-D integers (int64) of the same length; default
+        ``0, 1, ..., len(values) - 1``. ``walltimes``: one finite number of seconds for
+        every point, or a 1-D array of them; default now. The events are exactly those
+        ``add_scalar`` would write, in order, streamed to the file in chunks of a few MB,
+        so memory stays flat for series of any length. All arguments are checked first:
+        on a bad one nothing is written.
+        """
+        tag = check_tag(tag)
+        from . import _bulk
+
+        series = _bulk.check_series(tag, values, steps, walltimes)
+        self._check_open()
+        for chunk in _bulk.encode_series(series, self._scalars):
+            self._file.write_bytes(chunk)
 
     def _subwriter(self, path: str) -> EventFileWriter:
         with self._lock:
@@ -342,6 +369,208 @@ class SummaryWriter:
         self._write_summary(
             self._file, step, wall_time, tag,
             lambda first: _builders().text_summary(tag, text_string, with_metadata=first),
+        )
+
+    # -- images, figures, video, audio, PR curves, meshes, embeddings, custom scalars ---
+    # Thin methods: the checks and encoders live in tbwrite._media (pixels, PNG, WAV,
+    # GIF), tbwrite._plugins (summaries of each plugin) and tbwrite._projector.
+
+    def add_image(
+        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None,
+        dataformats: str = "CHW",
+    ) -> None:
+        """Log one image as a PNG. ``img_tensor``: uint8 (0-255) or float (0.0-1.0) pixels
+        with 1, 3 or 4 channels laid out as ``dataformats`` (CHW, HWC, HW, ...)."""
+        from . import _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        self._write_image(tag, _media.image_hwc(img_tensor, dataformats), step, wall_time)
+
+    def add_images(
+        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None,
+        dataformats: str = "NCHW",
+    ) -> None:
+        """Log a batch of images (NCHW, NHWC, NHW, ...) tiled into one PNG, 8 per row with
+        2 pixels of black padding around each (torchvision's ``make_grid`` layout)."""
+        from . import _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        grid = _media.make_grid(_media.images_nhwc(img_tensor, dataformats))
+        self._write_image(tag, grid, step, wall_time)
+
+    def add_image_with_boxes(
+        self, tag: str, img_tensor: Any, box_tensor: Any, global_step: Any = None,
+        walltime: Any = None, rescale: Any = 1, dataformats: str = "CHW", labels: Any = None,
+    ) -> None:
+        """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red,
+        then resized by ``rescale``. ``labels`` (one str per box) are drawn with Pillow (the
+        ``video`` extra); the boxes need nothing."""
+        from . import _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        factor = as_float(rescale, "rescale")
+        if not 0 < factor < float("inf"):
+            raise ValueError(f"rescale must be a positive finite number, got {rescale!r}")
+        pixels = _media.image_hwc(img_tensor, dataformats)
+        boxes = _media.boxes_array(box_tensor)
+        texts = _media.box_labels(labels, len(boxes))
+        image = _media.rescale_nearest(_media.draw_boxes(pixels, boxes, texts), factor)
+        self._write_image(tag, image, step, wall_time)
+
+    def add_figure(
+        self, tag: str, figure: Any, global_step: Any = None, close: bool = True,
+        walltime: Any = None,
+    ) -> None:
+        """Log a matplotlib figure rendered with Agg (a list of figures of one size: a grid,
+        as :meth:`add_images`), closed afterwards unless ``close=False``."""
+        from . import _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        image, figures = _media.figures_image(figure)
+        self._write_image(tag, image, step, wall_time)
+        if close:
+            for f in figures:
+                _media.close_figure(f)
+
+    def add_video(
+        self, tag: str, vid_tensor: Any, global_step: Any = None, fps: Any = 4,
+        walltime: Any = None,
+    ) -> None:
+        """Log videos (N, T, C, H, W), uint8 or float in [0, 1], C 1 or 3, as one animated
+        GIF at ``fps`` frames per second (the N videos tiled). Needs Pillow: the ``video``
+        extra (``pip install 'tbwrite[video]'``)."""
+        from . import _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        rate = as_float(fps, "fps")
+        if not 0 < rate < float("inf"):
+            raise ValueError(f"fps must be a positive finite number, got {fps!r}")
+        frames = _media.video_frames(vid_tensor)
+        gif = _media.gif_encode(frames, rate)
+        self._write_image(tag, frames[0], step, wall_time, encoded=gif)
+
+    def add_audio(
+        self, tag: str, snd_tensor: Any, global_step: Any = None, sample_rate: Any = 44100,
+        walltime: Any = None,
+    ) -> None:
+        """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
+        from . import _media, _plugins
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        rate = _plugins.check_sample_rate(sample_rate)
+        wav = _media.wav_encode(_media.sound_samples(snd_tensor), rate)
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: _plugins.audio_summary(tag, [wav], with_metadata=first),
+        )
+
+    def add_pr_curve(
+        self, tag: str, labels: Any, predictions: Any, global_step: Any = None,
+        num_thresholds: Any = 127, weights: Any = None, walltime: Any = None,
+    ) -> None:
+        """Log a precision-recall curve of binary ``labels`` (0/1 or bool) and
+        ``predictions`` in [0, 1] at ``num_thresholds`` thresholds evenly spaced in [0, 1]
+        (not capped at 127, unlike PyTorch); ``weights`` scale each example's count."""
+        from . import _plugins
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        data = _plugins.pr_curve_counts(labels, predictions, num_thresholds, weights)
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: _plugins.pr_curve_summary(tag, data, with_metadata=first),
+        )
+
+    def add_pr_curve_raw(
+        self, tag: str, true_positive_counts: Any, false_positive_counts: Any,
+        true_negative_counts: Any, false_negative_counts: Any, precision: Any, recall: Any,
+        global_step: Any = None, num_thresholds: Any = 127, weights: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log a precomputed PR curve: six 1-D arrays of one length (the number of
+        thresholds TensorBoard shows, whatever ``num_thresholds`` says). ``weights`` is
+        accepted for PyTorch's signature and ignored, as there."""
+        from . import _plugins
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        data = _plugins.pr_curve_from_raw(
+            true_positive_counts, false_positive_counts, true_negative_counts,
+            false_negative_counts, precision, recall, num_thresholds,
+        )
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: _plugins.pr_curve_summary(tag, data, with_metadata=first),
+        )
+
+    def add_mesh(
+        self, tag: str, vertices: Any, colors: Any = None, faces: Any = None,
+        config_dict: Any = None, global_step: Any = None, walltime: Any = None,
+    ) -> None:
+        """Log a batch of meshes for the mesh plugin: ``vertices`` (B, N, 3), ``colors``
+        (B, N, 3) uint8 or floats in [0, 1], ``faces`` (B, F, 3) vertex indices, and
+        ``config_dict`` of three.js settings (camera, lights, material)."""
+        from . import _plugins
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        parts = _plugins.mesh_parts(vertices, colors, faces)
+        config = _plugins.mesh_config(config_dict)
+        components = _plugins.mesh_components([part for _, part, _ in parts])
+        for _, part, arr in parts:
+            self._write_summary(
+                self._file, step, wall_time, _plugins.mesh_tag(tag, part),
+                lambda first, part=part, arr=arr: _plugins.mesh_summary(
+                    tag, part, arr, components, config, with_metadata=first
+                ),
+            )
+
+    def add_embedding(
+        self, mat: Any, metadata: Any = None, label_img: Any = None, global_step: Any = None,
+        tag: str = "default", metadata_header: Any = None,
+    ) -> None:
+        """Add an embedding for the projector: ``mat`` (N, D) points; ``metadata`` N labels,
+        or N rows of labels with ``metadata_header`` naming the columns; ``label_img``
+        (N, C, H, W) images shown as a sprite. Written, as PyTorch does, into
+        ``<log_dir>/<global_step %05d>/<tag>/`` and ``<log_dir>/projector_config.pbtxt``.
+        """
+        from . import _projector
+
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        prepared = _projector.prepare_embedding(
+            mat, metadata, label_img, step, tag, metadata_header
+        )
+        self._check_open()
+        _projector.write_embedding(self._log_dir, prepared)
+
+    def add_custom_scalars(self, layout: Mapping[str, Any]) -> None:
+        """Lay out the custom scalars dashboard, PyTorch's dict: ``{category: {title:
+        ["Multiline", [tag regex, ...]] or ["Margin", [value, lower, upper]]}}``."""
+        from . import _plugins
+
+        layout_bytes = _plugins.custom_scalars_layout(layout)
+        self._write_summary(
+            self._file, 0, time.time(), _plugins.CUSTOM_SCALARS_TAG,
+            lambda first: _plugins.custom_scalars_summary(layout_bytes, with_metadata=first),
+        )
+
+    def _write_image(
+        self, tag: str, pixels: Any, step: int, wall_time: float, encoded: bytes | None = None
+    ) -> None:
+        from . import _media, _plugins
+
+        data = _media.png_encode(pixels) if encoded is None else encoded
+        height, width = pixels.shape[:2]
+        self._write_summary(
+            self._file, step, wall_time, tag,
+            lambda first: _plugins.image_summary(tag, [data], width, height, with_metadata=first),
         )
 
     # -- hparams ------------------------------------------------------------------------
