@@ -147,7 +147,12 @@ class SummaryWriter:
         self._status: str | None = None
         _open_writers.add(self)
         if purge is not None:
-            self._file.write_record(frame(_session_start_event(time.time(), purge)))
+            # Two SessionLog.START events: TensorBoard's current Python loader takes the
+            # first START of a run as the run's beginning and purges only at a later one,
+            # while the Rust loader and EventAccumulator purge at every START. Writing two
+            # at the same step purges in all three, and purging twice changes nothing.
+            start = frame(_session_start_event(time.time(), purge))
+            self._file.write_records([start, start])
             self._file.flush()
 
     # -- context manager ----------------------------------------------------------------

@@ -373,3 +373,24 @@ def test_live_reload_while_writer_open(tmp_path, tb_server, load_fast):
     finally:
         w.close()
     assert sorted(tb.runs()) == ["live", "live/grp_k"]
+
+
+@pytest.mark.parametrize("load_fast", LOADERS)
+def test_purge_step_hides_the_crashed_tail(tmp_path, tb_server, load_fast):
+    # A run that crashed after step 9 is resumed from a checkpoint at step 5: TensorBoard
+    # must show steps 0-4 of the first attempt and then the resumed run, in both loaders.
+    with SummaryWriter(str(tmp_path)) as w:
+        for i in range(10):
+            w.add_scalar("x", float(i), i)
+    time.sleep(1.1)  # the resumed file sorts after the first (names start with the second)
+    with SummaryWriter(str(tmp_path), purge_step=5) as w:
+        for i in range(5, 8):
+            w.add_scalar("x", 100.0 + i, i)
+    tb = tb_server(str(tmp_path), load_fast=load_fast)
+    want = [(i, float(i)) for i in range(5)] + [(i, 100.0 + i) for i in range(5, 8)]
+
+    def points():
+        got = [(p[1], p[2]) for p in tb.scalars(".", "x")]
+        return got if got == want else None
+
+    tb.wait_for(points, timeout=30, what=f"purged series {want}")
