@@ -41,6 +41,9 @@ __all__ = [
 _Layout = Tuple[Callable[..., bytes], bytes, int, bytes]
 
 EVENT_FILE_VERSION: Final = "brain.Event:2"
+# Longer tags are refused: a tag is a name that TensorBoard puts in URLs and menus, so one
+# this long is almost surely data passed by mistake.
+MAX_TAG_BYTES: Final = 65536
 WRITER_NAME: Final = "tbwrite"
 
 # Wire types.
@@ -142,7 +145,13 @@ class ScalarEncoder:
         """Summary bytes up to and including the simple_value key, for ``tag``."""
         head = self._heads.get(tag)
         if head is None:
-            tag_field = _len_field(VALUE_TAG, tag.encode("utf-8"))
+            encoded = tag.encode("utf-8")
+            if len(encoded) > MAX_TAG_BYTES:
+                raise ValueError(
+                    f"tag must be at most {MAX_TAG_BYTES} bytes of UTF-8, got {len(encoded)}: "
+                    f"{tag[:40]!r}..."
+                )
+            tag_field = _len_field(VALUE_TAG, encoded)
             value_len = len(tag_field) + 5  # key byte + 4 bytes of float
             value_head = SUMMARY_VALUE + encode_varint(value_len) + tag_field + VALUE_SIMPLE_VALUE
             summary_len = len(value_head) + 4

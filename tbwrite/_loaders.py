@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -565,6 +566,25 @@ def tensor_to_numpy(t: Any) -> np.ndarray:
     return out.reshape(shape) if out.size == size else out
 
 
+def _warn_undecodable(tag: str, kind: str, why: str) -> None:
+    warnings.warn(
+        f"tag {tag!r}: a {kind} tensor that does not decode ({why}); left out",
+        RuntimeWarning,
+        stacklevel=5,
+    )
+
+
+def _decoded(t: Any, tag: str, kind: str) -> np.ndarray | None:
+    """``tensor_to_numpy(t)``, or None with a warning for a tensor that does not decode
+    (an unknown dtype, content whose size is no multiple of the item size): TensorBoard
+    leaves such points out too."""
+    try:
+        return tensor_to_numpy(t)
+    except ValueError as err:
+        _warn_undecodable(tag, kind, str(err))
+        return None
+
+
 def _load_run(
     run: str,
     files: list[str],
@@ -724,11 +744,11 @@ def _series_of(rd: _RunData, kind: str, purge: bool) -> dict[str, Series]:
             if plugin(tag) == PLUGIN_SCALARS:
                 pieces.extend(rd.tensor_scalar.get(tag, ()))
                 if rd.tensors.get(tag):
-                    items = [
-                        (i, s, w, float(tensor_to_numpy(t).reshape(-1)[0]))
-                        for i, s, w, t in rd.tensors[tag]
-                        if t.dtype != 7 and tensor_to_numpy(t).size
-                    ]
+                    items = []
+                    for i, s, w, t in rd.tensors[tag]:
+                        arr = _decoded(t, tag, "scalar") if t.dtype != 7 else None
+                        if arr is not None and arr.size:
+                            items.append((i, s, w, float(arr.reshape(-1)[0])))
                     if items:
                         pieces.append(_rows(items))
             if not pieces:
@@ -746,8 +766,13 @@ def _series_of(rd: _RunData, kind: str, purge: bool) -> dict[str, Series]:
                 rows.extend(rd.histos.get(tag, ()))
             if plugin(tag) == kind:
                 for i, s, w, t in rd.tensors.get(tag, ()):
-                    arr = tensor_to_numpy(t)
+                    arr = _decoded(t, tag, kind)
+                    if arr is None:
+                        continue
                     if kind == PLUGIN_HISTOGRAMS:
+                        if arr.size % 3 or arr.dtype.kind not in "biuf":
+                            _warn_undecodable(tag, kind, f"{arr.size} values of {arr.dtype}")
+                            continue
                         value: Any = (
                             arr.astype(np.float64).reshape(-1, 3) if arr.size else np.zeros((0, 3))
                         )
@@ -864,10 +889,23 @@ def read_text(
 # -- hparams --------------------------------------------------------------------------------
 
 
-def _plugin_data(content: bytes) -> Any:
+def _plugin_data(content: bytes, run: str, tag: str) -> Any:
+    """The HParamsPluginData in a summary's metadata, or None (with a warning) when the
+    bytes do not parse: that session or experiment is left out, the rest of the table
+    stands."""
+    from google.protobuf.message import DecodeError
+
     from ._proto import hparams_pb2
 
-    return hparams_pb2.HParamsPluginData.FromString(content)
+    try:
+        return hparams_pb2.HParamsPluginData.FromString(content)
+    except DecodeError:
+        warnings.warn(
+            f"run {run!r}: the hparams plugin data of {tag!r} does not parse; ignored",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return None
 
 
 def _hparam_value(v: Any) -> Any:
@@ -923,12 +961,14 @@ def read_hparams(
         for tag, slot in ((SESSION_START_INFO_TAG, starts), (SESSION_END_INFO_TAG, ends)):
             meta = rd.meta.get(tag)
             if meta and meta[0] == PLUGIN_HPARAMS:
-                pdata = _plugin_data(meta[1])
-                info = pdata.session_start_info if slot is starts else pdata.session_end_info
-                slot[run] = info
+                pdata = _plugin_data(meta[1], run, tag)
+                if pdata is not None:
+                    info = pdata.session_start_info if slot is starts else pdata.session_end_info
+                    slot[run] = info
         meta = rd.meta.get(EXPERIMENT_TAG)
         if experiment is None and meta and meta[0] == PLUGIN_HPARAMS:
-            experiment = _plugin_data(meta[1]).experiment
+            pdata = _plugin_data(meta[1], run, EXPERIMENT_TAG)
+            experiment = pdata.experiment if pdata is not None else None
     sessions = sorted(starts)
     scalars = {run: _series_of(rd, PLUGIN_SCALARS, purge) for run, rd in data.items()}
 

@@ -14,8 +14,11 @@ import os
 import time
 from typing import Any
 
+from ._encode import MAX_TAG_BYTES
+
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
+NAME_MAX = 255  # bytes in one file or directory name, on every common file system
 
 
 def _show(value: Any) -> str:
@@ -34,9 +37,11 @@ def check_tag(tag: Any, name: str = "tag") -> str:
     if not tag:
         raise ValueError(f"{name} must be a non-empty str, got ''")
     try:
-        tag.encode("utf-8")
+        size = len(tag.encode("utf-8"))
     except UnicodeEncodeError as err:
         raise ValueError(f"{name} must be encodable as UTF-8, got {_show(tag)}: {err}") from None
+    if size > MAX_TAG_BYTES:
+        raise ValueError(f"{name} must be at most {MAX_TAG_BYTES} bytes of UTF-8, got {size}: {_show(tag)}")
     return tag
 
 
@@ -113,6 +118,11 @@ def check_subrun_name(logdir: str, name: str, what: str) -> str:
     """``os.path.join(logdir, name)``, refused if it would leave ``logdir``."""
     if "\x00" in name:
         raise ValueError(f"{what} must not contain NUL characters, got {_show(name)}")
+    for part in name.replace("\\", "/").split("/"):
+        if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
+            raise ValueError(
+                f"{what} makes a directory name longer than {NAME_MAX} bytes: {_show(name)}"
+            )
     root = os.path.normpath(os.path.abspath(logdir))
     path = os.path.normpath(os.path.join(root, name))
     if path == root or not path.startswith(root + os.sep) or os.path.isabs(name):

@@ -211,6 +211,7 @@ class SummaryWriter:
             step = as_step(global_step)
         wall_time = _now() if walltime is None else as_walltime(walltime)
         if new_style or double_precision:
+            check_tag(tag)
             if double_precision:
                 _warn_double_once()
             self._write_summary(
@@ -248,11 +249,12 @@ class SummaryWriter:
             value = as_float(raw, f"tag_scalar_dict[{key!r}]")
             path = check_subrun_name(self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}")
             entries.append((path, value))
-        head_event = self._scalars.encode(main_tag, 0.0, step, wall_time)  # checks encodability
-        del head_event
-        for path, value in entries:
-            writer = self._subwriter(path)
-            writer.write_record(self._scalars.record(main_tag, value, step, wall_time))
+        records = [self._scalars.record(main_tag, value, step, wall_time) for _, value in entries]
+        # Open every sub-run first: a directory that cannot be made fails the call before
+        # any value is written.
+        writers = [self._subwriter(path) for path, _ in entries]
+        for writer, record in zip(writers, records):
+            writer.write_record(record)
 
     def add_scalar_series(
         self,
