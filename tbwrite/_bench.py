@@ -11,6 +11,7 @@ asserts a speed.
 from __future__ import annotations
 
 import glob
+import importlib
 import json
 import os
 import platform
@@ -45,22 +46,18 @@ N_RSS_SERIES = 10_000_000
 
 
 def _writer_class(name: str) -> Any:
-    if name == "tbwrite":
-        from tbwrite import SummaryWriter
-    elif name == "tensorboardX":
-        from tensorboardX import SummaryWriter
-    elif name == "torch":
-        from torch.utils.tensorboard import SummaryWriter
-    else:
+    module = {"tbwrite": "tbwrite", "tensorboardX": "tensorboardX",
+              "torch": "torch.utils.tensorboard"}.get(name)
+    if module is None:
         return None
-    return SummaryWriter
+    return importlib.import_module(module).SummaryWriter
 
 
 class _TfWriter:
     """tf.summary behind the SummaryWriter calls used here."""
 
     def __init__(self, logdir: str) -> None:
-        import tensorflow as tf
+        tf: Any = importlib.import_module("tensorflow")
 
         self._tf = tf
         self._w = tf.summary.create_file_writer(logdir)
@@ -366,12 +363,15 @@ def _parent(repeats: int, scale: float) -> int:
         row += [f"{value:.0f} MiB" if value else "-", f"{value / rss['tbwrite']:.1f}x less" if value else "-"]
     rows.append(row)
 
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(c.ljust(wd) for c, wd in zip(cells, widths)) + " |"  # noqa: E731
+    widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(wd) for c, wd in zip(cells, widths)) + " |"
+
     print(line(header))
     print("|" + "|".join("-" * (wd + 2) for wd in widths) + "|")
-    for r in rows:
-        print(line(r))
+    for cells in rows:
+        print(line(cells))
     print("\nratio: tbwrite's rate / the other's (import, RSS: the other's / tbwrite's).")
     print("tensorboardX's import is timed with torch hidden (it imports torch when present);")
     print(f"the others have no bulk path: their row is their add_scalar loop over {int(N_SERIES_LOOP * scale)} points.")

@@ -38,7 +38,7 @@ _NUMPY_BIN_RULES: Final = frozenset(
 
 
 def _metadata(
-    plugin: str, data_class: int, display_name: str = "", description: str = ""
+    plugin: str, data_class: Any, display_name: str = "", description: str = ""
 ) -> summary_pb2.SummaryMetadata:
     md = summary_pb2.SummaryMetadata(
         display_name=display_name, summary_description=description, data_class=data_class

@@ -190,7 +190,7 @@ class _Layout:
 
 def _varint_lengths(u: np.ndarray) -> np.ndarray:
     """Bytes of each uint64 varint; 0 for 0 (a zero step is omitted)."""
-    lengths = (u != 0).astype(np.int8)
+    lengths: np.ndarray = (u != 0).astype(np.int8)
     if len(u):
         top = int(u.max())
         k = 1
@@ -240,7 +240,7 @@ def encode_series(series: SeriesInput, encoder: ScalarEncoder) -> Iterator[memor
             kmin, kmax = int(key.min()), int(key.max())
             if kmin == kmax:
                 rows = layout(kmin >= 16, kmin % 16).fill(f32, steps, walls)
-                yield memoryview(rows.reshape(-1))
+                yield rows.reshape(-1).data
                 continue
             # Mixed layouts in one chunk. A few runs (steps crossing a varint boundary):
             # encode run by run. Many (steps jumping about): encode each layout's group,
@@ -252,7 +252,7 @@ def encode_series(series: SeriesInput, encoder: ScalarEncoder) -> Iterator[memor
                     k = int(key[a])
                     rows = layout(k >= 16, k % 16).fill(
                         f32[a:b], steps[a:b], None if walls is None else walls[a:b])
-                    yield memoryview(rows.reshape(-1))
+                    yield rows.reshape(-1).data
                 continue
             sizes = np.zeros(32, dtype=np.int64)
             keys = np.unique(key)
@@ -269,4 +269,4 @@ def encode_series(series: SeriesInput, encoder: ScalarEncoder) -> Iterator[memor
                     idx = group[a : a + _SCATTER_BLOCK]
                     rows = lay.fill(f32[idx], steps[idx], None if walls is None else walls[idx])
                     out[offsets[idx][:, None] + np.arange(lay.size)] = rows
-            yield memoryview(out)
+            yield out.data

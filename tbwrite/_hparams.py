@@ -227,7 +227,7 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
         values = [hparam_value(hp.name, v) for v in domain.values]
         if not values:
             raise ValueError(f"HParam {hp.name!r}: a discrete domain needs at least one value")
-        types = {_data_type(v) for v in values}
+        types: set[Any] = {_data_type(v) for v in values}
         if len(types) != 1:
             raise ValueError(f"HParam {hp.name!r}: discrete values must share one type, got {values!r}")
         info.type = types.pop()
@@ -341,9 +341,8 @@ def experiment_for_session(
         if dom is not None:
             infos.append(HParam(key, domain=Discrete(list(dom))))
         else:
-            infos.append(HParam(key, dtype={hparams_pb2.DATA_TYPE_BOOL: "bool",
-                                            hparams_pb2.DATA_TYPE_STRING: "str"}.get(
-                                                _data_type(value), "float")))
+            dtype = "bool" if isinstance(value, bool) else "str" if isinstance(value, str) else "float"
+            infos.append(HParam(key, dtype=dtype))
     return experiment_proto(infos, [Metric(t) for t in metric_tags], time_created_secs=time.time())
 
 

@@ -41,8 +41,10 @@ def check_tag(tag: Any, name: str = "tag") -> str:
     except UnicodeEncodeError as err:
         raise ValueError(f"{name} must be encodable as UTF-8, got {_show(tag)}: {err}") from None
     if size > MAX_TAG_BYTES:
-        raise ValueError(f"{name} must be at most {MAX_TAG_BYTES} bytes of UTF-8, got {size}: {_show(tag)}")
-    return tag
+        raise ValueError(
+            f"{name} must be at most {MAX_TAG_BYTES} bytes of UTF-8, got {size}: {_show(tag)}"
+        )
+    return str(tag)
 
 
 def as_float(value: Any, name: str) -> float:
