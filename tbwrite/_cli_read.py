@@ -43,7 +43,9 @@ def _report_skipped(skipped: list[Any]) -> None:
 
 
 def _check_path(path: str) -> None:
-    if not os.path.exists(path):
+    from ._remote import is_remote
+
+    if not is_remote(path) and not os.path.exists(path):
         raise FileNotFoundError(f"no such file or directory: {path!r}")
 
 

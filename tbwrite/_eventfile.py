@@ -6,6 +6,12 @@ have passed (a single process-wide daemon thread keeps the deadlines), at ``flus
 ``close()`` and interpreter exit. The file is a raw unbuffered ``FileIO`` opened with ``"xb"``,
 so no bytes hide in a Python-level buffer: what ``flush()`` returned for is in the file, and a
 forked child inherits nothing it could write twice.
+
+The bytes go through a sink: :class:`LocalSink` (that file) for a path, or, for an fsspec URL,
+:class:`tbwrite._remote.RemoteSink`, which keeps drained records in memory and turns each
+``sync`` (every flush) into one new immutable object. A sink's ``write`` is cheap and runs
+under the writer's lock; its ``sync`` (a no-op for a local file) runs outside it, so logging
+never waits for a store.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import socket
 import threading
 import time
 import weakref
-from typing import Final
+from typing import Any, Final
 
 from ._encode import file_version_event
 from ._errors import WriterClosedError, WriterFailedError
 from ._framing import frame
 
-__all__ = ["EventFileWriter", "event_file_name"]
+__all__ = ["EventFileWriter", "LocalSink", "event_file_name", "open_sink"]
 
 FILE_PREFIX: Final = "events.out.tfevents"
 
@@ -38,6 +44,95 @@ def event_file_name(suffix: str = "", wall_time: float | None = None) -> str:
         n = next(_file_counter)
     t = int(time.time() if wall_time is None else wall_time)
     return f"{FILE_PREFIX}.{t:010d}.{socket.gethostname()}.{os.getpid()}.{n}{suffix}"
+
+
+class LocalSink:
+    """A new local event file, written with ``os.write``; whole records only.
+
+    ``write`` writes everything or raises :class:`~tbwrite.WriterFailedError` having written
+    nothing of ``data`` that a reader could see: a partly written record is cut off (or, if
+    that fails, the next write goes to a new file, which starts with its own header).
+    """
+
+    needs_local_dir = True
+    needs_sync = False
+    pending_bytes = 0
+    last_error: BaseException | None = None
+
+    def __init__(self, logdir: str, suffix: str = "") -> None:
+        self._logdir = logdir
+        self._suffix = suffix
+        self._fd = -1
+        self.path = ""
+        self._size = 0  # bytes in the file that are whole records
+        self._open()
+
+    def _open(self) -> None:
+        now = time.time()
+        while True:
+            path = os.path.join(self._logdir, event_file_name(self._suffix, now))
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except FileExistsError:
+                continue  # another host or process with our pid: take the next counter
+            break
+        self._fd, self.path, self._size = fd, path, 0
+        self.write(frame(file_version_event(now)))
+
+    def write(self, data: bytes) -> None:
+        if self._fd < 0:
+            try:
+                self._open()  # the last file could not be repaired: start a new one
+            except OSError as err:
+                self._fd = -1
+                raise WriterFailedError(
+                    f"opening a new event file in {self._logdir!r} failed: {err}", self.path
+                ) from err
+        view = memoryview(data)
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self._fd, view[written:])
+        except OSError as err:
+            self._recover_partial(written)
+            raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
+        self._size += written
+
+    def _recover_partial(self, written: int) -> None:
+        # Cut a partly written record off, so readers see whole records only and the
+        # buffered records can be retried. If even that fails, write to a new file.
+        if written == 0:
+            return
+        try:
+            os.ftruncate(self._fd, self._size)
+            os.lseek(self._fd, self._size, os.SEEK_SET)
+        except OSError:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = -1
+            try:
+                self._open()
+            except OSError:
+                self._fd = -1
+
+    def sync(self) -> None:
+        """Nothing to do: ``write`` already handed the bytes to the OS."""
+
+    def close(self, flush: bool = True) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = -1
+
+
+def open_sink(logdir: str, suffix: str = "") -> LocalSink | Any:
+    """The sink for ``logdir``: a local file, or store objects for an fsspec URL."""
+    from . import _remote
+
+    if _remote.is_remote(logdir):
+        return _remote.RemoteSink(logdir, suffix)
+    return LocalSink(_remote.local_path(logdir), suffix)
 
 
 class EventFileWriter:
@@ -80,9 +175,7 @@ class EventFileWriter:
         self._buffer: list[bytes] = []
         self._closed = False
         self._error: BaseException | None = None
-        self._fd = -1
-        self._path = ""
-        self._size = 0  # bytes in the file that are whole records
+        self._sink: Any = None
         self._pid = os.getpid()
         # Set in a forked child by the at-fork hook, so write_record needs no getpid()
         # (a syscall costing more than the rest of the call); _drain_locked still checks
@@ -95,7 +188,13 @@ class EventFileWriter:
         # Tags whose SummaryMetadata this file already holds: readers keep only the first
         # metadata of a tag, so later values of the tag are written without it.
         self.metadata_written: set[str] = set()
-        os.makedirs(logdir, exist_ok=True)
+        # Set while a remote sink holds more than MAX_PENDING_BYTES it could not upload:
+        # records are refused (checked on the hot path, with the other rare states).
+        self._full = False
+        from ._remote import is_remote, local_path
+
+        if not is_remote(logdir):
+            os.makedirs(local_path(logdir), exist_ok=True)
         with self._lock:
             self._open_locked()
         _live_writers.add(self)
@@ -104,8 +203,8 @@ class EventFileWriter:
 
     @property
     def path(self) -> str:
-        """Path of the event file currently written."""
-        return self._path
+        """Path of the event file currently written (for a store: the next object's URL)."""
+        return str(self._sink.path)
 
     @property
     def closed(self) -> bool:
@@ -120,7 +219,7 @@ class EventFileWriter:
         lock = self._lock
         lock.acquire()
         try:
-            if self._closed or self._error is not None or self._forked:
+            if self._closed or self._error is not None or self._forked or self._full:
                 self._check_locked()
             buf = self._buffer
             buf.append(record)
@@ -143,20 +242,28 @@ class EventFileWriter:
             if len(self._buffer) >= self._max_queue:
                 self._drain_locked()
 
-    def write_bytes(self, data: bytes) -> None:
+    def write_bytes(self, data: bytes | memoryview) -> None:
         """Write already framed bytes (many records) straight to the file, after the buffer."""
         with self._lock:
             self._check_locked()
-            self._buffer.append(data)
-            self._drain_locked()
+            self._buffer.append(data)  # type: ignore[arg-type]  # join() takes views too
+            try:
+                self._drain_locked()
+            finally:
+                # A failed write keeps the records for a retry: own a copy of them, not a
+                # view of memory the caller will reuse.
+                if self._buffer:
+                    self._buffer = [bytes(b) for b in self._buffer]
 
     def flush(self) -> None:
-        """Write every buffered record to the file."""
+        """Write every buffered record to the file (or upload it to the store)."""
         with self._lock:
             self._raise_pending_locked()
             if self._closed:
                 return
             self._drain_locked()
+            sink = self._sink
+        sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
 
     def close(self) -> None:
         """Flush and close the file. Harmless when already closed."""
@@ -166,14 +273,20 @@ class EventFileWriter:
             self._closed = True
             _flusher.cancel(self)
             _live_writers.discard(self)
+            same_process = self._pid == os.getpid() and not self._forked
             try:
-                self._raise_pending_locked()
-                if self._pid == os.getpid():
-                    self._drain_locked()
+                if self._error is None:
+                    if same_process:
+                        self._drain_locked()
+                elif same_process:
+                    # Write what can still be written, then report the background failure.
+                    try:
+                        self._drain_locked()
+                    except WriterFailedError:
+                        pass
+                    self._raise_pending_locked()
             finally:
-                if self._fd >= 0:
-                    os.close(self._fd)
-                self._fd = -1
+                self._sink.close(flush=same_process)
 
     # -- internals (call with self._lock held) ------------------------------------------
 
@@ -187,27 +300,39 @@ class EventFileWriter:
         self._raise_pending_locked()
         if self._forked or self._pid != os.getpid():
             self._reopen_in_child_locked()
+        if self._full:
+            self._check_full_locked()
+
+    def _check_full_locked(self) -> None:
+        from ._remote import MAX_PENDING_BYTES
+
+        sink = self._sink
+        if sink.pending_bytes > MAX_PENDING_BYTES and sink.last_error is None:
+            # The store is fine, only slower than the logging: wait for it (backpressure).
+            sink.sync()
+        if sink.pending_bytes <= MAX_PENDING_BYTES:
+            self._full = False
+            return
+        if not self._scheduled:
+            self._schedule_locked()  # keep retrying the upload in the background
+        err = sink.last_error
+        raise WriterFailedError(
+            f"the store of {self._logdir!r} keeps failing ({err}): {sink.pending_bytes} bytes "
+            f"wait to be uploaded, more than {MAX_PENDING_BYTES}; this record was not kept",
+            str(sink.path),
+        ) from err
 
     def _raise_pending_locked(self) -> None:
         err = self._error
         if err is not None:
             self._error = None
+            path = str(self._sink.path) if self._sink is not None else None
             raise WriterFailedError(
-                f"writing {self._path!r} failed in the background: {err}", self._path
+                f"writing {path!r} failed in the background: {err}", path
             ) from err
 
     def _open_locked(self) -> None:
-        now = time.time()
-        while True:
-            path = os.path.join(self._logdir, event_file_name(self._suffix, now))
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-            except FileExistsError:
-                continue  # another host or process with our pid: take the next counter
-            break
-        self._fd, self._path, self._size = fd, path, 0
-        self._buffer.insert(0, frame(file_version_event(now)))
-        self._drain_locked()
+        self._sink = open_sink(self._logdir, self._suffix)
 
     def _reopen_in_child_locked(self) -> None:
         # We are a forked child: the fd and buffer belong to the parent's file. Closing our
@@ -215,15 +340,16 @@ class EventFileWriter:
         self._pid = os.getpid()
         self._forked = False
         self._buffer = []
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd = -1
+        if self._sink is not None:
+            self._sink.close(flush=False)  # a local fd copy is closed; nothing uploaded
+        self._sink = None
+        self._full = False
         self.metadata_written = set()
         self._open_locked()
 
     def _drain_locked(self) -> None:
         buf = self._buffer
-        if not buf or self._fd < 0:
+        if not buf or self._sink is None:
             return
         if self._pid != os.getpid():
             # Forked without the at-fork hook: the buffer may be the parent's and the fd is
@@ -232,37 +358,16 @@ class EventFileWriter:
             self._forked = True
             return
         data = buf[0] if len(buf) == 1 else b"".join(buf)
-        view = memoryview(data)
-        written = 0
-        try:
-            while written < len(data):
-                written += os.write(self._fd, view[written:])
-        except OSError as err:
-            self._recover_partial_locked(written)
-            raise WriterFailedError(f"writing {self._path!r} failed: {err}", self._path) from err
-        self._size += written
+        sink = self._sink
+        sink.write(data)  # raises WriterFailedError, having kept nothing a reader could see
         buf.clear()
+        if sink.needs_sync:
+            # A store sink holds enough for an object: upload it now, in the background.
+            from ._remote import MAX_PENDING_BYTES
 
-    def _recover_partial_locked(self, written: int) -> None:
-        # Cut a partly written record off, so readers see whole records only and the
-        # buffered records can be retried. If even that fails, write to a new file.
-        if written == 0:
-            return
-        try:
-            os.ftruncate(self._fd, self._size)
-            os.lseek(self._fd, self._size, os.SEEK_SET)
-        except OSError:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            pending = self._buffer
-            self._buffer = []
-            try:
-                self._open_locked()
-            except OSError:
-                self._fd = -1
-            self._buffer.extend(pending)
+            if sink.pending_bytes > MAX_PENDING_BYTES:
+                self._full = True
+            _flusher.hurry(self)
 
     def _timed_flush(self) -> None:
         """Called by the flusher thread; keeps an error for the next call."""
@@ -273,6 +378,14 @@ class EventFileWriter:
                 self._drain_locked()
             except WriterFailedError as err:
                 self._error = err.__cause__ or err
+                return
+            sink = self._sink
+        try:
+            sink.sync()
+        except WriterFailedError as err:
+            with self._lock:
+                if sink is self._sink and not self._closed:
+                    self._error = err.__cause__ or err
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -296,6 +409,18 @@ class _Flusher:
             self._deadlines[writer] = time.monotonic() + delay
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="tbwrite-flusher", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def hurry(self, writer: EventFileWriter) -> None:
+        """Flush ``writer`` as soon as possible (the thread does it, not the caller)."""
+        with self._cond:
+            self._deadlines[writer] = time.monotonic()
+            writer._scheduled = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="tbwrite-flusher", daemon=True
+                )
                 self._thread.start()
             self._cond.notify()
 

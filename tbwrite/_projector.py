@@ -163,6 +163,13 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
     """Write ``emb``'s files under ``log_dir`` and add it to the run's projector config."""
+    from ._remote import is_remote
+
+    if is_remote(log_dir):
+        # The projector config is read-modify-written: not safe to do on an object store.
+        raise NotImplementedError(
+            f"add_embedding needs a local log_dir, got the URL {log_dir!r}; nothing was written"
+        )
     from google.protobuf import text_format
 
     from ._proto import plugins_pb2

@@ -12,6 +12,9 @@ Strategy: two record paths over the same format.
   at once with numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises
   or resynchronises byte by byte exactly as the streaming path does.
 
+A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
+listed and objects read through fsspec (:mod:`tbwrite._remote`), imported only for URLs.
+
 Both verify both checksums. A length field is trusted only once its checksum matches, and a
 record that claims more bytes than the file holds is an unfinished tail: nothing larger than
 the file is ever allocated.
@@ -92,9 +95,16 @@ def find_runs(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     Runs are found recursively, as ``EventMultiplexer.AddRunsFromDirectory`` does: every
     directory holding an event file is a run, named by its path relative to ``path`` with
     ``/`` separators (``"."`` for ``path`` itself). A single event file is the run ``"."``.
-    Raises ``FileNotFoundError`` when ``path`` does not exist.
+    Raises ``FileNotFoundError`` when ``path`` does not exist. ``path`` may be an fsspec URL
+    (``s3://bucket/logs``); the files are then object URLs.
     """
     root = os.fspath(path)
+    from . import _remote
+
+    if _remote.is_remote(root):
+        runs_ = _remote.list_runs(root)
+        return {".": [root]} if runs_ is None else runs_
+    root = _remote.local_path(root)
     if os.path.isfile(root):
         return {".": [root]}
     if not os.path.isdir(root):
@@ -109,6 +119,17 @@ def find_runs(path: str | os.PathLike[str]) -> dict[str, list[str]]:
             rel = os.path.relpath(dirpath, root)
             runs[rel.replace(os.sep, "/")] = files
     return dict(sorted(runs.items()))
+
+
+def _open_read(path: str) -> tuple[BinaryIO, int]:
+    """(binary file, its size) for a local path or a store object URL."""
+    from . import _remote
+
+    if _remote.is_remote(path):
+        f = _remote.open_remote(path)
+        return f, int(f.size)
+    f2 = open(_remote.local_path(path), "rb")
+    return f2, os.fstat(f2.fileno()).st_size
 
 
 def check_on_corrupt(on_corrupt: str) -> None:
@@ -191,8 +212,8 @@ def scan_records(
 
     check_on_corrupt(on_corrupt)
     hcache: dict[bytes, int] = {}
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    f, size = _open_read(path)
+    with f:
         off = 0
         want = chunk_size
         while off + HEADER_SIZE <= size:
@@ -305,7 +326,8 @@ def verify_file(path: str) -> FileCheck:
     """Check both checksums of every record of ``path``."""
     records = 0
     end = 0
-    size = os.path.getsize(path)
+    f, size = _open_read(path)
+    f.close()
     try:
         for chunk in scan_records(path):
             records += len(chunk.starts)
@@ -332,7 +354,8 @@ class _Follower:
     def poll(
         self, on_corrupt: str, raw: bool, parse: Callable[[bytes], Any], final: bool
     ) -> Iterator[EventRecord]:
-        with open(self.path, "rb") as f:
+        f, _size = _open_read(self.path)
+        with f:
             f.seek(self.read_to)
             while True:
                 data = f.read(CHUNK_SIZE)
@@ -439,18 +462,29 @@ def iter_events(
         from ._proto.event_pb2 import Event
 
         parse = Event.FromString
+    from ._remote import is_remote
+
+    # Store objects are immutable once a later one exists: a file that was read after a
+    # later file appeared is done, and is not fetched again at every poll.
+    remote = is_remote(root)
     followers: dict[str, _Follower] = {}
+    done: set[str] = set()
     idle_since = time.monotonic()
     while True:
         got = False
         for run, files in find_runs(root).items():
-            for file in files:
+            for i, file in enumerate(files):
+                if file in done:
+                    continue
                 fol = followers.get(file)
                 if fol is None:
                     fol = followers[file] = _Follower(file, run)
                 for rec in fol.poll(on_corrupt, raw, parse, final=not follow):
                     got = True
                     yield rec
+                if remote and i + 1 < len(files):
+                    done.add(file)
+                    del followers[file]
         if not follow:
             return
         now = time.monotonic()

@@ -80,7 +80,8 @@ class SummaryWriter:
     """Writes TensorBoard event files into ``log_dir``; a drop-in for PyTorch's writer.
 
     Args:
-        log_dir: the run directory. Default ``runs/<date>_<host><comment>``.
+        log_dir: the run directory, or an fsspec URL such as ``s3://bucket/runs/x`` (see
+            :mod:`tbwrite._remote`). Default ``runs/<date>_<host><comment>``.
         comment: appended to the default ``log_dir``; ignored when ``log_dir`` is given.
         purge_step: when resuming a run that crashed at a later step, events at and after
             this step in earlier files are hidden by TensorBoard (a ``SessionLog.START``

@@ -32,3 +32,33 @@ def tb_server():
     for server in servers:
         leftovers.update(server.stop())
     assert not leftovers, f"processes left running after stop: {leftovers!r}"
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """A moto S3 server on 127.0.0.1 for the whole session (see tests/motoserver.py),
+    with this process's environment and fsspec configuration pointed at it, and the
+    bucket ``tbwrite`` created. Restored and stopped at the end."""
+    import fsspec.config
+    from motoserver import MotoServer
+
+    server = MotoServer()
+    server.start()
+    saved_env = {k: os.environ.get(k) for k in server.env}
+    saved_conf = fsspec.config.conf.get("s3")
+    try:
+        os.environ.update(server.env)
+        fsspec.config.conf["s3"] = {"endpoint_url": server.url}
+        server.create_bucket("tbwrite")
+        yield server
+    finally:
+        server.stop()
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if saved_conf is None:
+            fsspec.config.conf.pop("s3", None)
+        else:
+            fsspec.config.conf["s3"] = saved_conf

@@ -156,6 +156,8 @@ class TensorBoardServer:
       samples_per_plugin: dict plugin -> number of points kept and served per tag.
       startup_timeout: seconds to wait for the HTTP server to answer.
       extra_args: more command-line flags.
+      env: extra environment variables for the server (e.g. ``S3_ENDPOINT``
+        for an ``s3://`` logdir); a value of None removes the variable.
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class TensorBoardServer:
         startup_timeout=60.0,
         extra_args=(),
         http_timeout=30.0,
+        env=None,
     ):
         self.logdir = os.fspath(logdir)
         self.load_fast = bool(load_fast)
@@ -186,6 +189,7 @@ class TensorBoardServer:
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args)
         self.http_timeout = http_timeout
+        self.env = dict(env or {})
         self.proc = None
         self.port = None
         self.base_url = None
@@ -240,6 +244,11 @@ class TensorBoardServer:
         env = dict(os.environ)
         env["TMPDIR"] = self._tmpdir
         env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        for key, value in self.env.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         self.proc = subprocess.Popen(
             self.command,
             stdin=subprocess.DEVNULL,

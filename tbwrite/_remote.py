@@ -1,0 +1,328 @@
+"""Log dirs on remote stores: any fsspec URL (``s3://``, ``gs://``, ``memory://``, ...).
+
+Strategy: an object store cannot append, so a remote event "file" is a sequence of
+immutable objects. Each upload (each flush) writes ONE new object holding the records
+buffered since the previous upload, preceded by its own ``file_version`` record, so every
+object is a valid event file on its own and no byte is ever uploaded twice. Objects are
+named so that they sort in write order within a run::
+
+    events.out.tfevents.{open time:010d}.{host}.{pid}.{counter}.{nonce}.{seq:08d}{suffix}
+
+Time, host, pid and the process-wide counter are those of local files; ``nonce`` (random
+hex, per writer) keeps two writers apart that share all of those (a restarted container is
+pid 1 on the same host again), since a store has no "create exclusively". ``seq`` counts
+the writer's objects from 0 (the header-only object written at open, which makes the run
+visible at once). TensorBoard's Python loader reads a run's files in name order and never
+goes back, which is exactly this order.
+
+Failures: every store call runs in a daemon thread with a deadline (``CALL_TIMEOUT``) and is
+tried ``ATTEMPTS`` times with exponential backoff; errors that retrying cannot cure (no such
+bucket, access denied) are not retried. What failed to upload stays pending in memory and
+is retried at the next flush, under the SAME object name, as the same bytes followed by what
+was logged since: a reader that saw an earlier, shorter version sees it grow, as a local file
+grows, and an upload that did land although the client saw an error is simply overwritten
+by its own continuation. Only a call abandoned at its deadline (it may still land later)
+makes the writer move on to the next name, so that a late landing can never shorten an
+object; the records of that call may then appear twice. The writer refuses new records
+(``WriterFailedError``) once ``MAX_PENDING_BYTES`` are pending.
+
+fsspec (and the store's own package, e.g. s3fs) are imported only when a remote log dir is
+used: ``pip install 'tbwrite[remote]'``. Store options come from fsspec's configuration (for
+instance the environment variable ``FSSPEC_S3_ENDPOINT_URL``) or the store's own (AWS_*).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from ._encode import file_version_event
+from ._errors import WriterFailedError
+from ._framing import frame
+
+__all__ = [
+    "ATTEMPTS",
+    "CALL_TIMEOUT",
+    "MAX_PENDING_BYTES",
+    "UPLOAD_BYTES",
+    "RemoteSink",
+    "is_remote",
+    "join",
+    "list_runs",
+    "open_remote",
+]
+
+FILE_PREFIX: Final = "events.out.tfevents"
+
+# Upload as soon as this much is pending, without waiting for flush_secs.
+UPLOAD_BYTES: Final = 8 << 20
+# Refuse new records once this much could not be uploaded (the store keeps failing).
+MAX_PENDING_BYTES: Final = 64 << 20
+# Tries per upload (flush), seconds before the first retry (doubled each time), and the
+# deadline of one store call. Module attributes, so a program (or a test) may change them.
+ATTEMPTS = 4
+BACKOFF = 0.5
+CALL_TIMEOUT = 30.0
+
+# Errors a retry cannot cure: fail the flush at once.
+_PERMANENT: Final = (
+    FileNotFoundError,
+    PermissionError,
+    NotADirectoryError,
+    IsADirectoryError,
+    ValueError,
+    TypeError,
+    ImportError,
+)
+
+_T = TypeVar("_T")
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def is_remote(path: str) -> bool:
+    """Whether ``path`` is a URL for fsspec: ``scheme://...`` with a scheme other than
+    ``file`` (chained URLs such as ``simplecache::s3://`` are not supported)."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.lower() != "file" and _SCHEME.fullmatch(scheme) is not None
+
+
+def local_path(path: str) -> str:
+    """``file:///x`` -> ``/x``; anything else unchanged."""
+    return path[len("file://") :] if path.lower().startswith("file://") else path
+
+
+def join(url: str, *names: str) -> str:
+    return "/".join([url.rstrip("/"), *names])
+
+
+def filesystem(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path within it) for a URL, importing fsspec now."""
+    try:
+        import fsspec
+    except ImportError as err:
+        raise ImportError(
+            f"the log dir {url!r} is a URL: install fsspec and the store's package for it, "
+            "for instance: pip install 'tbwrite[remote]'"
+        ) from err
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, path
+
+
+class _Abandoned(TimeoutError):
+    """A store call passed its deadline; it may still complete later."""
+
+
+def call_with_deadline(fn: Callable[[], _T], timeout: float, what: str) -> _T:
+    """Run ``fn()`` in a daemon thread; raise :class:`_Abandoned` after ``timeout`` s."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append((True, fn()))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            box.append((False, err))
+
+    t = threading.Thread(target=run, name="tbwrite-store-call", daemon=True)
+    t.start()
+    t.join(timeout)
+    if not box:
+        raise _Abandoned(f"{what}: no answer from the store within {timeout:g} s")
+    ok, value = box[0]
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
+def with_retries(fn: Callable[[], _T], what: str, abandoned: list[bool] | None = None) -> _T:
+    """``fn()`` with a deadline per call, retried with backoff on transient errors.
+
+    ``abandoned``, when given, gets ``[True]`` if any call was left running at its deadline.
+    """
+    delay = BACKOFF
+    attempt = 1
+    while True:
+        try:
+            return call_with_deadline(fn, CALL_TIMEOUT, what)
+        except _PERMANENT:
+            raise
+        except _Abandoned:
+            if abandoned is not None:
+                abandoned[:] = [True]
+            if attempt >= ATTEMPTS:
+                raise
+        except Exception:
+            if attempt >= ATTEMPTS:
+                raise
+        time.sleep(delay)
+        delay *= 2
+        attempt += 1
+
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _register_exit_flush() -> None:
+    """Flush at exit BEFORE concurrent.futures shuts its executors down.
+
+    ``atexit`` handlers run after ``threading._shutdown`` has stopped the executors that
+    asyncio-based stores (s3fs, gcsfs) need (for DNS lookups), so an upload from the plain
+    ``atexit`` flush fails with "cannot schedule new futures after shutdown". Hooks
+    registered with ``threading._register_atexit`` run before that, newest first; this one
+    is registered after the store's package was imported, so it runs before its executor's.
+    """
+    global _exit_hook_registered
+    with _counter_lock:
+        if _exit_hook_registered:
+            return
+        _exit_hook_registered = True
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - CPython has had it since 3.9
+        return
+    from ._eventfile import _flush_all_at_exit
+    from ._writer import _close_all_at_exit
+
+    try:
+        # Newest first: SummaryWriters are closed (their HParams session ended), then any
+        # other event writer flushed. The plain atexit hooks find nothing left to do.
+        register(_flush_all_at_exit)
+        register(_close_all_at_exit)
+    except RuntimeError:  # already shutting down
+        pass
+
+
+class RemoteSink:
+    """The objects of one writer in one run directory of a store (see the module docstring).
+
+    ``write`` only keeps bytes in memory; ``sync`` uploads them as one new object. Both are
+    thread-safe; uploads are serialized, so objects are created in ``seq`` order.
+    """
+
+    needs_local_dir = False
+
+    def __init__(self, url: str, suffix: str = "") -> None:
+        self._url = url.rstrip("/")
+        self._fs, root = filesystem(self._url)
+        self._root = root.rstrip("/")
+        with _counter_lock:
+            n = next(_counter)
+        self._prefix = (
+            f"{FILE_PREFIX}.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
+            f".{n}.{os.urandom(3).hex()}"
+        )
+        self._suffix = suffix
+        self._lock = threading.Lock()  # guards _pending, _pending_bytes
+        self._upload_lock = threading.Lock()  # one upload at a time, in seq order
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._seq = 0
+        self._header: bytes | None = None  # the file_version record of object _seq
+        self.last_error: BaseException | None = None
+        self.uploads = 0  # objects written (for tests and curious users)
+        self._sync(force=True)  # object 0: the header alone; fails early on a bad URL
+        _register_exit_flush()
+
+    @property
+    def path(self) -> str:
+        """URL of the object the next upload writes."""
+        return self.url_of(self._seq)
+
+    def url_of(self, seq: int) -> str:
+        return join(self._url, f"{self._prefix}.{seq:08d}{self._suffix}")
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    @property
+    def needs_sync(self) -> bool:
+        return self._pending_bytes >= UPLOAD_BYTES
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+
+    def sync(self) -> None:
+        """Upload what is pending as one new object; raise WriterFailedError on failure."""
+        self._sync(force=False)
+
+    def close(self, flush: bool = True) -> None:
+        if flush:
+            self._sync(force=False)
+
+    def _sync(self, force: bool) -> None:
+        with self._upload_lock:
+            with self._lock:
+                if not self._pending and not force:
+                    return
+                taken = len(self._pending)
+                data = b"".join(self._pending)
+                self._pending[:taken] = [data] if taken else []
+            if self._header is None:
+                self._header = frame(file_version_event(time.time()))
+            seq = self._seq
+            path = f"{self._root}/{self._prefix}.{seq:08d}{self._suffix}"
+            body = self._header + data
+            abandoned: list[bool] = []
+            try:
+                with_retries(lambda: self._fs.pipe_file(path, body), f"uploading {path}", abandoned)
+            except Exception as err:
+                self.last_error = err
+                if abandoned:
+                    # That call may still land: never write this name again.
+                    self._seq += 1
+                    self._header = None
+                where = self.url_of(seq)
+                raise WriterFailedError(f"uploading {where!r} failed: {err}", where) from err
+            with self._lock:
+                if taken:
+                    del self._pending[0]
+                self._pending_bytes -= len(data)
+            self._seq += 1
+            self._header = None
+            self.uploads += 1
+            self.last_error = None
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def list_runs(url: str) -> dict[str, list[str]] | None:
+    """{run: [object URL, ...] in name order} under ``url``, as ``find_runs``; None when
+    ``url`` is one object (then the caller reads it as the run ``"."``)."""
+    fs, root = filesystem(url)
+    root = root.rstrip("/")
+    fs.invalidate_cache()
+    base = url.rstrip("/")
+    if fs.isfile(root):
+        return None
+    runs: dict[str, list[str]] = {}
+    found = False
+    for dirpath, _dirs, files in fs.walk(root):
+        found = True
+        names = sorted(f for f in files if "tfevents" in f)
+        if not names:
+            continue
+        dirpath = dirpath.rstrip("/")
+        rel = dirpath[len(root) :].strip("/") if dirpath.startswith(root) else dirpath
+        run = rel or "."
+        runs[run] = [join(base, rel, n) if rel else join(base, n) for n in names]
+    if not found and not fs.exists(root):
+        raise FileNotFoundError(f"no such file or directory: {url!r}")
+    return dict(sorted(runs.items()))
+
+
+def open_remote(url: str) -> Any:
+    """A binary file object (with ``.size``) for a store object."""
+    fs, path = filesystem(url)
+    return fs.open(path, "rb")

@@ -1,0 +1,539 @@
+"""Remote log dirs: ``memory://`` unit tests and a real S3-protocol server (moto) end to end.
+
+The S3 tests need moto's server, boto3 and s3fs (the test extra installs them); without
+them they fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import fsspec
+import pytest
+from readback import accumulator
+
+import tbwrite
+from tbwrite import SummaryWriter, WriterFailedError, _remote
+from tbwrite._encode import file_version_event
+from tbwrite._framing import frame
+
+W0 = 1_700_000_000.0
+HEADER = len(frame(file_version_event(W0)))  # wall_time 0.0 would be omitted
+
+
+
+@pytest.fixture
+def mem():
+    """A fresh memory:// directory; the memory store is process-wide."""
+    root = f"memory://tbw-{uuid.uuid4().hex[:8]}"
+    yield root
+    fs = fsspec.filesystem("memory")
+    path = root[len("memory://") :]
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(_remote, "ATTEMPTS", 3)
+    monkeypatch.setattr(_remote, "BACKOFF", 0.01)
+    monkeypatch.setattr(_remote, "CALL_TIMEOUT", 5.0)
+
+
+def objects(url: str) -> dict[str, bytes]:
+    """{object name: content} of one run directory, in name order."""
+    fs, path = fsspec.core.url_to_fs(url)
+    fs.invalidate_cache()
+    return {p.rsplit("/", 1)[1]: fs.cat_file(p) for p in sorted(fs.ls(path, detail=False))}
+
+
+def record_bytes(url: str) -> int:
+    """Bytes of all the records of all the files under ``url``, framing included."""
+    return sum(len(r.event) + 16 for r in tbwrite.iter_events(url, raw=True))
+
+
+def steps_of(url: str, tag: str = "loss") -> list[int]:
+    runs = tbwrite.read_scalars(url)
+    return [int(s) for run in runs.values() if tag in run for s in run[tag].steps]
+
+
+class FlakyStore:
+    """Wraps a filesystem's pipe_file: fails, hangs or counts, as a test tells it."""
+
+    def __init__(self, sink):
+        self.real = sink._fs.pipe_file
+        self.calls: list[str] = []
+        self.fail_next = 0
+        self.error: Exception = OSError("503 SlowDown: reduce your request rate")
+        self.hang = threading.Event()  # set: calls hang until released
+        self.release = threading.Event()
+        sink._fs = self  # the sink only calls pipe_file
+        self._sink_fs = sink
+
+    def pipe_file(self, path, data, **kw):
+        self.calls.append(path)
+        if self.hang.is_set():
+            self.release.wait(30)
+        if self.fail_next:
+            self.fail_next -= 1
+            raise self.error
+        return self.real(path, data, **kw)
+
+
+# -- memory:// ----------------------------------------------------------------------------
+
+
+def test_each_flush_is_one_new_object_in_order(mem) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    first = objects(run)
+    assert len(first) == 1, "the run is visible at once: its header object"
+    (only,) = first.values()
+    assert len(only) == HEADER
+    sizes = []
+    for k in range(5):
+        for i in range(20):
+            w.add_scalar("loss", i / 2, 20 * k + i, walltime=W0)
+        w.flush()
+        sizes.append(len(objects(run)))
+    w.close()
+    assert sizes == [2, 3, 4, 5, 6]
+    objs = objects(run)
+    names = list(objs)
+    assert names == sorted(names)
+    seqs = [int(n.rsplit(".", 1)[1]) for n in names]
+    assert seqs == list(range(6))
+    # Every object is a valid event file of its own that starts with file_version.
+    for name in names:
+        events = list(tbwrite.iter_events(f"{run}/{name}"))
+        assert events[0].event.file_version == "brain.Event:2"
+        assert all(not e.event.file_version for e in events[1:])
+    assert steps_of(run) == list(range(100))
+    # Nothing is uploaded twice: the objects hold each record once plus their headers.
+    assert sum(len(b) for b in objs.values()) == record_bytes(run)
+    assert len(list(tbwrite.iter_events(run))) == 6 + 100
+
+
+def test_nothing_is_uploaded_twice(mem) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    store = FlakyStore(w._file._sink)
+    for k in range(30):
+        w.add_scalar("loss", k, k)
+        w.flush()
+        w.flush()  # nothing new: no object
+    w.close()
+    assert len(store.calls) == 30 and len(set(store.calls)) == 30
+    assert steps_of(run) == list(range(30))
+
+
+def test_timed_flush_uploads_in_the_background(mem) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=0.1)
+    try:
+        for i in range(10):
+            w.add_scalar("loss", i, i)
+        deadline = time.monotonic() + 30
+        while steps_of(run) != list(range(10)):
+            assert time.monotonic() < deadline, "the flusher thread did not upload"
+            time.sleep(0.05)
+    finally:
+        w.close()
+
+
+def test_size_threshold_uploads_without_waiting(mem, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "UPLOAD_BYTES", 2000)
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600, max_queue=5)
+    try:
+        for i in range(200):
+            w.add_scalar("loss", i, i)
+        # No flush(), and flush_secs far away: the size threshold alone uploads.
+        deadline = time.monotonic() + 30
+        while steps_of(run) != list(range(200)):
+            assert time.monotonic() < deadline, "no upload at the size threshold"
+            time.sleep(0.05)
+    finally:
+        w.close()
+
+
+def test_python_loader_reads_many_objects_in_order(mem) -> None:
+    # TensorBoard's Python loader (DirectoryWatcher: files in name order, never back),
+    # in-process through its fsspec support.
+    run = f"{mem}/run"
+    with SummaryWriter(run, flush_secs=3600) as w:
+        for k in range(25):
+            for i in range(4):
+                w.add_scalar("loss", float(4 * k + i), 4 * k + i, walltime=W0 + k)
+            w.add_text("note", f"flush {k}", k, walltime=W0 + k)
+            w.flush()
+    assert len(objects(run)) == 26
+    acc = accumulator(run)
+    assert [e.step for e in acc.Scalars("loss")] == list(range(100))
+    assert [e.value for e in acc.Scalars("loss")] == [float(i) for i in range(100)]
+    assert len(acc.Tensors("note")) == 25
+
+
+def test_reader_on_urls(mem) -> None:
+    for name in ("a", "b/c"):
+        with SummaryWriter(f"{mem}/logs/{name}") as w:
+            w.add_scalar("loss", 1.0, 1)
+            w.add_text("t", name, 1)
+    runs = tbwrite.find_runs(f"{mem}/logs")
+    assert list(runs) == ["a", "b/c"]
+    assert all(f.startswith(f"{mem}/logs/") for files in runs.values() for f in files)
+    assert {r: list(s) for r, s in tbwrite.read_scalars(f"{mem}/logs").items()} == {
+        "a": ["loss"], "b/c": ["loss"]}
+    assert tbwrite.read_text(f"{mem}/logs")["b/c"]["t"].values == ["b/c"]
+    one = runs["a"][-1]
+    assert [e.event.step for e in tbwrite.iter_events(one)][-2:] == [1, 1]
+    with pytest.raises(FileNotFoundError):
+        tbwrite.find_runs(f"{mem}/nothing-here")
+
+
+def test_iter_events_follows_new_objects(mem) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    got: list[int] = []
+
+    def follow() -> None:
+        for rec in tbwrite.iter_events(run, follow=True, poll_interval=0.05, timeout=3):
+            if rec.event.summary.value:
+                got.append(rec.event.step)
+                if len(got) == 6:
+                    return
+
+    t = threading.Thread(target=follow)
+    t.start()
+    for i in range(6):
+        w.add_scalar("loss", i, i)
+        w.flush()
+        time.sleep(0.02)
+    t.join(30)
+    w.close()
+    assert got == list(range(6))
+
+
+def test_transient_errors_are_retried(mem, fast_retries) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    store = FlakyStore(w._file._sink)
+    store.fail_next = 2  # within ATTEMPTS = 3
+    w.add_scalar("loss", 1.0, 1)
+    w.flush()
+    assert len(store.calls) == 3 and len(set(store.calls)) == 1  # same name each time
+    w.close()
+    assert steps_of(run) == [1]
+
+
+def test_persistent_failure_raises_keeps_records_and_recovers(mem, fast_retries) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    store = FlakyStore(w._file._sink)
+    store.fail_next = 3
+    w.add_scalar("loss", 0.0, 0)
+    with pytest.raises(WriterFailedError) as info:
+        w.flush()
+    assert isinstance(info.value.__cause__, OSError) and "SlowDown" in str(info.value.__cause__)
+    assert info.value.path and info.value.path.startswith(run)
+    failed_name = store.calls[-1]
+    # The store recovers: the kept records go up with the new ones, under the same name.
+    w.add_scalar("loss", 1.0, 1)
+    w.flush()
+    assert store.calls[-1] == failed_name
+    w.close()
+    assert steps_of(run) == [0, 1]
+
+
+def test_background_failure_surfaces_at_next_call(mem, fast_retries) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=0.05)
+    store = FlakyStore(w._file._sink)
+    store.fail_next = 10**9
+    w.add_scalar("loss", 0.0, 0)
+    deadline = time.monotonic() + 30
+    while w._file._error is None:
+        assert time.monotonic() < deadline, "the background upload never failed"
+        time.sleep(0.02)
+    with pytest.raises(WriterFailedError, match="in the background") as info:
+        w.add_scalar("loss", 1.0, 1)
+    assert info.value.__cause__ is not None
+    store.fail_next = 0
+    w.add_scalar("loss", 2.0, 2)
+    w.close()
+    assert steps_of(run) == [0, 2]  # step 1 was refused by the raising call
+
+
+def test_a_hung_store_call_is_abandoned(mem, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "ATTEMPTS", 1)
+    monkeypatch.setattr(_remote, "CALL_TIMEOUT", 0.2)
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    store = FlakyStore(w._file._sink)
+    store.hang.set()
+    w.add_scalar("loss", 0.0, 0)
+    try:
+        with pytest.raises(WriterFailedError) as info:
+            w.flush()
+        assert isinstance(info.value.__cause__, TimeoutError)
+        hung_name = store.calls[-1]
+        store.hang.clear()
+        w.add_scalar("loss", 1.0, 1)
+        w.flush()
+        # The abandoned call may still land: the retry must not reuse its name.
+        assert store.calls[-1] != hung_name
+    finally:
+        store.release.set()
+        w.close()
+    time.sleep(0.1)
+    steps = steps_of(run)
+    assert sorted(set(steps)) == [0, 1]
+
+
+def test_cap_refuses_records_and_close_returns(mem, fast_retries, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 3000)
+    monkeypatch.setattr(_remote, "UPLOAD_BYTES", 1000)
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600, max_queue=1)
+    store = FlakyStore(w._file._sink)
+    store.fail_next = 10**9
+    refused = None
+    for i in range(1000):
+        try:
+            w.add_scalar("loss", float(i), i)
+        except WriterFailedError as err:
+            if "was not kept" in str(err):
+                refused = (i, err)
+                break
+    assert refused is not None, "the writer never refused a record"
+    i, err = refused
+    assert "bytes wait to be uploaded" in str(err)
+    assert w._file._sink.pending_bytes < 3000 + 1000
+    with pytest.raises(WriterFailedError):
+        w.close()
+    w.close()  # harmless
+    assert steps_of(run) == []
+
+
+def test_store_recovery_after_cap_accepts_again(mem, fast_retries, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 3000)
+    monkeypatch.setattr(_remote, "UPLOAD_BYTES", 1000)
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600, max_queue=1)
+    store = FlakyStore(w._file._sink)
+    store.fail_next = 10**9
+    kept = []
+    for i in range(300):
+        try:
+            w.add_scalar("loss", float(i), i)
+            kept.append(i)
+        except WriterFailedError:
+            pass
+    store.fail_next = 0
+    w.flush()  # uploads the kept records (and forgets the background error)
+    w.add_scalar("loss", 1000.0, 1000)
+    w.close()
+    assert steps_of(run) == kept + [1000]
+
+
+def test_local_paths_do_not_import_fsspec(tmp_path) -> None:
+    code = (
+        "import sys, tbwrite\n"
+        f"w = tbwrite.SummaryWriter({str(tmp_path)!r}); w.add_scalar('x', 1, 1); w.close()\n"
+        f"w = tbwrite.SummaryWriter('file://' + {str(tmp_path / 'f')!r}); w.close()\n"
+        f"assert list(tbwrite.read_scalars({str(tmp_path)!r})) == ['.']\n"
+        "assert 'fsspec' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert os.path.isdir(tmp_path / "f")
+
+
+def test_add_embedding_refuses_urls(mem) -> None:
+    import numpy as np
+
+    with SummaryWriter(f"{mem}/run") as w:
+        with pytest.raises(NotImplementedError, match="local log_dir"):
+            w.add_embedding(np.zeros((3, 2)))
+
+
+def test_is_remote() -> None:
+    assert _remote.is_remote("s3://b/x") and _remote.is_remote("gs://b") and _remote.is_remote(
+        "memory://x") and _remote.is_remote("simplecache::s3://b/x") is False
+    assert not _remote.is_remote("/tmp/x") and not _remote.is_remote("file:///tmp/x")
+    assert not _remote.is_remote("runs/a://b")
+
+
+# -- a real S3-protocol server (moto) ---------------------------------------------------
+
+LOGGER = r"""
+import os, sys, time
+import tbwrite
+url, n = sys.argv[1], int(sys.argv[2])
+w = tbwrite.SummaryWriter(url, flush_secs=3600)
+out = os.fdopen(1, "w", buffering=1)
+step = 0
+while True:
+    w.add_scalar("loss", step / 2, step)
+    if step % 25 == 24:
+        w.flush()
+        out.write(f"{step}\n")
+    step += 1
+    if n and step == n:
+        break
+    if step % 10 == 0:
+        time.sleep(0.001)
+if n:
+    w.close()
+"""
+
+
+@pytest.mark.server
+def test_s3_tensorboard_reads_while_open_and_after_close(moto_s3, tb_server) -> None:
+    run_url = "s3://tbwrite/e2e/logs/live"
+    w = SummaryWriter(run_url, flush_secs=3600)
+    try:
+        for i in range(50):
+            w.add_scalar("loss", i * 0.5, i, walltime=W0 + i)
+        w.flush()
+        tb = tb_server(
+            "s3://tbwrite/e2e/logs",
+            load_fast=False,
+            env={"S3_ENDPOINT": moto_s3.url, "AWS_ENDPOINT_URL": None,
+                 "FSSPEC_S3_ENDPOINT_URL": None},
+        )
+        got = tb.wait_for(lambda: "live" in tb.runs() and len(tb.scalars("live", "loss")) == 50
+                          and tb.scalars("live", "loss"), timeout=60, what="50 points")
+        assert got == [[W0 + i, i, i * 0.5] for i in range(50)]
+        for i in range(50, 80):
+            w.add_scalar("loss", i * 0.5, i, walltime=W0 + i)
+        w.add_text("note", "still *open*", 79, walltime=W0 + 79)
+        w.flush()
+        got = tb.wait_for(lambda: len(tb.scalars("live", "loss")) == 80
+                          and tb.scalars("live", "loss"), timeout=60, what="80 points")
+        assert got == [[W0 + i, i, i * 0.5] for i in range(80)]
+        w.add_scalar("loss", 100.0, 100, walltime=W0 + 100)
+    finally:
+        w.close()
+    got = tb.wait_for(lambda: len(tb.scalars("live", "loss")) == 81
+                      and tb.scalars("live", "loss"), timeout=60, what="81 points")
+    assert got[-1] == [W0 + 100, 100, 100.0]
+    # One PUT per object, each a new key: header, two flushes, close.
+    puts = moto_s3.puts("/tbwrite/e2e/logs/live/")
+    keys = [p for p, _ in puts]
+    assert len(keys) == 4 and len(set(keys)) == 4 and all(s == 200 for _, s in puts)
+    assert keys == sorted(keys)
+    # TensorBoard only read.
+    assert [p for p in moto_s3.puts("/tbwrite/e2e/") if p[0] not in keys] == []
+
+
+@pytest.mark.server
+def test_s3_upload_bytes_are_linear(moto_s3) -> None:
+    # tensorboardX re-uploads the whole file at each flush (quadratic); tbwrite uploads
+    # each record once: total bytes uploaded == records + one header per object.
+    run_url = "s3://tbwrite/linear/run"
+    flushes, per_flush = 40, 50
+    w = SummaryWriter(run_url, flush_secs=3600)
+    for k in range(flushes):
+        for i in range(per_flush):
+            w.add_scalar("loss", float(i), k * per_flush + i, walltime=W0)
+        w.flush()
+    w.close()
+    sizes = moto_s3.objects("tbwrite", "linear/run/")
+    puts = moto_s3.puts("/tbwrite/linear/run/")
+    assert len(puts) == len(sizes) == flushes + 1
+    assert len({p for p, _ in puts}) == len(puts), "an object was uploaded twice"
+    uploaded = sum(sizes.values())
+    assert uploaded == record_bytes(run_url)
+    assert len(list(tbwrite.iter_events(run_url))) == flushes + 1 + flushes * per_flush
+    print(f"\n{flushes} flushes of {per_flush} scalars: {len(puts)} PUTs, {uploaded} bytes")
+    assert steps_of(run_url) == list(range(flushes * per_flush))
+
+
+@pytest.mark.server
+def test_s3_killed_writer_keeps_what_was_flushed(moto_s3) -> None:
+    url = "s3://tbwrite/killed/run"
+    env = {**os.environ, **moto_s3.env}
+    proc = subprocess.Popen([sys.executable, "-c", LOGGER, url, "0"], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while len(lines) < 8:
+            line = proc.stdout.readline()
+            assert line, "the writer died"
+            lines.append(int(line))
+        proc.send_signal(signal.SIGKILL)
+        rest = proc.stdout.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    flushed = [*lines, *(int(x) for x in rest.split())][-1]
+    steps = steps_of(url)
+    assert steps == list(range(len(steps))), "steps missing, out of order or twice"
+    assert len(steps) > flushed
+
+
+@pytest.mark.server
+def test_s3_missing_bucket_fails_at_once(moto_s3) -> None:
+    with pytest.raises(WriterFailedError, match="bucket") as info:
+        SummaryWriter("s3://no-such-bucket-here/run")
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+@pytest.mark.server
+def test_s3_dropped_server_surfaces_and_recovers(monkeypatch) -> None:
+    # A server of our own, stopped and restarted under the writer.
+    from motoserver import MotoServer
+
+    monkeypatch.setattr(_remote, "ATTEMPTS", 2)
+    monkeypatch.setattr(_remote, "BACKOFF", 0.05)
+    monkeypatch.setattr(_remote, "CALL_TIMEOUT", 10.0)
+    with MotoServer() as s3:
+        for k, v in s3.env.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setitem(fsspec.config.conf, "s3", {
+            "endpoint_url": s3.url, "config_kwargs": {
+                "connect_timeout": 2, "read_timeout": 2, "retries": {"max_attempts": 1}}})
+        s3.create_bucket("dropped")
+        url = "s3://dropped/run"
+        w = SummaryWriter(url, flush_secs=3600)
+        w.add_scalar("loss", 0.0, 0)
+        w.flush()
+        port = s3.port
+        s3.stop()
+        w.add_scalar("loss", 1.0, 1)
+        t0 = time.monotonic()
+        with pytest.raises(WriterFailedError) as info:
+            w.flush()
+        assert info.value.__cause__ is not None
+        assert time.monotonic() - t0 < 120  # bounded, whatever the machine's speed
+        s3.start(port=port)  # back, empty (moto keeps nothing): the bucket again
+        s3.create_bucket("dropped")
+        w.add_scalar("loss", 2.0, 2)
+        w.close()
+        assert steps_of(url) == [1, 2]  # step 0 went down with the old server
+
+
+@pytest.mark.server
+def test_s3_writer_left_open_is_closed_at_exit(moto_s3) -> None:
+    # At exit, asyncio stores (s3fs) can no longer resolve names once concurrent.futures
+    # has shut down; tbwrite closes remote writers before that.
+    url = "s3://tbwrite/atexit/run"
+    code = (
+        "import tbwrite\n"
+        f"w = tbwrite.SummaryWriter({url!r}, flush_secs=3600)\n"
+        "w.add_hparams({'lr': 0.1}, {})\n"
+        "for i in range(10):\n"
+        "    w.add_scalar('loss', i, i)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, **moto_s3.env},
+                   check=True, timeout=120)
+    assert steps_of(url) == list(range(10))
+    (row,) = tbwrite.read_hparams(url)
+    assert row.status == "SUCCESS"
