@@ -1,0 +1,63 @@
+"""Raw tensor summaries for clu's ``write_summaries``: any array with caller-given metadata.
+
+The metadata may be a ``SummaryMetadata`` of any protobuf package (TensorBoard's,
+TensorFlow's, tbwrite's) or its serialized bytes: field numbers are the protocol, so it is
+carried over as bytes and parsed into tbwrite's own message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+
+from .._proto import summary_pb2, tensor_pb2
+
+_DTYPES: Final = {
+    np.dtype("float32"): tensor_pb2.DT_FLOAT,
+    np.dtype("float64"): tensor_pb2.DT_DOUBLE,
+    np.dtype("float16"): tensor_pb2.DT_HALF,
+    np.dtype("int32"): tensor_pb2.DT_INT32,
+    np.dtype("int64"): tensor_pb2.DT_INT64,
+    np.dtype("int16"): tensor_pb2.DT_INT16,
+    np.dtype("int8"): tensor_pb2.DT_INT8,
+    np.dtype("uint8"): tensor_pb2.DT_UINT8,
+    np.dtype("bool"): tensor_pb2.DT_BOOL,
+}
+
+
+def tensor_proto(value: Any, name: str) -> tensor_pb2.TensorProto:
+    """A TensorProto of ``value``: numbers little-endian in ``tensor_content``, strings and
+    bytes in ``string_val``."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "USO":
+        flat = [v.encode("utf-8") if isinstance(v, str) else bytes(v)
+                for v in arr.reshape(-1).tolist()]
+        tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING, string_val=flat)
+    else:
+        dtype = _DTYPES.get(arr.dtype if arr.dtype.isnative else arr.dtype.newbyteorder("="))
+        if dtype is None:
+            raise TypeError(f"{name} has dtype {arr.dtype}, which tbwrite cannot write as a tensor")
+        content = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+        tensor = tensor_pb2.TensorProto(dtype=dtype, tensor_content=content)
+    for size in arr.shape:
+        tensor.tensor_shape.dim.add(size=size)
+    return tensor
+
+
+def metadata_proto(metadata: Any) -> summary_pb2.SummaryMetadata:
+    if isinstance(metadata, (bytes, bytearray)):
+        return summary_pb2.SummaryMetadata.FromString(bytes(metadata))
+    if hasattr(metadata, "SerializeToString"):
+        return summary_pb2.SummaryMetadata.FromString(metadata.SerializeToString())
+    raise TypeError(
+        f"metadata must be a SummaryMetadata message or its bytes, got {metadata!r:.80}"
+    )
+
+
+def tensor_summary(tag: str, value: Any, metadata: Any, *, with_metadata: bool) -> bytes:
+    tensor = tensor_proto(value, f"values[{tag!r}]")
+    summary_value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+    if with_metadata and metadata is not None:
+        summary_value.metadata.CopyFrom(metadata_proto(metadata))
+    return summary_pb2.Summary(value=[summary_value]).SerializeToString()

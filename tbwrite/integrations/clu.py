@@ -1,0 +1,282 @@
+"""clu's ``MetricWriter`` interface over tbwrite, for JAX and Flax code without TensorFlow.
+
+``clu.metric_writers.SummaryWriter`` imports TensorFlow; this :class:`SummaryWriter` has the
+same methods and writes the same TensorBoard data with tbwrite. It imports neither clu nor
+JAX: JAX arrays (anything with ``__array__``) are read through numpy. When clu is imported
+before a writer is made, the class is registered as a virtual subclass of clu's abstract
+``MetricWriter``, so ``isinstance`` checks and clu's wrappers (``AsyncWriter``,
+``MultiWriter``, ``write_values``) accept it.
+
+Usage::
+
+    from tbwrite.integrations.clu import SummaryWriter
+
+    writer = SummaryWriter("runs/exp1")
+    writer.write_hparams({"lr": 1e-3, "model": {"width": 128}})
+    writer.write_scalars(step, {"loss": loss})         # loss: a jax.Array
+    writer.write_histograms(step, {"w": params["w"]}, num_buckets={"w": 20})
+    writer.close()
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from .._values import as_step, check_tag
+from .._writer import SummaryWriter as _TbSummaryWriter
+
+__all__ = ["SummaryWriter", "flatten_hparams"]
+
+
+def flatten_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """clu's flattening (``clu.internal.utils.flatten_dict``): nested mappings (and
+    anything with ``.items()``, such as an ``ml_collections.ConfigDict``) become dotted
+    names, list and tuple items become ``name.0``, ``name.1``, ..., and ``None`` becomes
+    ``""``."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: tuple[str, ...], d: Any) -> None:
+        for k, v in d.items():
+            key = prefix + (str(k),)
+            if isinstance(v, Mapping) or (hasattr(v, "items") and not isinstance(v, type)):
+                walk(key, v)
+            elif isinstance(v, (list, tuple)):
+                walk(key, {str(i): item for i, item in enumerate(v)})
+            else:
+                out[".".join(key)] = "" if v is None else v
+
+    walk((), hparams)
+    return out
+
+
+_registered = False
+_register_lock = threading.Lock()
+
+
+def _register_with_clu() -> None:
+    # Only when the user has imported clu already: importing it here would import JAX.
+    global _registered
+    if _registered:
+        return
+    interface = sys.modules.get("clu.metric_writers.interface")
+    if interface is None:
+        return
+    with _register_lock:
+        if not _registered:
+            interface.MetricWriter.register(SummaryWriter)
+            _registered = True
+
+
+def _check_mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of str to values, got {value!r:.80}")
+    return value
+
+
+class SummaryWriter:
+    """A clu ``MetricWriter`` writing TensorBoard event files into ``logdir``.
+
+    Every ``write_*`` method takes the step and a mapping of tag -> value, as clu's
+    interface; values may be Python numbers, numpy arrays or JAX arrays.
+
+    - :meth:`write_scalars`: one scalar per tag.
+    - :meth:`write_images`: ``[N, H, W, C]`` or ``[H, W, C]``, C 1, 3 or 4, uint8 or floats
+      in [0, 1]; the N images are kept apart under one tag (TensorBoard's sample slider).
+    - :meth:`write_videos`: ``[N, T, H, W, C]`` or ``[T, H, W, C]`` as an animated GIF
+      (needs Pillow, the ``video`` extra; without it a warning is given once and nothing
+      is written, as clu's own writers do for videos).
+    - :meth:`write_audios`: ``[N, T, C]`` floats in [-1, 1]; channels are averaged to mono
+      (tbwrite writes mono PCM16 WAV); the N clips are kept apart under one tag.
+    - :meth:`write_texts`: markdown.
+    - :meth:`write_histograms`: ``num_buckets`` maps a tag to its bucket count (default 30
+      equal-width buckets, as TensorFlow's).
+    - :meth:`write_hparams`: call once; flattened as clu does (:func:`flatten_hparams`).
+      The run becomes an HParams session whose metrics are its scalar tags, ending SUCCESS
+      at :meth:`close`, or FAILURE when a ``with`` block exits with an exception.
+    - :meth:`write_pointcloud`: ``[N, 3]`` points (optional ``[N, 3]`` colors) for
+      TensorBoard's mesh plugin.
+    - :meth:`write_summaries`: raw tensors with a ``SummaryMetadata`` (a protobuf message of
+      any package, or its serialized bytes).
+    - :meth:`flush` returns once everything written is in the files; :meth:`close` flushes
+      and closes, a second close does nothing.
+    """
+
+    def __init__(self, logdir: str | os.PathLike[str], **writer_kwargs: Any) -> None:
+        self._writer = _TbSummaryWriter(logdir, **writer_kwargs)
+        self._video_warned = False
+        _register_with_clu()
+
+    @property
+    def logdir(self) -> str:
+        return self._writer.log_dir
+
+    @property
+    def tb_writer(self) -> _TbSummaryWriter:
+        """The underlying :class:`tbwrite.SummaryWriter` (for ``set_status`` and friends)."""
+        return self._writer
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._writer.__exit__(exc_type, exc, tb)
+
+    # -- the MetricWriter interface --------------------------------------------------------
+
+    def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
+        step = as_step(step, "step")
+        for key, value in _check_mapping(scalars, "scalars").items():
+            self._writer.add_scalar(key, value, step)
+
+    def write_images(self, step: int, images: Mapping[str, Any]) -> None:
+        import numpy as np
+
+        from .. import _media, _plugins
+
+        step = as_step(step, "step")
+        prepared = []
+        for key, value in _check_mapping(images, "images").items():
+            tag = check_tag(key, "images key")
+            arr = _media.as_array(value, f"images[{key!r}]")
+            if arr.ndim == 3:
+                arr = arr[None]
+            batch = _media.images_nhwc(arr, "NHWC", f"images[{key!r}]")
+            height, width = batch.shape[1:3]
+            pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
+            prepared.append((tag, pngs, width, height))
+        for tag, pngs, width, height in prepared:
+            self._writer._write_summary(
+                self._writer._file, step, _now(), tag,
+                lambda first, tag=tag, pngs=pngs, w=width, h=height: _plugins.image_summary(
+                    tag, pngs, w, h, with_metadata=first
+                ),
+            )
+
+    def write_videos(self, step: int, videos: Mapping[str, Any]) -> None:
+        import numpy as np
+
+        step = as_step(step, "step")
+        try:
+            import PIL  # noqa: F401
+        except ImportError:
+            if not self._video_warned:
+                self._video_warned = True
+                warnings.warn("write_videos needs Pillow (pip install 'tbwrite[video]'); "
+                              "videos are not written", UserWarning, stacklevel=2)
+            return
+        for key, value in _check_mapping(videos, "videos").items():
+            arr = np.asarray(value)
+            if arr.ndim == 4:
+                arr = arr[None]
+            if arr.ndim != 5:
+                raise ValueError(f"videos[{key!r}] must have shape [N, T, H, W, C] or "
+                                 f"[T, H, W, C], got {arr.shape}")
+            self._writer.add_video(key, arr.transpose(0, 1, 4, 2, 3), step)
+
+    def write_audios(self, step: int, audios: Mapping[str, Any], *, sample_rate: int) -> None:
+        import numpy as np
+
+        from .. import _media, _plugins
+
+        step = as_step(step, "step")
+        rate = _plugins.check_sample_rate(sample_rate)
+        prepared = []
+        for key, value in _check_mapping(audios, "audios").items():
+            tag = check_tag(key, "audios key")
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.ndim != 3:
+                raise ValueError(f"audios[{key!r}] must have shape [N, T, C], got {arr.shape}")
+            clips = [
+                _media.wav_encode(_media.sound_samples(clip.mean(axis=1), f"audios[{key!r}]"), rate)
+                for clip in arr
+            ]
+            prepared.append((tag, clips))
+        for tag, clips in prepared:
+            self._writer._write_summary(
+                self._writer._file, step, _now(), tag,
+                lambda first, tag=tag, clips=clips: _plugins.audio_summary(
+                    tag, clips, with_metadata=first
+                ),
+            )
+
+    def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
+        step = as_step(step, "step")
+        for key, value in _check_mapping(texts, "texts").items():
+            self._writer.add_text(key, value, step)
+
+    def write_histograms(
+        self,
+        step: int,
+        arrays: Mapping[str, Any],
+        num_buckets: Mapping[str, int] | None = None,
+    ) -> None:
+        step = as_step(step, "step")
+        buckets = {} if num_buckets is None else _check_mapping(num_buckets, "num_buckets")
+        for key, value in _check_mapping(arrays, "arrays").items():
+            bins = buckets.get(key) or "tensorflow"
+            self._writer.add_histogram(key, value, step, bins=bins)
+
+    def write_hparams(self, hparams: Mapping[str, Any]) -> None:
+        from ._common import hparam_values
+
+        flat = flatten_hparams(_check_mapping(hparams, "hparams"))
+        self._writer.add_hparams(hparam_values(flat))
+
+    def write_pointcloud(
+        self,
+        step: int,
+        point_clouds: Mapping[str, Any],
+        *,
+        point_colors: Mapping[str, Any] | None = None,
+        configs: Mapping[str, Any] | None = None,
+    ) -> None:
+        import numpy as np
+
+        step = as_step(step, "step")
+        colors = {} if point_colors is None else _check_mapping(point_colors, "point_colors")
+        for key, value in _check_mapping(point_clouds, "point_clouds").items():
+            points = np.asarray(value)
+            color = colors.get(key)
+            if points.ndim == 2:
+                points = points[None]
+                color = None if color is None else np.asarray(color)[None]
+            config = dict(configs) if configs else None
+            self._writer.add_mesh(key, points, colors=color, config_dict=config, global_step=step)
+
+    def write_summaries(
+        self,
+        step: int,
+        values: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        from ._tensors import tensor_summary
+
+        step = as_step(step, "step")
+        metas = {} if metadata is None else _check_mapping(metadata, "metadata")
+        built = [(check_tag(k, "values key"), v)
+                 for k, v in _check_mapping(values, "values").items()]
+        for tag, value in built:
+            md = metas.get(tag)
+            self._writer._write_summary(
+                self._writer._file, step, _now(), tag,
+                lambda first, tag=tag, value=value, md=md: tensor_summary(
+                    tag, value, md, with_metadata=first
+                ),
+            )
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
