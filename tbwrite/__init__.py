@@ -31,6 +31,10 @@ _LAZY = {
     "read_hparams": "._loaders",
     "read_scalars": "._loaders",
     "read_text": "._loaders",
+    "NullWriter": "._multiprocess",
+    "process_count": "._multiprocess",
+    "process_index": "._multiprocess",
+    "process_writer": "._multiprocess",
 }
 
 
@@ -69,6 +73,10 @@ __all__ = [
     "read_hparams",
     "read_scalars",
     "read_text",
+    "NullWriter",
+    "process_count",
+    "process_index",
+    "process_writer",
     "CorruptRecordError",
     "RecordDecoder",
     "SummaryWriter",

@@ -50,8 +50,22 @@ def test_import_tbwrite_is_light(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     loaded = set(json.loads(out.stdout))
-    for heavy in ("torch", "tensorflow", "tensorboard", "jax", "numpy", "google"):
+    for heavy in ("torch", "tensorflow", "tensorboard", "jax", "numpy", "google",
+                  "sklearn", "optuna", "ray", "flax", "clu", "scipy"):
         assert heavy not in loaded, f"import tbwrite + add_scalar loaded {heavy}"
+
+
+def test_integrations_import_their_libraries_lazily() -> None:
+    code = (
+        "import sys, json, tbwrite\n"
+        "import tbwrite.integrations.clu, tbwrite.integrations.sklearn\n"
+        "import tbwrite.integrations.optuna, tbwrite.integrations.ray\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    loaded = set(json.loads(out.stdout))
+    for heavy in ("jax", "sklearn", "optuna", "ray", "flax", "clu", "scipy", "numpy", "google"):
+        assert heavy not in loaded, f"importing the integrations loaded {heavy}"
 
 
 def test_console_script_and_module_entry_point(tmp_path) -> None:
