@@ -56,6 +56,7 @@ class LocalSink:
 
     needs_local_dir = True
     needs_sync = False
+    slow = False  # a sync never waits on a network
     pending_bytes = 0
     last_error: BaseException | None = None
 
@@ -185,6 +186,8 @@ class EventFileWriter:
         # flusher when the deadline passes, so the next buffered record sets a new one,
         # also after a failed background flush left records in the buffer.
         self._scheduled = False
+        # Whether a timed flush of a slow (remote) sink is running on its own thread.
+        self._syncing = False
         # Tags whose SummaryMetadata this file already holds: readers keep only the first
         # metadata of a tag, so later values of the tag are written without it.
         self.metadata_written: set[str] = set()
@@ -442,7 +445,29 @@ class _Flusher:
                     timeout = min(self._deadlines.values(), default=now + 3600.0) - now
                     self._cond.wait(timeout)
             for w in due:
+                if getattr(w._sink, "slow", False):
+                    self._sync_in_background(w)
+                else:
+                    w._timed_flush()
+
+    def _sync_in_background(self, w: EventFileWriter) -> None:
+        # A store can take minutes to fail (deadlines, retries): its timed flush runs on a
+        # thread of its own, so local writers' timed flushes never wait behind it.
+        if w._syncing:
+            with self._cond:  # one in flight per writer; look again at the next deadline
+                if w not in self._deadlines:
+                    self._deadlines[w] = time.monotonic() + w._flush_secs
+                    w._scheduled = True
+            return
+        w._syncing = True
+
+        def run() -> None:
+            try:
                 w._timed_flush()
+            finally:
+                w._syncing = False
+
+        threading.Thread(target=run, name="tbwrite-store-sync", daemon=True).start()
 
     def _after_fork_in_child(self) -> None:
         self._cond = threading.Condition(threading.Lock())

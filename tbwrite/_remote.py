@@ -208,6 +208,7 @@ class RemoteSink:
     """
 
     needs_local_dir = False
+    slow = True  # a sync is an upload: the flusher runs it on a thread of its own
 
     def __init__(self, url: str, suffix: str = "") -> None:
         self._url = url.rstrip("/")

@@ -296,6 +296,33 @@ def test_a_hung_store_call_is_abandoned(mem, monkeypatch) -> None:
     assert sorted(set(steps)) == [0, 1]
 
 
+def test_a_hung_store_does_not_delay_local_timed_flushes(mem, tmp_path, monkeypatch) -> None:
+    # One flusher thread keeps every writer's deadline; a store's upload runs on a thread
+    # of its own, so a local writer's timed flush happens on time while the store hangs.
+    monkeypatch.setattr(_remote, "ATTEMPTS", 1)
+    monkeypatch.setattr(_remote, "CALL_TIMEOUT", 30.0)
+    remote = SummaryWriter(f"{mem}/run", flush_secs=0.05)
+    store = FlakyStore(remote._file._sink)
+    store.hang.set()
+    local = SummaryWriter(tmp_path, flush_secs=0.3, max_queue=1000)
+    try:
+        remote.add_scalar("loss", 0.0, 0)
+        deadline = time.time() + 10
+        while not store.calls and time.time() < deadline:  # the upload is now hanging
+            time.sleep(0.01)
+        assert store.calls
+        local.add_scalar("loss", 1.0, 1)
+        deadline = time.time() + 5
+        while time.time() < deadline and not steps_of(str(tmp_path)):
+            time.sleep(0.02)
+        assert steps_of(str(tmp_path)) == [1], "the local timed flush waited for the store"
+    finally:
+        store.release.set()
+        store.hang.clear()
+        local.close()
+        remote.close()
+
+
 def test_cap_refuses_records_and_close_returns(mem, fast_retries, monkeypatch) -> None:
     monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 3000)
     monkeypatch.setattr(_remote, "UPLOAD_BYTES", 1000)
