@@ -20,8 +20,12 @@ import optax
 
 from tbwrite.integrations.clu import SummaryWriter
 
-CONFIG = {"model": {"width": 32, "activation": "tanh"},
-          "optimizer": {"name": "adam", "learning_rate": 0.01}, "steps": 300, "seed": 0}
+CONFIG = {
+    "model": {"width": 32, "activation": "tanh"},
+    "optimizer": {"name": "adam", "learning_rate": 0.01},
+    "steps": 300,
+    "seed": 0,
+}
 
 
 class MLP(nn.Module):
@@ -58,8 +62,9 @@ def main(logdir: str) -> None:
             if step % 10 == 0 or step == CONFIG["steps"] - 1:
                 writer.write_scalars(step, {"train/loss": loss})  # a jax.Array, no float() needed
             if step % 100 == 0:
-                kernels = {f"params/{name}": layer["kernel"]
-                           for name, layer in params["params"].items()}
+                kernels = {
+                    f"params/{name}": layer["kernel"] for name, layer in params["params"].items()
+                }
                 writer.write_histograms(step, kernels)
         writer.write_texts(CONFIG["steps"], {"summary": f"final loss **{float(loss):.4f}**"})
     print(f"final loss {float(loss):.4f}; tensorboard --logdir {logdir}")

@@ -32,7 +32,9 @@ def _protoc_python() -> str:
     """A Python interpreter that has grpcio-tools == GRPCIO_TOOLS."""
     probe = "import importlib.metadata as m; print(m.version('grpcio-tools'))"
     try:
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        )
         if out.stdout.strip() == GRPCIO_TOOLS:
             return sys.executable
     except subprocess.CalledProcessError:
@@ -51,8 +53,15 @@ def generate(out_root: Path) -> list[Path]:
     protos = sorted(PROTO_DIR.glob("*.proto"))
     python = _protoc_python()
     subprocess.run(
-        [python, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}", f"--python_out={out_root}",
-         f"--pyi_out={out_root}", *[str(p.relative_to(PROTO_ROOT)) for p in protos]],
+        [
+            python,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{PROTO_ROOT}",
+            f"--python_out={out_root}",
+            f"--pyi_out={out_root}",
+            *[str(p.relative_to(PROTO_ROOT)) for p in protos],
+        ],
         check=True,
         cwd=PROTO_ROOT,
     )
@@ -67,8 +76,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         files = generate(Path(tmp))
         if args.check:
-            stale = [f.name for f in files if not (OUT_DIR / f.name).exists()
-                     or not filecmp.cmp(f, OUT_DIR / f.name, shallow=False)]
+            stale = [
+                f.name
+                for f in files
+                if not (OUT_DIR / f.name).exists()
+                or not filecmp.cmp(f, OUT_DIR / f.name, shallow=False)
+            ]
             extra = sorted({p.name for p in OUT_DIR.glob("*_pb2.py*")} - {f.name for f in files})
             if stale or extra:
                 print(f"stale generated code: {stale + extra}; run python scripts/gen_proto.py")
@@ -78,7 +91,9 @@ def main() -> int:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         for f in files:
             shutil.copyfile(f, OUT_DIR / f.name)
-        (OUT_DIR / "__init__.py").write_text('"""Generated protobuf code; see scripts/gen_proto.py."""\n')
+        (OUT_DIR / "__init__.py").write_text(
+            '"""Generated protobuf code; see scripts/gen_proto.py."""\n'
+        )
         print(f"wrote {len(files)} files to {OUT_DIR.relative_to(ROOT)}")
     return 0
 

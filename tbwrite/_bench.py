@@ -46,8 +46,11 @@ N_RSS_SERIES = 10_000_000
 
 
 def _writer_class(name: str) -> Any:
-    module = {"tbwrite": "tbwrite", "tensorboardX": "tensorboardX",
-              "torch": "torch.utils.tensorboard"}.get(name)
+    module = {
+        "tbwrite": "tbwrite",
+        "tensorboardX": "tensorboardX",
+        "torch": "torch.utils.tensorboard",
+    }.get(name)
     if module is None:
         return None
     return importlib.import_module(module).SummaryWriter
@@ -82,7 +85,7 @@ def _make(name: str, logdir: str) -> Any:
 
 def _count_events(logdir: str, tag: str) -> int:
     """Events holding ``tag`` in every event file under ``logdir``, CRCs checked."""
-    from tbwrite import RecordDecoder, NEED_DATA
+    from tbwrite import NEED_DATA, RecordDecoder
     from tbwrite._proto import event_pb2
 
     count = 0
@@ -153,7 +156,12 @@ class _Skip(Exception):
 _WORKLOADS: dict[str, tuple[str, str, Callable[[str, str, int], tuple[float, int]], int]] = {
     # key: (label, unit, function, size)
     "scalar": (f"add_scalar loop ({N_SCALARS // 1000}k calls)", "scalars/s", _w_scalar, N_SCALARS),
-    "scalars": (f"add_scalars ({N_SCALARS_DICT // 1000}k calls x 3)", "scalars/s", _w_scalars, N_SCALARS_DICT),
+    "scalars": (
+        f"add_scalars ({N_SCALARS_DICT // 1000}k calls x 3)",
+        "scalars/s",
+        _w_scalars,
+        N_SCALARS_DICT,
+    ),
     "series": (f"bulk series ({N_SERIES // 1_000_000}M points)", "scalars/s", _w_series, N_SERIES),
     "hist": ("add_histogram (10k floats)", "histograms/s", _w_hist, N_HIST),
 }
@@ -215,8 +223,12 @@ def _child_series_rss(n: int) -> dict[str, Any]:
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"rate": n / seconds, "growth_mib": (peak - base) / 1024, "input_mib": values.nbytes / 2**20,
-            "file_mb": size / 1e6}
+    return {
+        "rate": n / seconds,
+        "growth_mib": (peak - base) / 1024,
+        "input_mib": values.nbytes / 2**20,
+        "file_mb": size / 1e6,
+    }
 
 
 _IMPORT_CODE = """
@@ -237,7 +249,9 @@ def _import_time(module: str, repeats: int, block_torch: bool) -> float:
     code = _IMPORT_CODE.format(module=module, block_torch=block_torch)
     times = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         times.append(float(out.stdout.split()[-1]))
     return statistics.median(times)
 
@@ -259,8 +273,12 @@ def _run_child(args: list[str]) -> dict[str, Any]:
     env = dict(os.environ)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    out = subprocess.run([sys.executable, "-m", "tbwrite._bench", "--child", *args],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "tbwrite._bench", "--child", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last}
@@ -292,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="tbwrite bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median; default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per measurement (median; default 3)"
+    )
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, one repeat")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -325,12 +345,16 @@ def _parent(repeats: int, scale: float) -> int:
         mod = _MODULES[writer].split(".")[0]
         try:
             versions[writer] = __import__("importlib.metadata").metadata.version(
-                {"tf.summary": "tensorflow", "torch": "torch"}.get(writer, writer))
+                {"tf.summary": "tensorflow", "torch": "torch"}.get(writer, writer)
+            )
         except Exception:  # noqa: BLE001 - a version is only decoration
             versions[writer] = "?"
         del mod
     print("versions: " + ", ".join(f"{w} {v}" for w, v in versions.items()))
-    print(f"each figure: median of {repeats} runs in a fresh process after one untimed warm-up run, timed through close()\n")
+    print(
+        f"each figure: median of {repeats} runs in a fresh process after one untimed "
+        "warm-up run, timed through close()\n"
+    )
 
     others = [w for w in present if w != "tbwrite"]
     header = ["workload", "tbwrite"] + [x for w in others for x in (w, "ratio")]
@@ -360,7 +384,10 @@ def _parent(repeats: int, scale: float) -> int:
     row = ["peak RSS, add_scalar loop", f"{rss['tbwrite']:.0f} MiB"]
     for w in others:
         value = rss.get(w)
-        row += [f"{value:.0f} MiB" if value else "-", f"{value / rss['tbwrite']:.1f}x less" if value else "-"]
+        row += [
+            f"{value:.0f} MiB" if value else "-",
+            f"{value / rss['tbwrite']:.1f}x less" if value else "-",
+        ]
     rows.append(row)
 
     widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
@@ -374,14 +401,19 @@ def _parent(repeats: int, scale: float) -> int:
         print(line(cells))
     print("\nratio: tbwrite's rate / the other's (import, RSS: the other's / tbwrite's).")
     print("tensorboardX's import is timed with torch hidden (it imports torch when present);")
-    print(f"the others have no bulk path: their row is their add_scalar loop over {int(N_SERIES_LOOP * scale)} points.")
+    print(
+        "the others have no bulk path: their row is their add_scalar loop over "
+        f"{int(N_SERIES_LOOP * scale)} points."
+    )
 
     n = int(N_RSS_SERIES * scale)
     r = _run_child(["rss", str(n)])
     if "rate" in r:
-        print(f"\ntbwrite add_scalar_series of {n / 1e6:g}M points: {_fmt_rate(r['rate'])}, "
-              f"{r['file_mb']:.0f} MB written, peak RSS +{r['growth_mib']:.0f} MiB over the "
-              f"{r['input_mib']:.0f} MiB input array")
+        print(
+            f"\ntbwrite add_scalar_series of {n / 1e6:g}M points: {_fmt_rate(r['rate'])}, "
+            f"{r['file_mb']:.0f} MB written, peak RSS +{r['growth_mib']:.0f} MiB over the "
+            f"{r['input_mib']:.0f} MiB input array"
+        )
     else:
         print(f"\nseries RSS run failed: {r.get('error')}")
     return 0

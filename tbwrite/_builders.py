@@ -47,7 +47,9 @@ def _metadata(
     return md
 
 
-def _summary(tag: str, tensor: tensor_pb2.TensorProto, md: summary_pb2.SummaryMetadata | None) -> bytes:
+def _summary(
+    tag: str, tensor: tensor_pb2.TensorProto, md: summary_pb2.SummaryMetadata | None
+) -> bytes:
     value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
     if md is not None:
         value.metadata.CopyFrom(md)
@@ -89,7 +91,9 @@ def as_finite_array(values: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers; numpy could not convert it: {err}") from None
+        raise ValueError(
+            f"{name} must be an array of numbers; numpy could not convert it: {err}"
+        ) from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
     if arr.size == 0:
@@ -156,7 +160,11 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
     """
     arr = as_finite_array(values, "values")
     if max_bins is not None:
-        if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) or max_bins < 1:
+        if (
+            isinstance(max_bins, bool)
+            or not isinstance(max_bins, (int, np.integer))
+            or max_bins < 1
+        ):
             raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
     if isinstance(bins, str):
         if bins == "tensorflow":
@@ -177,8 +185,15 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
         try:
             edges = np.asarray(bins, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"bins must be a str, an int or a sequence of edges, got {bins!r}") from None
-        if edges.ndim != 1 or edges.size < 2 or not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
+            raise TypeError(
+                f"bins must be a str, an int or a sequence of edges, got {bins!r}"
+            ) from None
+        if (
+            edges.ndim != 1
+            or edges.size < 2
+            or not np.isfinite(edges).all()
+            or (np.diff(edges) <= 0).any()
+        ):
             raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
         counts, _ = np.histogram(arr, bins=edges)
         out = _edges_to_buckets(edges, counts)

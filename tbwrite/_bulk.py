@@ -71,8 +71,9 @@ class SeriesInput:
 
     __slots__ = ("tag", "values", "steps", "walltimes")
 
-    def __init__(self, tag: str, values: np.ndarray, steps: np.ndarray | None,
-                 walltimes: np.ndarray | float) -> None:
+    def __init__(
+        self, tag: str, values: np.ndarray, steps: np.ndarray | None, walltimes: np.ndarray | float
+    ) -> None:
         self.tag = tag
         self.values = values
         self.steps = steps
@@ -86,7 +87,9 @@ def _as_1d(obj: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(obj)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a 1-D array of numbers; numpy could not convert it: {err}") from None
+        raise TypeError(
+            f"{name} must be a 1-D array of numbers; numpy could not convert it: {err}"
+        ) from None
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
     return arr
@@ -117,22 +120,37 @@ def check_series(tag: str, values: Any, steps: Any, walltimes: Any) -> SeriesInp
     else:
         walls = _as_1d(walltimes, "walltimes")
         if walls.dtype.kind not in "biuf":
-            raise TypeError(f"walltimes must hold real numbers, got an array of dtype {walls.dtype}")
+            raise TypeError(
+                f"walltimes must hold real numbers, got an array of dtype {walls.dtype}"
+            )
         if len(walls) != n:
-            raise ValueError(f"walltimes must be a number or have the length of values ({n}), got {len(walls)}")
+            raise ValueError(
+                f"walltimes must be a number or have the length of values ({n}), got {len(walls)}"
+            )
         walls = walls.astype(np.float64, copy=False)
         for start in range(0, n, CHUNK_RECORDS):  # chunked: no n-sized temporary
             part = walls[start : start + CHUNK_RECORDS]
             if not np.isfinite(part).all():
                 bad = part[~np.isfinite(part)][0]
-                raise ValueError(f"walltimes must be finite numbers of seconds, found {float(bad)!r}")
+                raise ValueError(
+                    f"walltimes must be finite numbers of seconds, found {float(bad)!r}"
+                )
     return SeriesInput(tag, vals, steps_arr, walls)
 
 
 class _Layout:
     """Template and checksum constants of one record layout (tag, wall present, varint length)."""
 
-    __slots__ = ("size", "template", "wall_col", "step_col", "step_len", "value_col", "crc_base", "tables")
+    __slots__ = (
+        "size",
+        "template",
+        "wall_col",
+        "step_col",
+        "step_len",
+        "value_col",
+        "crc_base",
+        "tables",
+    )
 
     def __init__(self, head: bytes, wall: float | None, has_wall: bool, step_len: int) -> None:
         data = bytearray()
@@ -163,7 +181,9 @@ class _Layout:
             variable += range(self.wall_col, self.wall_col + 8)
         self.tables = [(col, _byte_table(HEADER_SIZE + n - 1 - col)) for col in variable]
 
-    def fill(self, f32: np.ndarray, steps: np.ndarray | None, walls: np.ndarray | None) -> np.ndarray:
+    def fill(
+        self, f32: np.ndarray, steps: np.ndarray | None, walls: np.ndarray | None
+    ) -> np.ndarray:
         """Rows of framed records for these (already grouped) points."""
         count = len(f32)
         rows = np.empty((count, self.size), dtype=np.uint8)
@@ -251,7 +271,8 @@ def encode_series(series: SeriesInput, encoder: ScalarEncoder) -> Iterator[memor
                 for a, b in zip(bounds[:-1], bounds[1:]):
                     k = int(key[a])
                     rows = layout(k >= 16, k % 16).fill(
-                        f32[a:b], steps[a:b], None if walls is None else walls[a:b])
+                        f32[a:b], steps[a:b], None if walls is None else walls[a:b]
+                    )
                     yield rows.reshape(-1).data
                 continue
             sizes = np.zeros(32, dtype=np.int64)

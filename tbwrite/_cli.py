@@ -32,10 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tbwrite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="write a demo hyperparameter sweep to view in TensorBoard")
-    demo.add_argument("dir", nargs="?", default=DEFAULT_DIR, help=f"where to write (default: {DEFAULT_DIR})")
+    demo.add_argument(
+        "dir", nargs="?", default=DEFAULT_DIR, help=f"where to write (default: {DEFAULT_DIR})"
+    )
     demo.set_defaults(func=_cmd_demo)
-    bench = sub.add_parser("bench", help="measure tbwrite against the other installed TensorBoard writers")
-    bench.add_argument("--repeats", type=int, default=3, help="runs per figure, median (default: 3)")
+    bench = sub.add_parser(
+        "bench", help="measure tbwrite against the other installed TensorBoard writers"
+    )
+    bench.add_argument(
+        "--repeats", type=int, default=3, help="runs per figure, median (default: 3)"
+    )
     bench.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run each")
     bench.set_defaults(func=_cmd_bench)
     from ._cli_read import add_read_commands

@@ -1,10 +1,10 @@
 """The demo: a small hyperparameter sweep of real training runs, written with tbwrite.
 
 Each run trains a logistic-regression classifier with numpy mini-batch SGD on a synthetic
-two-class problem, logging losses and accuracies every step, weight histograms, the weights as an image, a
-text note, a custom scalars layout and a PR curve at the end, so TensorBoard has something
-real to show. The sweep's experiment config (domains,
-display names, metric descriptions) is written once at its root; every run logs its
+two-class problem, logging losses and accuracies every step, weight histograms, the
+weights as an image, a text note, a custom scalars layout and a PR curve at the end, so
+TensorBoard has something real to show. The sweep's experiment config (domains, display
+names, metric descriptions) is written once at its root; every run logs its
 hyperparameters into its own run, so the HParams table follows training, and one run, with
 its weight decay's sign flipped (a classic bug), diverges and ends as FAILURE.
 """
@@ -109,16 +109,24 @@ def write_config(root: str) -> None:
     write_experiment(
         root,
         hparams=[
-            HParam("lr", RealInterval(0.001, 100.0), display_name="learning rate",
-                   description="SGD step size"),
+            HParam(
+                "lr",
+                RealInterval(0.001, 100.0),
+                display_name="learning rate",
+                description="SGD step size",
+            ),
             HParam("batch_size", Discrete([16, 64]), display_name="batch size"),
             HParam("l2", RealInterval(-1.0, 1.0), description="L2 weight decay"),
             HParam("optimizer", Discrete(["sgd"])),
             HParam("bias", Discrete([True, False]), description="learn a bias term"),
         ],
         metrics=[
-            Metric("loss/validation", display_name="val loss", dataset_type="validation",
-                   description="cross-entropy on the held-out 400 examples"),
+            Metric(
+                "loss/validation",
+                display_name="val loss",
+                dataset_type="validation",
+                description="cross-entropy on the held-out 400 examples",
+            ),
             Metric("accuracy/validation", display_name="val accuracy", dataset_type="validation"),
             Metric("loss/train", display_name="train loss", dataset_type="training"),
         ],

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Callable, Final, Optional, Tuple
+from typing import Callable, Final
 
 from crc32c import crc32c as _crc32c
 
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 # (pack, header + wall_time key, data CRC correction, summary head) of one record layout.
-_Layout = Tuple[Callable[..., bytes], bytes, int, bytes]
+_Layout = tuple[Callable[..., bytes], bytes, int, bytes]
 
 EVENT_FILE_VERSION: Final = "brain.Event:2"
 # Longer tags are refused: a tag is a name that TensorBoard puts in URLs and menus, so one
@@ -139,7 +139,7 @@ class ScalarEncoder:
         self._heads: dict[str, bytes] = {}
         # tag -> [layout for a step varint of 0, 1, 2, 3 bytes], each (pack, header, crc
         # correction, head) or None until first used; wall time present (non-zero).
-        self._layouts: dict[str, list[Optional[_Layout]]] = {}
+        self._layouts: dict[str, list[_Layout | None]] = {}
 
     def head(self, tag: str) -> bytes:
         """Summary bytes up to and including the simple_value key, for ``tag``."""
@@ -172,13 +172,25 @@ class ScalarEncoder:
             if 0 <= step < 128:
                 if step:
                     return b"".join(
-                        (EVENT_WALL_TIME, _pack_double(wall_time), EVENT_STEP,
-                         _SMALL_VARINTS[step], head, fval)
+                        (
+                            EVENT_WALL_TIME,
+                            _pack_double(wall_time),
+                            EVENT_STEP,
+                            _SMALL_VARINTS[step],
+                            head,
+                            fval,
+                        )
                     )
                 return b"".join((EVENT_WALL_TIME, _pack_double(wall_time), head, fval))
             return b"".join(
-                (EVENT_WALL_TIME, _pack_double(wall_time), EVENT_STEP,
-                 encode_varint(step), head, fval)
+                (
+                    EVENT_WALL_TIME,
+                    _pack_double(wall_time),
+                    EVENT_STEP,
+                    encode_varint(step),
+                    head,
+                    fval,
+                )
             )
         return _event_prefix(wall_time, step) + head + fval
 
@@ -196,8 +208,16 @@ class ScalarEncoder:
             if step >= 128:
                 if step >= 16384:
                     pack, header, fix, head = layouts[3] or self._layout(tag, 3)
-                    rec = pack(header, wall_time, 16, (step & 127) | 128,
-                               ((step >> 7) & 127) | 128, step >> 14, head, value)
+                    rec = pack(
+                        header,
+                        wall_time,
+                        16,
+                        (step & 127) | 128,
+                        ((step >> 7) & 127) | 128,
+                        step >> 14,
+                        head,
+                        value,
+                    )
                 else:
                     pack, header, fix, head = layouts[2] or self._layout(tag, 2)
                     rec = pack(header, wall_time, 16, (step & 127) | 128, step >> 7, head, value)
@@ -226,4 +246,3 @@ class ScalarEncoder:
         layout = (pack, header + EVENT_WALL_TIME, fix, head)
         self._layouts[tag][step_len] = layout
         return layout
-

@@ -73,7 +73,9 @@ class LocalSink:
         while True:
             path = os.path.join(self._logdir, event_file_name(self._suffix, now))
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+                fd = os.open(
+                    path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644
+                )
             except FileExistsError:
                 continue  # another host or process with our pid: take the next counter
             break
@@ -411,7 +413,9 @@ class _Flusher:
                 return
             self._deadlines[writer] = time.monotonic() + delay
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="tbwrite-flusher", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="tbwrite-flusher", daemon=True
+                )
                 self._thread.start()
             self._cond.notify()
 

@@ -216,12 +216,16 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
         raise TypeError(f"hparams entries must be HParam or str, got {_show(hp)}")
     if not isinstance(hp.name, str) or not hp.name:
         raise ValueError(f"HParam.name must be a non-empty str, got {_show(hp.name)}")
-    info = hparams_pb2.HParamInfo(name=hp.name, display_name=hp.display_name, description=hp.description)
+    info = hparams_pb2.HParamInfo(
+        name=hp.name, display_name=hp.display_name, description=hp.description
+    )
     domain = hp.domain
     if domain is not None and not isinstance(domain, (Discrete, RealInterval, IntInterval)):
         if isinstance(domain, (str, bytes)) or not isinstance(domain, Iterable):
-            raise TypeError(f"HParam {hp.name!r}: domain must be Discrete, RealInterval, "
-                            f"IntInterval or a list of values, got {_show(domain)}")
+            raise TypeError(
+                f"HParam {hp.name!r}: domain must be Discrete, RealInterval, "
+                f"IntInterval or a list of values, got {_show(domain)}"
+            )
         domain = Discrete(list(domain))
     if isinstance(domain, Discrete):
         values = [hparam_value(hp.name, v) for v in domain.values]
@@ -229,7 +233,9 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
             raise ValueError(f"HParam {hp.name!r}: a discrete domain needs at least one value")
         types: set[Any] = {_data_type(v) for v in values}
         if len(types) != 1:
-            raise ValueError(f"HParam {hp.name!r}: discrete values must share one type, got {values!r}")
+            raise ValueError(
+                f"HParam {hp.name!r}: discrete values must share one type, got {values!r}"
+            )
         info.type = types.pop()
         info.domain_discrete.values.extend(_to_proto_value(v) for v in values)
     elif isinstance(domain, (RealInterval, IntInterval)):
@@ -240,13 +246,17 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
         ):
             raise TypeError(f"HParam {hp.name!r}: IntInterval bounds must be ints, got {domain!r}")
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-            raise ValueError(f"HParam {hp.name!r}: interval needs finite min <= max, got {domain!r}")
+            raise ValueError(
+                f"HParam {hp.name!r}: interval needs finite min <= max, got {domain!r}"
+            )
         info.type = hparams_pb2.DATA_TYPE_FLOAT64
         info.domain_interval.min_value = lo
         info.domain_interval.max_value = hi
     elif hp.dtype is not None:
         if hp.dtype not in _DTYPES:
-            raise ValueError(f"HParam {hp.name!r}: dtype must be one of {sorted(_DTYPES)}, got {hp.dtype!r}")
+            raise ValueError(
+                f"HParam {hp.name!r}: dtype must be one of {sorted(_DTYPES)}, got {hp.dtype!r}"
+            )
         info.type = _DTYPES[hp.dtype]
     return info
 
@@ -341,7 +351,9 @@ def experiment_for_session(
         if dom is not None:
             infos.append(HParam(key, domain=Discrete(list(dom))))
         else:
-            dtype = "bool" if isinstance(value, bool) else "str" if isinstance(value, str) else "float"
+            dtype = (
+                "bool" if isinstance(value, bool) else "str" if isinstance(value, str) else "float"
+            )
             infos.append(HParam(key, dtype=dtype))
     return experiment_proto(infos, [Metric(t) for t in metric_tags], time_created_secs=time.time())
 
@@ -350,20 +362,29 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
     if domains is None:
         return {}
     if not isinstance(domains, Mapping):
-        raise TypeError(f"hparam_domain_discrete must be a mapping of str to lists, got {_show(domains)}")
+        raise TypeError(
+            f"hparam_domain_discrete must be a mapping of str to lists, got {_show(domains)}"
+        )
     out: dict[str, list[Any]] = {}
     for key, values in domains.items():
         if key not in hparams:
             raise ValueError(f"hparam_domain_discrete names {key!r}, which is not in hparam_dict")
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise TypeError(f"hparam_domain_discrete[{key!r}] must be a list of values, got {_show(values)}")
+            raise TypeError(
+                f"hparam_domain_discrete[{key!r}] must be a list of values, got {_show(values)}"
+            )
         vals = [hparam_value(key, v) for v in values]
         if hparams[key] not in vals:
             raise ValueError(
-                f"hparam_domain_discrete[{key!r}] = {vals!r} does not hold the logged value {hparams[key]!r}"
+                f"hparam_domain_discrete[{key!r}] = {vals!r} does not hold the logged value "
+                f"{hparams[key]!r}"
             )
-        if len({_data_type(v) for v in vals}) != 1 or _data_type(vals[0]) != _data_type(hparams[key]):
-            raise ValueError(f"hparam_domain_discrete[{key!r}] values must all have the type of {hparams[key]!r}")
+        if len({_data_type(v) for v in vals}) != 1 or _data_type(vals[0]) != _data_type(
+            hparams[key]
+        ):
+            raise ValueError(
+                f"hparam_domain_discrete[{key!r}] values must all have the type of {hparams[key]!r}"
+            )
         out[key] = vals
     return out
 
@@ -394,7 +415,11 @@ def write_experiment(
     from ._framing import frame
 
     exp = experiment_proto(
-        hparams, metrics, name=name, description=description, user=user,
+        hparams,
+        metrics,
+        name=name,
+        description=description,
+        user=user,
         time_created_secs=time_created_secs,
     )
     record = frame(wrap_summary_event(time.time(), 0, experiment_summary(exp)))

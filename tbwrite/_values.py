@@ -82,9 +82,7 @@ def _array_item(value: Any, name: str) -> float:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real number, got {_show(value)} of dtype {arr.dtype}")
     if arr.size != 1:
-        raise ValueError(
-            f"{name} must hold exactly one number, got an array of shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must hold exactly one number, got an array of shape {arr.shape}")
     return float(arr.reshape(()))
 
 

@@ -17,9 +17,10 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Mapping
 from datetime import datetime
 from types import ModuleType, TracebackType
-from typing import Any, Mapping
+from typing import Any
 
 from ._encode import ScalarEncoder, encode_varint, wrap_summary_event
 from ._eventfile import EventFileWriter
@@ -127,8 +128,14 @@ class SummaryWriter:
         flush_secs = as_float(flush_secs, "flush_secs")
         if not flush_secs > 0 or flush_secs == float("inf"):
             raise ValueError(f"flush_secs must be a positive finite number, got {flush_secs!r}")
-        if not isinstance(filename_suffix, str) or os.sep in filename_suffix or "/" in filename_suffix:
-            raise ValueError(f"filename_suffix must be a str without path separators, got {filename_suffix!r}")
+        if (
+            not isinstance(filename_suffix, str)
+            or os.sep in filename_suffix
+            or "/" in filename_suffix
+        ):
+            raise ValueError(
+                f"filename_suffix must be a str without path separators, got {filename_suffix!r}"
+            )
         purge = None if purge_step is None else as_step(purge_step, "purge_step")
 
         self._log_dir = log_dir
@@ -203,7 +210,9 @@ class SummaryWriter:
         """
         if type(tag) is not str or not tag:
             tag = check_tag(tag)
-        value = scalar_value if type(scalar_value) is float else as_float(scalar_value, "scalar_value")
+        value = (
+            scalar_value if type(scalar_value) is float else as_float(scalar_value, "scalar_value")
+        )
         if global_step is None:
             step = 0
         elif type(global_step) is int and -0x8000000000000000 <= global_step <= 0x7FFFFFFFFFFFFFFF:
@@ -216,7 +225,10 @@ class SummaryWriter:
             if double_precision:
                 _warn_double_once()
             self._write_summary(
-                self._file, step, wall_time, tag,
+                self._file,
+                step,
+                wall_time,
+                tag,
                 lambda first: _builders().scalar_tensor_summary(tag, value, with_metadata=first),
             )
             return
@@ -240,7 +252,9 @@ class SummaryWriter:
         """
         main_tag = check_tag(main_tag, "main_tag")
         if not isinstance(tag_scalar_dict, Mapping):
-            raise TypeError(f"tag_scalar_dict must be a mapping of str to number, got {tag_scalar_dict!r}")
+            raise TypeError(
+                f"tag_scalar_dict must be a mapping of str to number, got {tag_scalar_dict!r}"
+            )
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         prefix = main_tag.replace("/", "_") + "_"
@@ -320,7 +334,10 @@ class SummaryWriter:
         b = _builders()
         buckets = b.histogram_buckets(values, bins, max_bins)
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
         )
 
@@ -355,7 +372,10 @@ class SummaryWriter:
         b = _builders()
         buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
         )
 
@@ -375,7 +395,10 @@ class SummaryWriter:
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: _builders().text_summary(tag, text_string, with_metadata=first),
         )
 
@@ -384,7 +407,11 @@ class SummaryWriter:
     # GIF), tbwrite._plugins (summaries of each plugin) and tbwrite._projector.
 
     def add_image(
-        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None,
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: Any = None,
+        walltime: Any = None,
         dataformats: str = "CHW",
     ) -> None:
         """Log one image as a PNG. ``img_tensor``: uint8 (0-255) or float (0.0-1.0) pixels
@@ -396,7 +423,11 @@ class SummaryWriter:
         self._write_image(tag, _media.image_hwc(img_tensor, dataformats), step, wall_time)
 
     def add_images(
-        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None,
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: Any = None,
+        walltime: Any = None,
         dataformats: str = "NCHW",
     ) -> None:
         """Log a batch of images (NCHW, NHWC, NHW, ...) tiled into one PNG, 8 per row with
@@ -409,8 +440,15 @@ class SummaryWriter:
         self._write_image(tag, grid, step, wall_time)
 
     def add_image_with_boxes(
-        self, tag: str, img_tensor: Any, box_tensor: Any, global_step: Any = None,
-        walltime: Any = None, rescale: Any = 1, dataformats: str = "CHW", labels: Any = None,
+        self,
+        tag: str,
+        img_tensor: Any,
+        box_tensor: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        rescale: Any = 1,
+        dataformats: str = "CHW",
+        labels: Any = None,
     ) -> None:
         """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red,
         then resized by ``rescale``. ``labels`` (one str per box) are drawn with Pillow (the
@@ -429,7 +467,11 @@ class SummaryWriter:
         self._write_image(tag, image, step, wall_time)
 
     def add_figure(
-        self, tag: str, figure: Any, global_step: Any = None, close: bool = True,
+        self,
+        tag: str,
+        figure: Any,
+        global_step: Any = None,
+        close: bool = True,
         walltime: Any = None,
     ) -> None:
         """Log a matplotlib figure rendered with Agg (a list of figures of one size: a grid,
@@ -445,7 +487,11 @@ class SummaryWriter:
                 _media.close_figure(f)
 
     def add_video(
-        self, tag: str, vid_tensor: Any, global_step: Any = None, fps: Any = 4,
+        self,
+        tag: str,
+        vid_tensor: Any,
+        global_step: Any = None,
+        fps: Any = 4,
         walltime: Any = None,
     ) -> None:
         """Log videos (N, T, C, H, W), uint8 or float in [0, 1], C 1 or 3, as one animated
@@ -463,7 +509,11 @@ class SummaryWriter:
         self._write_image(tag, frames[0], step, wall_time, encoded=gif)
 
     def add_audio(
-        self, tag: str, snd_tensor: Any, global_step: Any = None, sample_rate: Any = 44100,
+        self,
+        tag: str,
+        snd_tensor: Any,
+        global_step: Any = None,
+        sample_rate: Any = 44100,
         walltime: Any = None,
     ) -> None:
         """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
@@ -474,13 +524,22 @@ class SummaryWriter:
         rate = _plugins.check_sample_rate(sample_rate)
         wav = _media.wav_encode(_media.sound_samples(snd_tensor), rate)
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: _plugins.audio_summary(tag, [wav], with_metadata=first),
         )
 
     def add_pr_curve(
-        self, tag: str, labels: Any, predictions: Any, global_step: Any = None,
-        num_thresholds: Any = 127, weights: Any = None, walltime: Any = None,
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        global_step: Any = None,
+        num_thresholds: Any = 127,
+        weights: Any = None,
+        walltime: Any = None,
     ) -> None:
         """Log a precision-recall curve of binary ``labels`` (0/1 or bool) and
         ``predictions`` in [0, 1] at ``num_thresholds`` thresholds evenly spaced in [0, 1]
@@ -491,14 +550,25 @@ class SummaryWriter:
         step, wall_time = as_step(global_step), as_walltime(walltime)
         data = _plugins.pr_curve_counts(labels, predictions, num_thresholds, weights)
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: _plugins.pr_curve_summary(tag, data, with_metadata=first),
         )
 
     def add_pr_curve_raw(
-        self, tag: str, true_positive_counts: Any, false_positive_counts: Any,
-        true_negative_counts: Any, false_negative_counts: Any, precision: Any, recall: Any,
-        global_step: Any = None, num_thresholds: Any = 127, weights: Any = None,
+        self,
+        tag: str,
+        true_positive_counts: Any,
+        false_positive_counts: Any,
+        true_negative_counts: Any,
+        false_negative_counts: Any,
+        precision: Any,
+        recall: Any,
+        global_step: Any = None,
+        num_thresholds: Any = 127,
+        weights: Any = None,
         walltime: Any = None,
     ) -> None:
         """Log a precomputed PR curve: six 1-D arrays of one length (the number of
@@ -509,17 +579,31 @@ class SummaryWriter:
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         data = _plugins.pr_curve_from_raw(
-            true_positive_counts, false_positive_counts, true_negative_counts,
-            false_negative_counts, precision, recall, num_thresholds,
+            true_positive_counts,
+            false_positive_counts,
+            true_negative_counts,
+            false_negative_counts,
+            precision,
+            recall,
+            num_thresholds,
         )
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: _plugins.pr_curve_summary(tag, data, with_metadata=first),
         )
 
     def add_mesh(
-        self, tag: str, vertices: Any, colors: Any = None, faces: Any = None,
-        config_dict: Any = None, global_step: Any = None, walltime: Any = None,
+        self,
+        tag: str,
+        vertices: Any,
+        colors: Any = None,
+        faces: Any = None,
+        config_dict: Any = None,
+        global_step: Any = None,
+        walltime: Any = None,
     ) -> None:
         """Log a batch of meshes for the mesh plugin: ``vertices`` (B, N, 3), ``colors``
         (B, N, 3) uint8 or floats in [0, 1], ``faces`` (B, F, 3) vertex indices, and
@@ -533,15 +617,23 @@ class SummaryWriter:
         components = _plugins.mesh_components([part for _, part, _ in parts])
         for _, part, arr in parts:
             self._write_summary(
-                self._file, step, wall_time, _plugins.mesh_tag(tag, part),
+                self._file,
+                step,
+                wall_time,
+                _plugins.mesh_tag(tag, part),
                 lambda first, part=part, arr=arr: _plugins.mesh_summary(
                     tag, part, arr, components, config, with_metadata=first
                 ),
             )
 
     def add_embedding(
-        self, mat: Any, metadata: Any = None, label_img: Any = None, global_step: Any = None,
-        tag: str = "default", metadata_header: Any = None,
+        self,
+        mat: Any,
+        metadata: Any = None,
+        label_img: Any = None,
+        global_step: Any = None,
+        tag: str = "default",
+        metadata_header: Any = None,
     ) -> None:
         """Add an embedding for the projector: ``mat`` (N, D) points; ``metadata`` N labels,
         or N rows of labels with ``metadata_header`` naming the columns; ``label_img``
@@ -565,7 +657,10 @@ class SummaryWriter:
 
         layout_bytes = _plugins.custom_scalars_layout(layout)
         self._write_summary(
-            self._file, 0, time.time(), _plugins.CUSTOM_SCALARS_TAG,
+            self._file,
+            0,
+            time.time(),
+            _plugins.CUSTOM_SCALARS_TAG,
             lambda first: _plugins.custom_scalars_summary(layout_bytes, with_metadata=first),
         )
 
@@ -577,7 +672,10 @@ class SummaryWriter:
         data = _media.png_encode(pixels) if encoded is None else encoded
         height, width = pixels.shape[:2]
         self._write_summary(
-            self._file, step, wall_time, tag,
+            self._file,
+            step,
+            wall_time,
+            tag,
             lambda first: _plugins.image_summary(tag, [data], width, height, with_metadata=first),
         )
 
@@ -641,7 +739,9 @@ class SummaryWriter:
                 *self._metric_records(metrics, step, now),
                 frame(wrap_summary_event(now, 0, h.session_end_summary("success", now))),
             ]
-            sub = EventFileWriter(path, max_queue=len(records) + 1, filename_suffix=self._filename_suffix)
+            sub = EventFileWriter(
+                path, max_queue=len(records) + 1, filename_suffix=self._filename_suffix
+            )
             try:
                 sub.write_records(records)
             finally:
@@ -660,7 +760,9 @@ class SummaryWriter:
         if domains:
             experiment = h.experiment_for_session(hparams, metrics, domains)
             records.append(frame(wrap_summary_event(now, 0, h.experiment_summary(experiment))))
-        records.append(frame(wrap_summary_event(now, 0, h.session_start_summary(hparams, self._start_time))))
+        records.append(
+            frame(wrap_summary_event(now, 0, h.session_start_summary(hparams, self._start_time)))
+        )
         records.extend(self._metric_records(metrics, step, now))
         self._file.write_records(records)
         self._file.flush()  # the HParams dashboard shows the session at once
@@ -683,7 +785,9 @@ class SummaryWriter:
             raise ValueError(f"status must be 'success' or 'failure', got {status!r}")
         self._status = status
 
-    def _metric_records(self, metrics: Mapping[str, float | None], step: int, now: float) -> list[bytes]:
+    def _metric_records(
+        self, metrics: Mapping[str, float | None], step: int, now: float
+    ) -> list[bytes]:
         return [
             frame(self._scalars.encode(tag, value, step, now))
             for tag, value in metrics.items()

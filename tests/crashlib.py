@@ -80,9 +80,7 @@ def run_trial(logdir: str, seed: int) -> TrialResult:
         proc.kill()
         proc.wait()
     reported = [int(line) for line in out.split() if line.isdigit()]
-    files = sorted(
-        os.path.join(logdir, n) for n in os.listdir(logdir) if "tfevents" in n
-    )
+    files = sorted(os.path.join(logdir, n) for n in os.listdir(logdir) if "tfevents" in n)
     steps: list[int] = []
     trailing = 0
     for path in files:

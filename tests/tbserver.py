@@ -105,8 +105,7 @@ class TensorBoardHTTPError(Exception):
         self.status = status
         self.body = body
         super().__init__(
-            f"{method} {url} -> HTTP {status}: "
-            + body[:2000].decode("utf-8", "replace")
+            f"{method} {url} -> HTTP {status}: " + body[:2000].decode("utf-8", "replace")
         )
 
 
@@ -182,9 +181,7 @@ class TensorBoardServer:
             )
         self.reload_interval = reload_interval
         self.samples_per_plugin = dict(
-            DEFAULT_SAMPLES_PER_PLUGIN
-            if samples_per_plugin is None
-            else samples_per_plugin
+            DEFAULT_SAMPLES_PER_PLUGIN if samples_per_plugin is None else samples_per_plugin
         )
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args)
@@ -230,9 +227,7 @@ class TensorBoardServer:
     def __exit__(self, exc_type, exc, tb):
         leftovers = self.stop()
         if leftovers and exc_type is None:
-            raise AssertionError(
-                f"processes left running after stop: {leftovers!r}"
-            )
+            raise AssertionError(f"processes left running after stop: {leftovers!r}")
         return False
 
     def start(self):
@@ -304,11 +299,7 @@ class TensorBoardServer:
         other than TensorBoard itself (i.e. the Rust data server when
         ``load_fast``)."""
         self._note_pids()
-        return {
-            pid: _cmdline(pid)
-            for pid in _pids_in_group(self._pgid)
-            if pid != self.proc.pid
-        }
+        return {pid: _cmdline(pid) for pid in _pids_in_group(self._pgid) if pid != self.proc.pid}
 
     def leftover_pids(self):
         """Live (non-zombie) processes of the server's process group."""
@@ -378,9 +369,7 @@ class TensorBoardServer:
         return url
 
     def _request(self, method, url, data=None, headers=None):
-        req = urllib.request.Request(
-            url, data=data, method=method, headers=dict(headers or {})
-        )
+        req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
         try:
             with urllib.request.urlopen(req, timeout=self.http_timeout) as resp:
                 return resp.status, resp.read()
@@ -423,9 +412,7 @@ class TensorBoardServer:
         else:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        return json.loads(
-            self._request("POST", self.url(path, **params), data, headers)[1]
-        )
+        return json.loads(self._request("POST", self.url(path, **params), data, headers)[1])
 
     def wait_for(self, predicate, timeout=20.0, interval=0.2, what=None):
         """Poll ``predicate()`` until it returns a truthy value; return it.

@@ -35,12 +35,26 @@ def test_sweep_sessions_follow_training_live(tmp_path, load_fast) -> None:
     root = tmp_path / "sweep"
     tbwrite.write_experiment(
         root,
-        [HParam("lr", RealInterval(1e-3, 1.0), display_name="learning rate", description="SGD step size"),
-         HParam("layers", IntInterval(1, 8)),
-         HParam("optimizer", ["adam", "sgd"], description="update rule"),
-         HParam("batchnorm", [True, False])],
-        [Metric("loss", display_name="Training loss", description="mean batch loss", dataset_type="training"),
-         Metric("accuracy", display_name="Val accuracy", dataset_type="validation")],
+        [
+            HParam(
+                "lr",
+                RealInterval(1e-3, 1.0),
+                display_name="learning rate",
+                description="SGD step size",
+            ),
+            HParam("layers", IntInterval(1, 8)),
+            HParam("optimizer", ["adam", "sgd"], description="update rule"),
+            HParam("batchnorm", [True, False]),
+        ],
+        [
+            Metric(
+                "loss",
+                display_name="Training loss",
+                description="mean batch loss",
+                dataset_type="training",
+            ),
+            Metric("accuracy", display_name="Val accuracy", dataset_type="validation"),
+        ],
     )
     settings = {
         "a": {"lr": 0.1, "layers": 2, "optimizer": "adam", "batchnorm": True},
@@ -58,7 +72,9 @@ def test_sweep_sessions_follow_training_live(tmp_path, load_fast) -> None:
         writers[name] = w
 
     with TensorBoardServer(root, load_fast=load_fast) as tb:
-        exp = tb.wait_for(lambda: (e := tb.hparams_experiment()).get("metricInfos") and e, timeout=40)
+        exp = tb.wait_for(
+            lambda: (e := tb.hparams_experiment()).get("metricInfos") and e, timeout=40
+        )
         infos = {h["name"]: h for h in exp["hparamInfos"]}
         assert set(infos) == set(settings["a"])
         assert infos["lr"]["displayName"] == "learning rate"
@@ -88,8 +104,10 @@ def test_sweep_sessions_follow_training_live(tmp_path, load_fast) -> None:
         # experiment config only).
         assert set(tb.runs()) == {".", "a", "b", "c"}
         for name, g in groups.items():
-            assert g["hparams"] == {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
-                                    for k, v in settings[name].items()}
+            assert g["hparams"] == {
+                k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                for k, v in settings[name].items()
+            }
             assert _metric(g, "loss")["value"] == pytest.approx(1.0 / 3, rel=1e-6)
             assert _metric(g, "accuracy")["value"] == pytest.approx(0.7, rel=1e-6)
             assert g["sessions"][0].get("status", "STATUS_UNKNOWN") not in FINISHED
@@ -116,7 +134,10 @@ def test_sweep_sessions_follow_training_live(tmp_path, load_fast) -> None:
         want = {"a": "STATUS_FAILURE", "b": "STATUS_SUCCESS", "c": "STATUS_FAILURE"}
 
         def statuses():
-            got = {n: g["sessions"][0].get("status") for n, g in _by_run(tb.hparams_session_groups(experiment=exp)).items()}
+            got = {
+                n: g["sessions"][0].get("status")
+                for n, g in _by_run(tb.hparams_session_groups(experiment=exp)).items()
+            }
             return got if got == want else None
 
         tb.wait_for(statuses, timeout=40, what=f"statuses {want}")
@@ -132,21 +153,32 @@ def test_derived_experiment_without_config(tmp_path, load_fast) -> None:
     # exactly the sessions, bool stays BOOL, metric columns are the runs' scalar tags.
     for i, flag in enumerate([True, False]):
         with SummaryWriter(tmp_path / f"run{i}") as w:
-            w.add_hparams({"flag": flag, "width": np.int64(16 * (i + 1)), "act": "relu"}, {"score": 0.5 + i})
+            w.add_hparams(
+                {"flag": flag, "width": np.int64(16 * (i + 1)), "act": "relu"}, {"score": 0.5 + i}
+            )
             w.add_scalar("score", 1.5 + i, 1)
     with TensorBoardServer(tmp_path, load_fast=load_fast) as tb:
+
         def ready():
             exp = tb.hparams_experiment()
             groups = _by_run(tb.hparams_session_groups(experiment=exp))
-            ok = len(groups) == 2 and all(g["sessions"][0].get("status") == "STATUS_SUCCESS" for g in groups.values())
+            ok = len(groups) == 2 and all(
+                g["sessions"][0].get("status") == "STATUS_SUCCESS" for g in groups.values()
+            )
             return (exp, groups) if ok else None
 
         exp, groups = tb.wait_for(ready, timeout=40, what="2 finished sessions")
         assert sorted(tb.runs()) == ["run0", "run1"]
         types = {h["name"]: h["type"] for h in exp["hparamInfos"]}
-        assert types == {"flag": "DATA_TYPE_BOOL", "width": "DATA_TYPE_FLOAT64", "act": "DATA_TYPE_STRING"}
+        assert types == {
+            "flag": "DATA_TYPE_BOOL",
+            "width": "DATA_TYPE_FLOAT64",
+            "act": "DATA_TYPE_STRING",
+        }
         assert [m["name"]["tag"] for m in exp["metricInfos"]] == ["score"]
-        assert groups["run0"]["hparams"]["flag"] is True and groups["run1"]["hparams"]["flag"] is False
+        assert (
+            groups["run0"]["hparams"]["flag"] is True and groups["run1"]["hparams"]["flag"] is False
+        )
         assert _metric(groups["run0"], "score")["value"] == 1.5
         assert _metric(groups["run1"], "score")["value"] == 2.5
         assert _metric(groups["run1"], "score")["trainingStep"] == 1
@@ -158,6 +190,7 @@ def test_demo_sweep_as_tensorboard_shows_it(tmp_path, load_fast) -> None:
 
     run_demo(str(tmp_path), quiet=True)
     with TensorBoardServer(tmp_path, load_fast=load_fast) as tb:
+
         def ready():
             exp = tb.hparams_experiment()
             groups = _by_run(tb.hparams_session_groups(experiment=exp))
@@ -167,8 +200,18 @@ def test_demo_sweep_as_tensorboard_shows_it(tmp_path, load_fast) -> None:
         statuses = sorted(g["sessions"][0]["status"] for g in groups.values())
         assert statuses == ["STATUS_FAILURE"] + ["STATUS_SUCCESS"] * 4
         assert exp["name"] == "tbwrite demo"
-        assert {m["name"]["tag"] for m in exp["metricInfos"]} == {"loss/validation", "accuracy/validation", "loss/train"}
+        assert {m["name"]["tag"] for m in exp["metricInfos"]} == {
+            "loss/validation",
+            "accuracy/validation",
+            "loss/train",
+        }
         ok = groups["lr=0.3,batch=16"]
-        assert ok["hparams"] == {"lr": 0.3, "batch_size": 16.0, "l2": 0.0, "optimizer": "sgd", "bias": True}
+        assert ok["hparams"] == {
+            "lr": 0.3,
+            "batch_size": 16.0,
+            "l2": 0.0,
+            "optimizer": "sgd",
+            "bias": True,
+        }
         assert _metric(ok, "accuracy/validation")["value"] > 0.9
         assert _metric(ok, "loss/train")["trainingStep"] == 200

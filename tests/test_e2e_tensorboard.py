@@ -55,14 +55,28 @@ MARKDOWN = (
 RAW_HISTS = [
     # (kwargs for add_histogram_raw, expected [left, right, count] rows)
     (
-        dict(min=-1.0, max=3.0, num=10, sum=12.0, sum_squares=30.0,
-             bucket_limits=[0.0, 1.0, 2.0, 3.0], bucket_counts=[1, 2, 3, 4]),
+        dict(
+            min=-1.0,
+            max=3.0,
+            num=10,
+            sum=12.0,
+            sum_squares=30.0,
+            bucket_limits=[0.0, 1.0, 2.0, 3.0],
+            bucket_counts=[1, 2, 3, 4],
+        ),
         [[-1.0, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [2.0, 3.0, 4.0]],
     ),
     (
         # TensorFlow style: last limit DBL_MAX; the last bucket ends at max.
-        dict(min=-0.5, max=1.5, num=6, sum=4.0, sum_squares=5.0,
-             bucket_limits=[0.0, 1.0, 1.7976931348623157e308], bucket_counts=[1, 2, 3]),
+        dict(
+            min=-0.5,
+            max=1.5,
+            num=6,
+            sum=4.0,
+            sum_squares=5.0,
+            bucket_limits=[0.0, 1.0, 1.7976931348623157e308],
+            bucket_counts=[1, 2, 3],
+        ),
         [[-0.5, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 1.5, 3.0]],
     ),
 ]
@@ -93,8 +107,9 @@ def text_tag(tb, run, tag):
     """The text tag TensorBoard lists for ``add_text(tag, ...)``: ``tag``
     itself, or ``tag + "/text_summary"`` (PyTorch's naming).  Exactly one must
     exist."""
-    tags = tb.wait_for(lambda: tb.tags("text").get(run), timeout=WAIT,
-                       what=f"text tags of run {run!r}")
+    tags = tb.wait_for(
+        lambda: tb.tags("text").get(run), timeout=WAIT, what=f"text tags of run {run!r}"
+    )
     found = [t for t in tags if t in (tag, tag + "/text_summary")]
     assert len(found) == 1, f"text tags of {run!r}: {tags!r} (looking for {tag!r})"
     return found[0]
@@ -128,38 +143,54 @@ def write_logdir(root):
     exp = {"scalars": {}, "hist": {}, "raw": {}, "text": {}}
     t_before = time.time()
 
-    train = SummaryWriter(log_dir=str(root / "train"), comment="", purge_step=None,
-                          max_queue=10, flush_secs=120, filename_suffix="")
+    train = SummaryWriter(
+        log_dir=str(root / "train"),
+        comment="",
+        purge_step=None,
+        max_queue=10,
+        flush_secs=120,
+        filename_suffix="",
+    )
     assert os.path.normpath(train.get_logdir()) == os.path.normpath(str(root / "train"))
     for i, v in enumerate(SCALAR_VALUES):
         train.add_scalar("loss", v, global_step=i, walltime=W0 + i)
-        train.add_scalar("metrics/loss_new", v, global_step=i, walltime=W0 + i + 0.5,
-                         new_style=True)
+        train.add_scalar(
+            "metrics/loss_new", v, global_step=i, walltime=W0 + i + 0.5, new_style=True
+        )
     exp["scalars"][("train", "loss")] = [
-        (W0 + i, i, expected_json_scalar(v)) for i, v in enumerate(SCALAR_VALUES)]
+        (W0 + i, i, expected_json_scalar(v)) for i, v in enumerate(SCALAR_VALUES)
+    ]
     exp["scalars"][("train", "metrics/loss_new")] = [
-        (W0 + i + 0.5, i, expected_json_scalar(v)) for i, v in enumerate(SCALAR_VALUES)]
+        (W0 + i + 0.5, i, expected_json_scalar(v)) for i, v in enumerate(SCALAR_VALUES)
+    ]
 
     for i in range(30):  # default wall time (time.time())
-        train.add_scalar("lr", 0.1 * 0.9 ** i, global_step=i)
+        train.add_scalar("lr", 0.1 * 0.9**i, global_step=i)
     exp["scalars"][("train", "lr")] = [
-        (None, i, expected_json_scalar(0.1 * 0.9 ** i)) for i in range(30)]
+        (None, i, expected_json_scalar(0.1 * 0.9**i)) for i in range(30)
+    ]
 
     with warnings.catch_warnings():  # float32 is stored, with a one-time warning
         warnings.simplefilter("ignore")
         for i in range(4):
-            train.add_scalar("dp", 0.25 * i + 1e-10, global_step=i, walltime=W0 + i,
-                             double_precision=True)
+            train.add_scalar(
+                "dp", 0.25 * i + 1e-10, global_step=i, walltime=W0 + i, double_precision=True
+            )
     exp["scalars"][("train", "dp")] = [
-        (W0 + i, i, expected_json_scalar(0.25 * i + 1e-10)) for i in range(4)]
+        (W0 + i, i, expected_json_scalar(0.25 * i + 1e-10)) for i in range(4)
+    ]
 
     for i in range(5):
-        train.add_scalars("group/metrics", {"a": float(i), "b": -1.5 * i, "c": 1e-3 * i},
-                          global_step=i, walltime=W0 + 10 * i)
-    for key, f in (("a", lambda i: float(i)), ("b", lambda i: -1.5 * i),
-                   ("c", lambda i: 1e-3 * i)):
+        train.add_scalars(
+            "group/metrics",
+            {"a": float(i), "b": -1.5 * i, "c": 1e-3 * i},
+            global_step=i,
+            walltime=W0 + 10 * i,
+        )
+    for key, f in (("a", lambda i: float(i)), ("b", lambda i: -1.5 * i), ("c", lambda i: 1e-3 * i)):
         exp["scalars"][("train/group_metrics_" + key, "group/metrics")] = [
-            (W0 + 10 * i, i, expected_json_scalar(f(i))) for i in range(5)]
+            (W0 + 10 * i, i, expected_json_scalar(f(i))) for i in range(5)
+        ]
 
     bin_options = {
         "hist/default": dict(),
@@ -177,14 +208,14 @@ def write_logdir(root):
     hi = max(float(x.max()) for x in samples) + 1.0
     edges = np.linspace(lo, hi, 8)
     for s, sample in enumerate(samples):
-        train.add_histogram("hist/edges", sample, global_step=s, walltime=W0 + 100 + s,
-                            bins=edges)
+        train.add_histogram("hist/edges", sample, global_step=s, walltime=W0 + 100 + s, bins=edges)
     exp["hist"][("train", "hist/edges")] = (dict(bins=edges), samples)
 
     for s, (kw, _rows) in enumerate(RAW_HISTS):
         train.add_histogram_raw("raw", global_step=s, walltime=W0 + 200 + s, **kw)
     exp["raw"][("train", "raw")] = [
-        (W0 + 200 + s, s, rows) for s, (_, rows) in enumerate(RAW_HISTS)]
+        (W0 + 200 + s, s, rows) for s, (_, rows) in enumerate(RAW_HISTS)
+    ]
 
     train.add_text("notes", MARKDOWN, global_step=0, walltime=W0 + 300)
     train.add_text("notes", "second *entry*", global_step=1, walltime=W0 + 301)
@@ -196,14 +227,19 @@ def write_logdir(root):
     for i in range(3):
         ev.add_scalar("loss", 10.0 - i, global_step=i * 100, walltime=W0 + 1000 + i)
     exp["scalars"][("eval", "loss")] = [
-        (W0 + 1000 + i, i * 100, expected_json_scalar(10.0 - i)) for i in range(3)]
-    ev.add_text("eval_notes", "plain words <b>not bold</b>", global_step=7,
-                walltime=W0 + 2000)
+        (W0 + 1000 + i, i * 100, expected_json_scalar(10.0 - i)) for i in range(3)
+    ]
+    ev.add_text("eval_notes", "plain words <b>not bold</b>", global_step=7, walltime=W0 + 2000)
     exp["text"][("eval", "eval_notes")] = [(W0 + 2000, 7)]
     ev.close()
 
-    exp["runs"] = {"train", "eval", "train/group_metrics_a", "train/group_metrics_b",
-                   "train/group_metrics_c"}
+    exp["runs"] = {
+        "train",
+        "eval",
+        "train/group_metrics_a",
+        "train/group_metrics_b",
+        "train/group_metrics_c",
+    }
     exp["time_range"] = (t_before, time.time())
     return exp
 
@@ -222,14 +258,21 @@ def test_scalars_histograms_text_round_trip(tmp_path, tb_server, load_fast):
         assert children == {}, children
 
     # ---- runs
-    tb.wait_for(lambda: exp["runs"] <= set(tb.runs()), timeout=WAIT,
-                what="runs {!r}".format(sorted(exp["runs"])))
+    tb.wait_for(
+        lambda: exp["runs"] <= set(tb.runs()),
+        timeout=WAIT,
+        what="runs {!r}".format(sorted(exp["runs"])),
+    )
 
     # ---- scalars
     t_lo, t_hi = exp["time_range"]
     for (run, tag), points in exp["scalars"].items():
-        got = wait_points(tb, lambda run=run, tag=tag: tb.scalars(run, tag), len(points),
-                          f"{len(points)} scalars {run}/{tag}")
+        got = wait_points(
+            tb,
+            lambda run=run, tag=tag: tb.scalars(run, tag),
+            len(points),
+            f"{len(points)} scalars {run}/{tag}",
+        )
         assert len(got) == len(points), (run, tag, got)
         for (wall, step, value), g in zip(points, got):
             assert len(g) == 3, g
@@ -256,10 +299,16 @@ def test_scalars_histograms_text_round_trip(tmp_path, tb_server, load_fast):
     assert set(hist_tags) == {"train"}, hist_tags
     assert set(hist_tags["train"]) == {t for _, t in exp["hist"]} | {"raw"}, hist_tags
     for (run, tag), (kw, samples) in exp["hist"].items():
-        got = wait_points(tb, lambda run=run, tag=tag: tb.histograms(run, tag), len(samples),
-                          f"{len(samples)} histograms {run}/{tag}")
-        assert [(g[0], g[1]) for g in got] == [
-            (W0 + 100 + s, s) for s in range(len(samples))], (tag, [g[:2] for g in got])
+        got = wait_points(
+            tb,
+            lambda run=run, tag=tag: tb.histograms(run, tag),
+            len(samples),
+            f"{len(samples)} histograms {run}/{tag}",
+        )
+        assert [(g[0], g[1]) for g in got] == [(W0 + 100 + s, s) for s in range(len(samples))], (
+            tag,
+            [g[:2] for g in got],
+        )
         for s, (sample, g) in enumerate(zip(samples, got)):
             rows = g[2]
             what = f"{tag} step {s} {kw!r}"
@@ -271,15 +320,16 @@ def test_scalars_histograms_text_round_trip(tmp_path, tb_server, load_fast):
                 assert len(rows) <= kw["max_bins"], (what, len(rows))
             if isinstance(bins, np.ndarray):
                 assert [r[0] for r in rows] + [rows[-1][1]] == pytest.approx(
-                    list(bins), rel=1e-12), what
+                    list(bins), rel=1e-12
+                ), what
             if isinstance(bins, str) and bins == "fd":
                 counts, np_edges = np.histogram(sample, bins="fd")
                 assert len(rows) == len(counts), (what, len(rows), len(counts))
 
-    got = wait_points(tb, lambda: tb.histograms("train", "raw"), len(RAW_HISTS),
-                      "raw histograms")
+    got = wait_points(tb, lambda: tb.histograms("train", "raw"), len(RAW_HISTS), "raw histograms")
     assert [[g[0], g[1], g[2]] for g in got] == [
-        [wall, step, rows] for wall, step, rows in exp["raw"][("train", "raw")]], got
+        [wall, step, rows] for wall, step, rows in exp["raw"][("train", "raw")]
+    ], got
 
     # ---- text
     text_tags = tb.tags("text")
@@ -288,10 +338,17 @@ def test_scalars_histograms_text_round_trip(tmp_path, tb_server, load_fast):
     got = wait_points(tb, lambda: tb.text("train", tag), 2, "text train/notes")
     assert [(g["wall_time"], g["step"]) for g in got] == exp["text"][("train", "notes")]
     html = got[0]["text"]
-    for fragment in ("<h1>Notes</h1>", "<em>emphasis</em>", "<strong>bold</strong>",
-                     "<code>code</code>", "http://example.com/x", ">link</a>",
-                     "<li>item one</li>", "<li>item two</li>",
-                     "\u00fcn\u00efc\u00f6d\u00e9 \u2713"):
+    for fragment in (
+        "<h1>Notes</h1>",
+        "<em>emphasis</em>",
+        "<strong>bold</strong>",
+        "<code>code</code>",
+        "http://example.com/x",
+        ">link</a>",
+        "<li>item one</li>",
+        "<li>item two</li>",
+        "\u00fcn\u00efc\u00f6d\u00e9 \u2713",
+    ):
         assert fragment in html, (fragment, html)
     assert "<script>" not in html, html  # sanitized by TensorBoard
     assert "<em>entry</em>" in got[1]["text"], got[1]
@@ -334,9 +391,15 @@ def test_live_reload_while_writer_open(tmp_path, tb_server, load_fast):
         for i in range(5):
             w.add_scalar("x", i * 0.5, global_step=i, walltime=W0 + i)
         w.flush()
-        got = tb.wait_for(lambda: "live" in tb.runs() and len(tb.scalars("live", "x")) == 5
-                          and tb.scalars("live", "x"), timeout=WAIT,
-                          what="first 5 points of live/x")
+        got = tb.wait_for(
+            lambda: (
+                "live" in tb.runs()
+                and len(tb.scalars("live", "x")) == 5
+                and tb.scalars("live", "x")
+            ),
+            timeout=WAIT,
+            what="first 5 points of live/x",
+        )
         assert got == [[W0 + i, i, i * 0.5] for i in range(5)], got
 
         # More points, a new tag, a histogram, text and a new sub-run, all on the
@@ -344,8 +407,9 @@ def test_live_reload_while_writer_open(tmp_path, tb_server, load_fast):
         for i in range(5, 12):
             w.add_scalar("x", i * 0.5, global_step=i, walltime=W0 + i)
         w.add_scalar("y", -1.0, global_step=11, walltime=W0 + 11, new_style=True)
-        w.add_histogram("h", np.arange(100, dtype=np.float64), global_step=11,
-                        walltime=W0 + 11, bins=4)
+        w.add_histogram(
+            "h", np.arange(100, dtype=np.float64), global_step=11, walltime=W0 + 11, bins=4
+        )
         w.add_text("log", "step *eleven*", global_step=11, walltime=W0 + 11)
         w.add_scalars("grp", {"k": 3.0}, global_step=11, walltime=W0 + 11)
         w.flush()
@@ -353,7 +417,8 @@ def test_live_reload_while_writer_open(tmp_path, tb_server, load_fast):
         got = wait_points(tb, lambda: tb.scalars("live", "x"), 12, "12 points of live/x")
         assert got == [[W0 + i, i, i * 0.5] for i in range(12)], got
         assert wait_points(tb, lambda: tb.scalars("live", "y"), 1, "live/y") == [
-            [W0 + 11, 11, -1.0]]
+            [W0 + 11, 11, -1.0]
+        ]
         h = wait_points(tb, lambda: tb.histograms("live", "h"), 1, "live/h")
         assert len(h) == 1 and h[0][:2] == [W0 + 11, 11], h
         assert len(h[0][2]) == 4 and sum(r[2] for r in h[0][2]) == 100, h
@@ -363,7 +428,8 @@ def test_live_reload_while_writer_open(tmp_path, tb_server, load_fast):
         assert t[0]["step"] == 11 and "<em>eleven</em>" in t[0]["text"], t
         tb.wait_for(lambda: "live/grp_k" in tb.runs(), timeout=WAIT, what="run live/grp_k")
         assert wait_points(tb, lambda: tb.scalars("live/grp_k", "grp"), 1, "grp") == [
-            [W0 + 11, 11, 3.0]]
+            [W0 + 11, 11, 3.0]
+        ]
 
         # And once more after that, still on the same file.
         w.add_scalar("x", 100.0, global_step=100, walltime=W0 + 100)

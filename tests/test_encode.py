@@ -18,15 +18,32 @@ STEPS = st.one_of(
 )
 VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 1e-45, 1.4e-45,
-                     3.4028235e38, 3.4028236e38, 1e39, -1e300, 2.2250738585072014e-308]),
+    st.sampled_from(
+        [
+            0.0,
+            -0.0,
+            math.nan,
+            math.inf,
+            -math.inf,
+            5e-324,
+            1e-45,
+            1.4e-45,
+            3.4028235e38,
+            3.4028236e38,
+            1e39,
+            -1e300,
+            2.2250738585072014e-308,
+        ]
+    ),
 )
 WALL_TIMES = st.one_of(
     st.sampled_from([0.0, -0.0, 1.0, 1.7e9, 1e-300]),
     st.floats(allow_nan=False, allow_infinity=False),
 )
-TAGS = st.one_of(st.text(min_size=1, max_size=300).filter(lambda t: _encodable(t)),
-                 st.sampled_from(["loss", "a/b/c", "ü/λ/😀", "x" * 200, "t" * 20000]))
+TAGS = st.one_of(
+    st.text(min_size=1, max_size=300).filter(lambda t: _encodable(t)),
+    st.sampled_from(["loss", "a/b/c", "ü/λ/😀", "x" * 200, "t" * 20000]),
+)
 
 
 def _encodable(text: str) -> bool:
@@ -46,7 +63,9 @@ def _reference(tag: str, value: float, step: int, wall_time: float) -> bytes:
 @given(TAGS, VALUES, STEPS, WALL_TIMES)
 @example("loss", 0.5, 128, 1.7e9)
 @example("loss", -0.0, 0, -0.0)
-def test_scalar_event_bytes_equal_protobuf(tag: str, value: float, step: int, wall_time: float) -> None:
+def test_scalar_event_bytes_equal_protobuf(
+    tag: str, value: float, step: int, wall_time: float
+) -> None:
     enc = ScalarEncoder()
     got = enc.encode(tag, value, step, wall_time)
     assert got == _reference(tag, value, step, wall_time)
@@ -69,7 +88,9 @@ def test_wrap_summary_event(wall_time: float, step: int, tag_bytes: bytes) -> No
     summary = summary_pb2.Summary()
     summary.value.add(tag=tag_bytes.hex() or "t", simple_value=1.0)
     ref = event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
-    assert wrap_summary_event(wall_time, step, summary.SerializeToString()) == ref.SerializeToString()
+    assert (
+        wrap_summary_event(wall_time, step, summary.SerializeToString()) == ref.SerializeToString()
+    )
 
 
 def test_float32_rounding_matches_numpy() -> None:

@@ -12,9 +12,7 @@ from hypothesis import strategies as st
 from tbwrite import NEED_DATA, CorruptRecordError, RecordDecoder, frame, masked_crc32c
 from tbwrite._framing import FOOTER_SIZE, HEADER_SIZE, mask_crc
 
-CRC_RECORD = bytes.fromhex(
-    "1300000000000000" "0c91321b" "1a1143524320746573742c206f6e652074776f" "8ad09457"
-)
+CRC_RECORD = bytes.fromhex("13000000000000000c91321b1a1143524320746573742c206f6e652074776f8ad09457")
 
 
 def test_crc32c_vectors() -> None:

@@ -24,7 +24,14 @@ def _hparams_events(run_dir):
     for e in all_events(run_dir):
         for v in e.summary.value:
             if v.metadata.plugin_data.plugin_name == "hparams":
-                out.append((v.tag, plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content)))
+                out.append(
+                    (
+                        v.tag,
+                        plugin_data_pb2.HParamsPluginData.FromString(
+                            v.metadata.plugin_data.content
+                        ),
+                    )
+                )
     return out
 
 
@@ -34,7 +41,11 @@ def _start_info(run_dir):
 
 
 def _end_infos(run_dir):
-    return [d.session_end_info for t, d in _hparams_events(run_dir) if t == hp_metadata.SESSION_END_INFO_TAG]
+    return [
+        d.session_end_info
+        for t, d in _hparams_events(run_dir)
+        if t == hp_metadata.SESSION_END_INFO_TAG
+    ]
 
 
 class FakeJaxScalar:
@@ -51,11 +62,20 @@ class FakeJaxScalar:
 
 def test_values_are_typed(tmp_path) -> None:
     with SummaryWriter(tmp_path) as w:
-        w.add_hparams({
-            "flag": True, "np_flag": np.bool_(False), "jax_flag": FakeJaxScalar(True, bool),
-            "name": "adam", "np_name": np.str_("x"), "n": 3, "lr": 0.1, "np_int": np.int64(7),
-            "np_f32": np.float32(0.5), "jax_f": FakeJaxScalar(0.25, np.float32),
-        })
+        w.add_hparams(
+            {
+                "flag": True,
+                "np_flag": np.bool_(False),
+                "jax_flag": FakeJaxScalar(True, bool),
+                "name": "adam",
+                "np_name": np.str_("x"),
+                "n": 3,
+                "lr": 0.1,
+                "np_int": np.int64(7),
+                "np_f32": np.float32(0.5),
+                "jax_f": FakeJaxScalar(0.25, np.float32),
+            }
+        )
     hp = _start_info(tmp_path).hparams
     assert hp["flag"].WhichOneof("kind") == "bool_value" and hp["flag"].bool_value is True
     assert hp["np_flag"].WhichOneof("kind") == "bool_value" and hp["np_flag"].bool_value is False
@@ -123,16 +143,25 @@ def test_second_add_hparams_is_an_error(tmp_path) -> None:
         w.add_hparams({"lr": 0.2})
     w.add_scalar("x", 1.0)
     w.close()
-    assert len([t for t, _ in _hparams_events(tmp_path) if t == hp_metadata.SESSION_START_INFO_TAG]) == 1
+    assert (
+        len([t for t, _ in _hparams_events(tmp_path) if t == hp_metadata.SESSION_START_INFO_TAG])
+        == 1
+    )
 
 
 def test_run_name_keeps_pytorch_sub_run(tmp_path) -> None:
     with SummaryWriter(tmp_path) as w:
-        w.add_hparams({"lr": 0.1, "bn": True}, {"hparam/acc": 0.75}, run_name="trial", global_step=4)
+        w.add_hparams(
+            {"lr": 0.1, "bn": True}, {"hparam/acc": 0.75}, run_name="trial", global_step=4
+        )
         w.add_hparams({"lr": 0.2, "bn": False}, {"hparam/acc": 0.5}, run_name="trial2")
     sub = tmp_path / "trial"
     tags = [t for t, _ in _hparams_events(sub)]
-    assert tags == [hp_metadata.EXPERIMENT_TAG, hp_metadata.SESSION_START_INFO_TAG, hp_metadata.SESSION_END_INFO_TAG]
+    assert tags == [
+        hp_metadata.EXPERIMENT_TAG,
+        hp_metadata.SESSION_START_INFO_TAG,
+        hp_metadata.SESSION_END_INFO_TAG,
+    ]
     assert [e.status for e in _end_infos(sub)] == [1]
     exp = _hparams_events(sub)[0][1].experiment
     assert {h.name: h.type for h in exp.hparam_infos} == {"lr": 3, "bn": 2}
@@ -147,7 +176,11 @@ def test_domain_discrete_writes_experiment(tmp_path) -> None:
             w.add_hparams({"opt": "adam"}, hparam_domain_discrete={"opt": ["sgd"]})
         with pytest.raises(ValueError, match="not in hparam_dict"):
             w.add_hparams({"opt": "adam"}, hparam_domain_discrete={"other": ["sgd"]})
-        w.add_hparams({"opt": "adam", "lr": 0.1}, {"loss": None}, hparam_domain_discrete={"opt": ["adam", "sgd"]})
+        w.add_hparams(
+            {"opt": "adam", "lr": 0.1},
+            {"loss": None},
+            hparam_domain_discrete={"opt": ["adam", "sgd"]},
+        )
     exp = _hparams_events(tmp_path)[0][1].experiment
     (opt,) = [h for h in exp.hparam_infos if h.name == "opt"]
     assert [v.string_value for v in opt.domain_discrete.values] == ["adam", "sgd"]
@@ -163,20 +196,36 @@ def test_write_hparams_flattens_like_clu(tmp_path) -> None:
 def test_write_experiment_config(tmp_path) -> None:
     path = tbwrite.write_experiment(
         tmp_path,
-        [HParam("lr", RealInterval(1e-4, 1.0), display_name="learning rate", description="SGD step"),
-         HParam("layers", IntInterval(1, 8)), HParam("opt", ["adam", "sgd"]), HParam("bn", dtype="bool"), "free"],
-        [Metric("loss", display_name="Loss", description="training loss", dataset_type="training"),
-         Metric("accuracy", group="validation", dataset_type="validation"), "other"],
-        name="sweep", description="a sweep",
+        [
+            HParam(
+                "lr", RealInterval(1e-4, 1.0), display_name="learning rate", description="SGD step"
+            ),
+            HParam("layers", IntInterval(1, 8)),
+            HParam("opt", ["adam", "sgd"]),
+            HParam("bn", dtype="bool"),
+            "free",
+        ],
+        [
+            Metric(
+                "loss", display_name="Loss", description="training loss", dataset_type="training"
+            ),
+            Metric("accuracy", group="validation", dataset_type="validation"),
+            "other",
+        ],
+        name="sweep",
+        description="a sweep",
     )
     assert os.path.dirname(path) == str(tmp_path)
-    (tag, data), = _hparams_events(tmp_path)
+    ((tag, data),) = _hparams_events(tmp_path)
     exp = data.experiment
     assert tag == hp_metadata.EXPERIMENT_TAG and data.version == 0
     assert exp.name == "sweep" and exp.description == "a sweep"
     infos = {h.name: h for h in exp.hparam_infos}
     assert infos["lr"].display_name == "learning rate" and infos["lr"].description == "SGD step"
-    assert (infos["lr"].domain_interval.min_value, infos["lr"].domain_interval.max_value) == (1e-4, 1.0)
+    assert (infos["lr"].domain_interval.min_value, infos["lr"].domain_interval.max_value) == (
+        1e-4,
+        1.0,
+    )
     assert infos["layers"].type == 3 and infos["layers"].domain_interval.max_value == 8
     assert infos["opt"].type == 1 and infos["bn"].type == 2 and infos["free"].type == 0
     metrics = {m.name.tag: m for m in exp.metric_infos}
@@ -184,15 +233,22 @@ def test_write_experiment_config(tmp_path) -> None:
     assert metrics["accuracy"].name.group == "validation" and metrics["accuracy"].dataset_type == 2
 
 
-@pytest.mark.parametrize("kwargs,exc,fragment", [
-    ({"hparams": [HParam("a", ["x", 1])]}, ValueError, "one type"),
-    ({"hparams": [HParam("a", RealInterval(2, 1))]}, ValueError, "min <= max"),
-    ({"hparams": [HParam("a", IntInterval(1.5, 3))]}, TypeError, "ints"),
-    ({"hparams": [HParam("a"), HParam("a")]}, ValueError, "unique"),
-    ({"hparams": [HParam("a", dtype="complex")]}, ValueError, "dtype"),
-    ({"hparams": [3]}, TypeError, "HParam"),
-    ({"hparams": [], "metrics": [Metric("m", dataset_type="test")]}, ValueError, "dataset_type"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,fragment",
+    [
+        ({"hparams": [HParam("a", ["x", 1])]}, ValueError, "one type"),
+        ({"hparams": [HParam("a", RealInterval(2, 1))]}, ValueError, "min <= max"),
+        ({"hparams": [HParam("a", IntInterval(1.5, 3))]}, TypeError, "ints"),
+        ({"hparams": [HParam("a"), HParam("a")]}, ValueError, "unique"),
+        ({"hparams": [HParam("a", dtype="complex")]}, ValueError, "dtype"),
+        ({"hparams": [3]}, TypeError, "HParam"),
+        (
+            {"hparams": [], "metrics": [Metric("m", dataset_type="test")]},
+            ValueError,
+            "dataset_type",
+        ),
+    ],
+)
 def test_write_experiment_rejects_bad_config(tmp_path, kwargs, exc, fragment) -> None:
     with pytest.raises(exc, match=fragment):
         tbwrite.write_experiment(tmp_path, **kwargs)
@@ -201,27 +257,35 @@ def test_write_experiment_rejects_bad_config(tmp_path, kwargs, exc, fragment) ->
 
 def _run_script(tmp_path, body: str) -> subprocess.CompletedProcess[str]:
     code = "import tbwrite\n" + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
 
 
 def test_unclosed_writer_ends_success_at_exit(tmp_path) -> None:
-    out = _run_script(tmp_path, """
+    out = _run_script(
+        tmp_path,
+        """
         import sys
         w = tbwrite.SummaryWriter(sys.argv[1])
         w.add_hparams({"lr": 0.1})
         w.add_scalar("loss", 1.0, 1)
-    """)
+    """,
+    )
     assert out.returncode == 0, out.stderr
     assert [e.status for e in _end_infos(tmp_path)] == [1]
 
 
 def test_uncaught_exception_ends_failure_at_exit(tmp_path) -> None:
-    out = _run_script(tmp_path, """
+    out = _run_script(
+        tmp_path,
+        """
         import sys
         w = tbwrite.SummaryWriter(sys.argv[1])
         w.add_hparams({"lr": 0.1})
         raise SystemError("training crashed")
-    """)
+    """,
+    )
     assert out.returncode == 1 and "training crashed" in out.stderr
     assert [e.status for e in _end_infos(tmp_path)] == [2]
 

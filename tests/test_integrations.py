@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _need(module: str):
-    return pytest.importorskip(module, reason=f"{module} is not installed (pip install -e '.[test]')")
+    return pytest.importorskip(
+        module, reason=f"{module} is not installed (pip install -e '.[test]')"
+    )
 
 
 def _groups(tb, n):
@@ -38,9 +40,13 @@ def _groups(tb, n):
 
     def ready():
         exp = tb.hparams_experiment()
-        groups = {g["sessions"][0]["name"]: g
-                  for g in tb.hparams_session_groups(experiment=exp).get("sessionGroups", [])}
-        if len(groups) != n or any(not g["sessions"][0].get("endTimeSecs") for g in groups.values()):
+        groups = {
+            g["sessions"][0]["name"]: g
+            for g in tb.hparams_session_groups(experiment=exp).get("sessionGroups", [])
+        }
+        if len(groups) != n or any(
+            not g["sessions"][0].get("endTimeSecs") for g in groups.values()
+        ):
             return None
         return exp, groups
 
@@ -125,19 +131,32 @@ def _write_clu_runs(root: str) -> None:
         with SummaryWriter(root / f"run{i}") as w:
             if clu_interface is not None:
                 assert isinstance(w, clu_interface.MetricWriter)
-            w.write_hparams({"lr": jnp.float32(lr), "model": {"width": 16 * (i + 1), "act": "relu",
-                                                               "dropout": None},
-                             "use_bias": bool(i), "layers": [8, 4]})
+            w.write_hparams(
+                {
+                    "lr": jnp.float32(lr),
+                    "model": {"width": 16 * (i + 1), "act": "relu", "dropout": None},
+                    "use_bias": bool(i),
+                    "layers": [8, 4],
+                }
+            )
             key = jax.random.PRNGKey(i)
             for step in range(3):
                 loss = jnp.exp(-lr * step) + i
                 w.write_scalars(step, {"loss": loss, "acc": jnp.asarray([0.5 + 0.1 * step])})
-                w.write_histograms(step, {"w": jax.random.normal(key, (100,))}, num_buckets={"w": 7})
+                w.write_histograms(
+                    step, {"w": jax.random.normal(key, (100,))}, num_buckets={"w": 7}
+                )
                 w.write_texts(step, {"note": f"step **{step}**"})
                 w.write_images(step, {"img": jax.random.uniform(key, (2, 4, 5, 3))})
     w2 = SummaryWriter(root / "crashed")
-    w2.write_hparams({"lr": 1.0, "model": {"width": 0, "act": "relu", "dropout": None},
-                      "use_bias": True, "layers": [1]})
+    w2.write_hparams(
+        {
+            "lr": 1.0,
+            "model": {"width": 0, "act": "relu", "dropout": None},
+            "use_bias": True,
+            "layers": [1],
+        }
+    )
     w2.write_scalars(0, {"loss": jnp.nan})
     try:
         with w2:
@@ -151,8 +170,13 @@ def clu_logdir(tmp_path_factory):
     _need("jax")
     root = tmp_path_factory.mktemp("clu")
     code = "import sys, test_integrations as t; t._write_clu_runs(sys.argv[1])"
-    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
-                         cwd=Path(__file__).parent, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(root)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return root
 
@@ -162,19 +186,33 @@ def test_clu_writer_with_jax(clu_logdir, load_fast) -> None:
     with TensorBoardServer(clu_logdir, load_fast=load_fast) as tb:
         exp, groups = _groups(tb, 3)
         assert _types(exp) == {
-            "lr": "DATA_TYPE_FLOAT64", "model.width": "DATA_TYPE_FLOAT64",
-            "model.act": "DATA_TYPE_STRING", "model.dropout": "DATA_TYPE_STRING",
-            "use_bias": "DATA_TYPE_BOOL", "layers.0": "DATA_TYPE_FLOAT64",
+            "lr": "DATA_TYPE_FLOAT64",
+            "model.width": "DATA_TYPE_FLOAT64",
+            "model.act": "DATA_TYPE_STRING",
+            "model.dropout": "DATA_TYPE_STRING",
+            "use_bias": "DATA_TYPE_BOOL",
+            "layers.0": "DATA_TYPE_FLOAT64",
             "layers.1": "DATA_TYPE_FLOAT64",
         }
-        assert groups["run1"]["hparams"] == {"lr": pytest.approx(0.01), "model.width": 32.0,
-                                             "model.act": "relu", "model.dropout": "",
-                                             "use_bias": True, "layers.0": 8.0, "layers.1": 4.0}
-        assert _metric(groups["run1"], "loss")["value"] == pytest.approx(1 + np.exp(-0.02), rel=1e-6)
+        assert groups["run1"]["hparams"] == {
+            "lr": pytest.approx(0.01),
+            "model.width": 32.0,
+            "model.act": "relu",
+            "model.dropout": "",
+            "use_bias": True,
+            "layers.0": 8.0,
+            "layers.1": 4.0,
+        }
+        assert _metric(groups["run1"], "loss")["value"] == pytest.approx(
+            1 + np.exp(-0.02), rel=1e-6
+        )
         assert _metric(groups["run1"], "loss")["trainingStep"] == 2
         assert _metric(groups["run0"], "acc")["value"] == pytest.approx(0.7, rel=1e-6)
         assert {r: _status(g) for r, g in groups.items()} == {
-            "run0": "STATUS_SUCCESS", "run1": "STATUS_SUCCESS", "crashed": "STATUS_FAILURE"}
+            "run0": "STATUS_SUCCESS",
+            "run1": "STATUS_SUCCESS",
+            "crashed": "STATUS_FAILURE",
+        }
         hist = tb.wait_for(lambda: tb.histograms("run0", "w"), timeout=WAIT)
         assert len(hist) == 3 and len(hist[0][2]) == 7 and sum(b[2] for b in hist[0][2]) == 100
         assert [t["step"] for t in tb.text("run0", "note")] == [0, 1, 2]
@@ -202,20 +240,36 @@ def sklearn_logdir(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sklearn")
     X, y = make_classification(n_samples=120, n_features=6, random_state=0)
-    pipe = Pipeline([("scale", StandardScaler()), ("clf", MLPClassifier(max_iter=15, random_state=0))])
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("clf", MLPClassifier(max_iter=15, random_state=0))]
+    )
     grid = GridSearchCV(
         pipe,
-        {"scale": [StandardScaler(), MinMaxScaler()], "clf__hidden_layer_sizes": [(8,), (6, 4)],
-         "clf__early_stopping": [True, False], "clf__alpha": [1e-3]},
-        cv=3, return_train_score=True,
+        {
+            "scale": [StandardScaler(), MinMaxScaler()],
+            "clf__hidden_layer_sizes": [(8,), (6, 4)],
+            "clf__early_stopping": [True, False],
+            "clf__alpha": [1e-3],
+        },
+        cv=3,
+        return_train_score=True,
     )
     random = RandomizedSearchCV(
-        LogisticRegression(max_iter=200), {"C": [0.01, 1.0, -1.0], "class_weight": [None, "balanced"]},
-        n_iter=6, cv=3, random_state=0, scoring=["accuracy", "f1"], refit="accuracy", error_score=np.nan,
+        LogisticRegression(max_iter=200),
+        {"C": [0.01, 1.0, -1.0], "class_weight": [None, "balanced"]},
+        n_iter=6,
+        cv=3,
+        random_state=0,
+        scoring=["accuracy", "f1"],
+        refit="accuracy",
+        error_score=np.nan,
     )
     halving = HalvingGridSearchCV(
         GradientBoostingClassifier(n_estimators=8, random_state=0),
-        {"max_depth": [1, 2], "learning_rate": [0.1, 0.5]}, cv=3, factor=2, min_resources=30,
+        {"max_depth": [1, 2], "learning_rate": [0.1, 0.5]},
+        cv=3,
+        factor=2,
+        min_resources=30,
         random_state=0,
     )
     with warnings.catch_warnings():
@@ -239,13 +293,25 @@ def test_sklearn_grid_search(sklearn_logdir, load_fast) -> None:
         exp, groups = _groups(tb, 8)
         assert exp["name"] == "GridSearchCV"
         infos = {h["name"]: h for h in exp["hparamInfos"]}
-        assert _types(exp) == {"scale": "DATA_TYPE_STRING", "clf__hidden_layer_sizes": "DATA_TYPE_STRING",
-                               "clf__early_stopping": "DATA_TYPE_BOOL", "clf__alpha": "DATA_TYPE_FLOAT64"}
+        assert _types(exp) == {
+            "scale": "DATA_TYPE_STRING",
+            "clf__hidden_layer_sizes": "DATA_TYPE_STRING",
+            "clf__early_stopping": "DATA_TYPE_BOOL",
+            "clf__alpha": "DATA_TYPE_FLOAT64",
+        }
         assert infos["scale"]["domainDiscrete"] == ["StandardScaler", "MinMaxScaler"]
         assert infos["clf__hidden_layer_sizes"]["domainDiscrete"] == ["(8,)", "(6, 4)"]
         assert [m["name"]["tag"] for m in exp["metricInfos"]] == [
-            "mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
-            "std_train_score", "mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"]
+            "mean_test_score",
+            "std_test_score",
+            "rank_test_score",
+            "mean_train_score",
+            "std_train_score",
+            "mean_fit_time",
+            "std_fit_time",
+            "mean_score_time",
+            "std_score_time",
+        ]
         assert set(groups) == {os.path.basename(r) for r in runs}
         for i, run in enumerate(sorted(groups)):
             g = groups[run]
@@ -260,7 +326,9 @@ def test_sklearn_grid_search(sklearn_logdir, load_fast) -> None:
         # Per-split scores as steps; the refitted best estimator's loss curve in its run.
         split = tb.scalars("candidate-0", "splits/test_score")
         assert [p[1] for p in split] == [0, 1, 2]
-        assert [p[2] for p in split] == pytest.approx([res[f"split{k}_test_score"][0] for k in range(3)], rel=1e-6)
+        assert [p[2] for p in split] == pytest.approx(
+            [res[f"split{k}_test_score"][0] for k in range(3)], rel=1e-6
+        )
         best = f"candidate-{search.best_index_}"
         curve = tb.scalars(best, "estimator/loss_curve")
         final = search.best_estimator_[-1]
@@ -280,11 +348,15 @@ def test_sklearn_random_and_halving(sklearn_logdir, load_fast) -> None:
         assert {"mean_test_accuracy", "mean_test_f1", "rank_test_f1"} <= tags
         for i, run in enumerate(sorted(groups)):
             g = groups[run]
-            assert g["hparams"]["class_weight"] == ("None" if res["params"][i]["class_weight"] is None else "balanced")
+            assert g["hparams"]["class_weight"] == (
+                "None" if res["params"][i]["class_weight"] is None else "balanced"
+            )
             failed = res["params"][i]["C"] < 0  # LogisticRegression refuses C < 0
             assert _status(g) == ("STATUS_FAILURE" if failed else "STATUS_SUCCESS")
             if not failed:
-                assert _metric(g, "mean_test_f1")["value"] == pytest.approx(res["mean_test_f1"][i], rel=1e-6)
+                assert _metric(g, "mean_test_f1")["value"] == pytest.approx(
+                    res["mean_test_f1"][i], rel=1e-6
+                )
         assert "STATUS_FAILURE" in {_status(g) for g in groups.values()}
 
     search, runs = sklearn_logdir["halving"]
@@ -301,11 +373,16 @@ def test_sklearn_random_and_halving(sklearn_logdir, load_fast) -> None:
             it, row = last_iter[key]
             assert _metric(g, "iter")["value"] == it and _metric(g, "iter")["trainingStep"] == it
             assert _metric(g, "n_resources")["value"] == res["n_resources"][row]
-            assert _metric(g, "mean_test_score")["value"] == pytest.approx(res["mean_test_score"][row], rel=1e-6)
+            assert _metric(g, "mean_test_score")["value"] == pytest.approx(
+                res["mean_test_score"][row], rel=1e-6
+            )
         assert max(it for it, _ in last_iter.values()) >= 1
         best = (search.best_params_["max_depth"], search.best_params_["learning_rate"])
-        (best_run,) = [run for run, g in groups.items()
-                       if (int(g["hparams"]["max_depth"]), g["hparams"]["learning_rate"]) == best]
+        (best_run,) = [
+            run
+            for run, g in groups.items()
+            if (int(g["hparams"]["max_depth"]), g["hparams"]["learning_rate"]) == best
+        ]
         curve = tb.scalars(best_run, "estimator/train_score")
         assert [p[2] for p in curve] == pytest.approx(search.best_estimator_.train_score_, rel=1e-5)
 
@@ -339,8 +416,12 @@ def _optuna_worker(storage: str, logdir: str, n_trials: int) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name="sweep", storage=storage)
-    study.optimize(_optuna_objective, n_trials=n_trials, catch=(ValueError,),
-                   callbacks=[TensorBoardCallback(logdir, metric_name="loss")])
+    study.optimize(
+        _optuna_objective,
+        n_trials=n_trials,
+        catch=(ValueError,),
+        callbacks=[TensorBoardCallback(logdir, metric_name="loss")],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -349,8 +430,11 @@ def optuna_study(tmp_path_factory):
     root = tmp_path_factory.mktemp("optuna")
     storage = f"sqlite:///{root / 'study.db'}"
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    optuna.create_study(study_name="sweep", storage=storage, direction="minimize",
-)
+    optuna.create_study(
+        study_name="sweep",
+        storage=storage,
+        direction="minimize",
+    )
     logdir = root / "logs"
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=_optuna_worker, args=(storage, str(logdir), 6)) for _ in range(2)]
@@ -384,11 +468,16 @@ def test_optuna_sessions(optuna_study, load_fast) -> None:
     study, logdir, _ = optuna_study
     trials = {f"trial-{t.number}": t for t in study.get_trials()}
     states = {t.state for t in trials.values()}
-    assert {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL,
-            optuna.trial.TrialState.PRUNED} <= states
-    want_status = {optuna.trial.TrialState.COMPLETE: "STATUS_SUCCESS",
-                   optuna.trial.TrialState.FAIL: "STATUS_FAILURE",
-                   optuna.trial.TrialState.PRUNED: "STATUS_UNKNOWN"}
+    assert {
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.FAIL,
+        optuna.trial.TrialState.PRUNED,
+    } <= states
+    want_status = {
+        optuna.trial.TrialState.COMPLETE: "STATUS_SUCCESS",
+        optuna.trial.TrialState.FAIL: "STATUS_FAILURE",
+        optuna.trial.TrialState.PRUNED: "STATUS_UNKNOWN",
+    }
     with TensorBoardServer(logdir, load_fast=load_fast) as tb:
         exp, groups = _groups(tb, 12)
         assert exp["name"] == "sweep"
@@ -416,17 +505,20 @@ def test_optuna_sessions(optuna_study, load_fast) -> None:
                 points = tb.scalars(run, "loss")
                 assert [p[1] for p in points] == [0, 1, 2, 3]
                 assert [p[2] for p in points[:3]] == pytest.approx(
-                    [t.intermediate_values[s] for s in range(3)], rel=1e-6)
+                    [t.intermediate_values[s] for s in range(3)], rel=1e-6
+                )
             elif t.state == optuna.trial.TrialState.PRUNED:
                 last = max(t.intermediate_values)
                 m = _metric(g, "loss")
                 assert m["trainingStep"] == last
                 assert m["value"] == pytest.approx(t.intermediate_values[last], rel=1e-6)
             else:
-                assert not g["metricValues"] or all(mv.get("value") is None for mv in g["metricValues"])
+                assert not g["metricValues"] or all(
+                    mv.get("value") is None for mv in g["metricValues"]
+                )
 
 
-# -- Ray Tune ---------------------------------------------------------------------------------------
+# -- Ray Tune ----------------------------------------------------------------------------------
 
 RAY_SCRIPT = r"""
 import sys, time
@@ -469,8 +561,15 @@ def ray_logdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("ray")
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(root / "raytmp"))
     # A subprocess, so that every Ray process is gone with it (checked below).
-    out = subprocess.run([sys.executable, "-c", RAY_SCRIPT, str(root)], capture_output=True,
-                         text=True, env=env, timeout=240, cwd=ROOT, start_new_session=True)
+    out = subprocess.run(
+        [sys.executable, "-c", RAY_SCRIPT, str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     ok = out.returncode == 0 and out.stdout.strip().endswith("ok")
     assert ok, out.stdout[-3000:] + out.stderr[-5000:]
     return root / "tb"
@@ -493,8 +592,11 @@ def test_ray_tune_left_no_processes(ray_logdir) -> None:
 def test_ray_tune_trials(ray_logdir, load_fast) -> None:
     with TensorBoardServer(ray_logdir, load_fast=load_fast) as tb:
         exp, groups = _groups(tb, 3)
-        assert _types(exp) == {"lr": "DATA_TYPE_FLOAT64", "opt": "DATA_TYPE_STRING",
-                               "model/deep": "DATA_TYPE_BOOL"}
+        assert _types(exp) == {
+            "lr": "DATA_TYPE_FLOAT64",
+            "opt": "DATA_TYPE_STRING",
+            "model/deep": "DATA_TYPE_BOOL",
+        }
         by_lr = {g["hparams"]["lr"]: (run, g) for run, g in groups.items()}
         assert set(by_lr) == {0.1, 0.2, 0.5}
         for lr in (0.1, 0.2):
@@ -519,8 +621,9 @@ def test_jax_flax_example_runs(tmp_path) -> None:
     _need("flax")
     _need("optax")
     script = ROOT / "examples" / "jax_flax_train.py"
-    out = subprocess.run([sys.executable, str(script), str(tmp_path)],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     (row,) = list(tbwrite.read_hparams(tmp_path))
     assert row.status == "SUCCESS"

@@ -93,8 +93,7 @@ def test_per_process_mode_names_sort(tmp_path, clean_env) -> None:
     w = process_writer(tmp_path, mode="per_process", process_index=3, process_count=12)
     w.close()
     assert w.get_logdir() == os.path.join(str(tmp_path), "process_03")
-    w = process_writer("memory://tbw-pp/logs", mode="per_process", process_index=0,
-                       process_count=1)
+    w = process_writer("memory://tbw-pp/logs", mode="per_process", process_index=0, process_count=1)
     w.close()
     assert w.get_logdir() == "memory://tbw-pp/logs/process_0"
 

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_generated_code_matches_proto_sources() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_proto.py"), "--check"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -47,11 +48,28 @@ def test_import_tbwrite_is_light(tmp_path) -> None:
         "w.close()\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     loaded = set(json.loads(out.stdout))
-    for heavy in ("torch", "tensorflow", "tensorboard", "jax", "numpy", "google",
-                  "sklearn", "optuna", "ray", "flax", "clu", "scipy"):
+    for heavy in (
+        "torch",
+        "tensorflow",
+        "tensorboard",
+        "jax",
+        "numpy",
+        "google",
+        "sklearn",
+        "optuna",
+        "ray",
+        "flax",
+        "clu",
+        "scipy",
+    ):
         assert heavy not in loaded, f"import tbwrite + add_scalar loaded {heavy}"
 
 
@@ -62,15 +80,21 @@ def test_integrations_import_their_libraries_lazily() -> None:
         "import tbwrite.integrations.optuna, tbwrite.integrations.ray\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     loaded = set(json.loads(out.stdout))
     for heavy in ("jax", "sklearn", "optuna", "ray", "flax", "clu", "scipy", "numpy", "google"):
         assert heavy not in loaded, f"importing the integrations loaded {heavy}"
 
 
 def test_console_script_and_module_entry_point(tmp_path) -> None:
-    out = subprocess.run([sys.executable, "-m", "tbwrite", "demo", str(tmp_path / "d")],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "tbwrite", "demo", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert f"tensorboard --logdir {tmp_path / 'd'}" in out.stdout
     entries = os.listdir(tmp_path / "d")
@@ -86,8 +110,20 @@ def oldest_protobuf_python(tmp_path_factory) -> tuple[str, str]:
     env = tmp_path_factory.mktemp("pb-oldest")
     venv.create(env, with_pip=True)
     python = str(env / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    f"protobuf=={oldest}", "crc32c", "numpy"], check=True)
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"protobuf=={oldest}",
+            "crc32c",
+            "numpy",
+        ],
+        check=True,
+    )
     return python, oldest
 
 
@@ -107,8 +143,9 @@ def test_oldest_and_newest_protobuf_runtime(oldest_protobuf_python, tmp_path) ->
 
     oldest_python, oldest = oldest_protobuf_python
     for python in (oldest_python, sys.executable):
-        out = subprocess.run([python, "-c", code, str(tmp_path / "run")],
-                             capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [python, "-c", code, str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT
+        )
         assert out.returncode == 0, out.stderr
         version = out.stdout.split()[0]
         if python == sys.executable:

@@ -160,7 +160,10 @@ def test_to_polars(tmp_path) -> None:
     df = tbwrite.read_scalars(tmp_path).to_polars()
     assert isinstance(df, pl.DataFrame)
     assert df.columns == ["run", "tag", "step", "wall_time", "value"]
-    assert df.select(["run", "tag", "step", "value"]).rows() == [("r", "a", 3, 1.5), ("r", "a", 4, 2.5)]
+    assert df.select(["run", "tag", "step", "value"]).rows() == [
+        ("r", "a", 3, 1.5),
+        ("r", "a", 4, 2.5),
+    ]
     table = tbwrite.read_hparams(tmp_path).to_polars()
     assert table["lr"].to_list() == [0.1] and table["opt"].to_list() == ["sgd"]
     assert table["a"].to_list() == [2.5]

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import uuid
@@ -37,7 +36,13 @@ CRASH_TRIALS = 50
 
 
 def _scalar_steps(path) -> list[int]:
-    return [e.step for f in event_files(path) for e in raw_events(f) for v in e.summary.value if v.tag == "loss"]
+    return [
+        e.step
+        for f in event_files(path)
+        for e in raw_events(f)
+        for v in e.summary.value
+        if v.tag == "loss"
+    ]
 
 
 # -- crashes ------------------------------------------------------------------------------
@@ -57,7 +62,7 @@ def crashed_runs(tmp_path_factory):
 def test_sigkill_trials_lose_only_unflushed(crashed_runs) -> None:
     _, results = crashed_runs
     assert len(results) == CRASH_TRIALS
-    for logdir, result in results.items():
+    for result in results.values():
         check_trial(result)
     # The trials did kill mid-flight: some flushed, some steps were buffered and lost.
     assert sum(r.flushed_step >= 0 for r in results.values()) >= CRASH_TRIALS // 2
@@ -69,8 +74,13 @@ def test_sigkill_files_read_by_tensorboard_python_loader(crashed_runs) -> None:
     _, results = crashed_runs
     for i, (logdir, result) in enumerate(results.items()):
         # TensorBoard's file loader (CRCs checked, events parsed) on every trial ...
-        got = [e.step for f in result.files for e in EventFileLoader(f).Load()
-               for v in e.summary.value if v.tag == "loss"]
+        got = [
+            e.step
+            for f in result.files
+            for e in EventFileLoader(f).Load()
+            for v in e.summary.value
+            if v.tag == "loss"
+        ]
         assert got == result.steps, logdir
         if i % 5 == 0:  # ... and the whole EventAccumulator on every fifth
             acc = accumulator(logdir)
@@ -87,6 +97,7 @@ def test_sigkill_files_read_by_rust_loader(crashed_runs) -> None:
     for name in want:
         os.symlink(root / name, sub / name)
     with TensorBoardServer(sub, load_fast=True) as tb:
+
         def counts():
             got = {run: len(tb.scalars(run, "loss")) for run in want}
             return got if got == want else None
@@ -123,8 +134,12 @@ print("errors", errors)
 
 def test_file_size_limit_short_write_keeps_whole_records(tmp_path) -> None:
     limit = 4000  # not a record boundary: the kernel writes part of a record, then EFBIG
-    out = subprocess.run([sys.executable, "-c", FSIZE_CHILD, str(tmp_path), str(limit)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", FSIZE_CHILD, str(tmp_path), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "errors [(" in out.stdout and "'OSError', 27)" in out.stdout  # EFBIG, chained
     assert "close raised 27" in out.stdout  # the buffered records could not be written
@@ -139,8 +154,9 @@ def test_file_size_limit_short_write_keeps_whole_records(tmp_path) -> None:
 def _mount_tmpfs(path, size: str) -> bool:
     if os.geteuid() != 0:
         return False
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                         capture_output=True)
+    out = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     return out.returncode == 0
 
 
@@ -148,7 +164,10 @@ def test_disk_full_then_space_back(tmp_path) -> None:
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     if not _mount_tmpfs(mnt, "256k"):
-        pytest.skip("mounting a tmpfs needs root and CAP_SYS_ADMIN; the RLIMIT_FSIZE test covers short writes")
+        pytest.skip(
+            "mounting a tmpfs needs root and CAP_SYS_ADMIN; "
+            "the RLIMIT_FSIZE test covers short writes"
+        )
     try:
         filler = mnt / "filler"
         w = SummaryWriter(mnt / "run", max_queue=50, flush_secs=3600)
@@ -217,7 +236,9 @@ def test_background_flush_error_surfaces_at_next_call(tmp_path, monkeypatch) -> 
     deadline = time.time() + 10
     while _scalar_steps(tmp_path) != [0, 1, 2] and time.time() < deadline:
         time.sleep(0.02)
-    assert _scalar_steps(tmp_path) == [0, 1, 2], "records buffered during the fault are written once"
+    assert _scalar_steps(tmp_path) == [0, 1, 2], (
+        "records buffered during the fault are written once"
+    )
     w.close()
 
 
@@ -259,8 +280,15 @@ def test_spawned_processes_share_a_logdir(tmp_path) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(3) as pool:
         names = pool.starmap(_spawn_worker, [(str(tmp_path), r) for r in range(6)])
-    assert len(set(names)) == 6 and sorted(names) == sorted(os.path.basename(f) for f in event_files(tmp_path))
-    values = sorted(int(v.simple_value) for f in event_files(tmp_path) for e in raw_events(f) for v in e.summary.value)
+    assert len(set(names)) == 6 and sorted(names) == sorted(
+        os.path.basename(f) for f in event_files(tmp_path)
+    )
+    values = sorted(
+        int(v.simple_value)
+        for f in event_files(tmp_path)
+        for e in raw_events(f)
+        for v in e.summary.value
+    )
     assert values == sorted(r * 1000 + s for r in range(6) for s in range(200))
 
 
@@ -292,7 +320,9 @@ def test_threads_flush_and_close_race(tmp_path) -> None:
         while not stop.is_set():
             w.flush()
 
-    threads = [threading.Thread(target=log, args=(k,)) for k in range(4)] + [threading.Thread(target=flusher)]
+    threads = [threading.Thread(target=log, args=(k,)) for k in range(4)] + [
+        threading.Thread(target=flusher)
+    ]
     for t in threads:
         t.start()
     time.sleep(0.3)
@@ -413,16 +443,27 @@ def test_fuzz_reader_arbitrary_file(tmp_path_factory, data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.binary(max_size=200), st.just(_VALID_EVENT),
-                          st.builds(lambda b, i: _VALID_EVENT[:i] + b + _VALID_EVENT[i:],
-                                    st.binary(max_size=8), st.integers(0, len(_VALID_EVENT)))),
-                max_size=8))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=200),
+            st.just(_VALID_EVENT),
+            st.builds(
+                lambda b, i: _VALID_EVENT[:i] + b + _VALID_EVENT[i:],
+                st.binary(max_size=8),
+                st.integers(0, len(_VALID_EVENT)),
+            ),
+        ),
+        max_size=8,
+    )
+)
 def test_fuzz_reader_payloads_with_valid_crcs(tmp_path_factory, payloads: list[bytes]) -> None:
     # Framing is intact, the payloads are arbitrary or damaged scalar events: the reader's
     # own fast scalar parser and protobuf both see them. Parsed or our error, nothing else.
     root = tmp_path_factory.mktemp("fuzzp")
     (root / "events.out.tfevents.1.fuzz").write_bytes(
-        frame(file_version_event(1.0)) + b"".join(frame(p) for p in payloads))
+        frame(file_version_event(1.0)) + b"".join(frame(p) for p in payloads)
+    )
     _only_our_error(root)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -451,7 +492,9 @@ def test_found_by_fuzzing_bad_hparams_plugin_data_is_left_out(tmp_path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "events.out.tfevents.1.x").write_bytes(
-        frame(file_version_event(1.0)) + _summary_record("_hparams_/session_start_info", "hparams", b"\xff\xff"))
+        frame(file_version_event(1.0))
+        + _summary_record("_hparams_/session_start_info", "hparams", b"\xff\xff")
+    )
     with pytest.warns(RuntimeWarning, match="does not parse"):
         table = tbwrite.read_hparams(tmp_path)
     assert [r.run for r in table] == ["good"]
@@ -469,7 +512,8 @@ def test_found_by_fuzzing_undecodable_tensors_are_left_out(tmp_path) -> None:
         + _summary_record("s", "scalars", b"", bad_dtype)
         + _summary_record("h", "histograms", b"", ragged)
         + _summary_record("h2", "histograms", b"", two)
-        + _summary_record("t", "text", b"", bad_dtype))
+        + _summary_record("t", "text", b"", bad_dtype)
+    )
     with pytest.warns(RuntimeWarning, match="does not decode"):
         runs = tbwrite.read_scalars(tmp_path)
     assert runs.get(".", {}) == {}

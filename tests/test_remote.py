@@ -27,7 +27,6 @@ W0 = 1_700_000_000.0
 HEADER = len(frame(file_version_event(W0)))  # wall_time 0.0 would be omitted
 
 
-
 @pytest.fixture
 def mem():
     """A fresh memory:// directory; the memory store is process-wide."""
@@ -189,7 +188,9 @@ def test_reader_on_urls(mem) -> None:
     assert list(runs) == ["a", "b/c"]
     assert all(f.startswith(f"{mem}/logs/") for files in runs.values() for f in files)
     assert {r: list(s) for r, s in tbwrite.read_scalars(f"{mem}/logs").items()} == {
-        "a": ["loss"], "b/c": ["loss"]}
+        "a": ["loss"],
+        "b/c": ["loss"],
+    }
     assert tbwrite.read_text(f"{mem}/logs")["b/c"]["t"].values == ["b/c"]
     one = runs["a"][-1]
     assert [e.event.step for e in tbwrite.iter_events(one)][-2:] == [1, 1]
@@ -390,8 +391,12 @@ def test_add_embedding_refuses_urls(mem) -> None:
 
 
 def test_is_remote() -> None:
-    assert _remote.is_remote("s3://b/x") and _remote.is_remote("gs://b") and _remote.is_remote(
-        "memory://x") and _remote.is_remote("simplecache::s3://b/x") is False
+    assert (
+        _remote.is_remote("s3://b/x")
+        and _remote.is_remote("gs://b")
+        and _remote.is_remote("memory://x")
+        and _remote.is_remote("simplecache::s3://b/x") is False
+    )
     assert not _remote.is_remote("/tmp/x") and not _remote.is_remote("file:///tmp/x")
     assert not _remote.is_remote("runs/a://b")
 
@@ -431,24 +436,40 @@ def test_s3_tensorboard_reads_while_open_and_after_close(moto_s3, tb_server) -> 
         tb = tb_server(
             "s3://tbwrite/e2e/logs",
             load_fast=False,
-            env={"S3_ENDPOINT": moto_s3.url, "AWS_ENDPOINT_URL": None,
-                 "FSSPEC_S3_ENDPOINT_URL": None},
+            env={
+                "S3_ENDPOINT": moto_s3.url,
+                "AWS_ENDPOINT_URL": None,
+                "FSSPEC_S3_ENDPOINT_URL": None,
+            },
         )
-        got = tb.wait_for(lambda: "live" in tb.runs() and len(tb.scalars("live", "loss")) == 50
-                          and tb.scalars("live", "loss"), timeout=60, what="50 points")
+        got = tb.wait_for(
+            lambda: (
+                "live" in tb.runs()
+                and len(tb.scalars("live", "loss")) == 50
+                and tb.scalars("live", "loss")
+            ),
+            timeout=60,
+            what="50 points",
+        )
         assert got == [[W0 + i, i, i * 0.5] for i in range(50)]
         for i in range(50, 80):
             w.add_scalar("loss", i * 0.5, i, walltime=W0 + i)
         w.add_text("note", "still *open*", 79, walltime=W0 + 79)
         w.flush()
-        got = tb.wait_for(lambda: len(tb.scalars("live", "loss")) == 80
-                          and tb.scalars("live", "loss"), timeout=60, what="80 points")
+        got = tb.wait_for(
+            lambda: len(tb.scalars("live", "loss")) == 80 and tb.scalars("live", "loss"),
+            timeout=60,
+            what="80 points",
+        )
         assert got == [[W0 + i, i, i * 0.5] for i in range(80)]
         w.add_scalar("loss", 100.0, 100, walltime=W0 + 100)
     finally:
         w.close()
-    got = tb.wait_for(lambda: len(tb.scalars("live", "loss")) == 81
-                      and tb.scalars("live", "loss"), timeout=60, what="81 points")
+    got = tb.wait_for(
+        lambda: len(tb.scalars("live", "loss")) == 81 and tb.scalars("live", "loss"),
+        timeout=60,
+        what="81 points",
+    )
     assert got[-1] == [W0 + 100, 100, 100.0]
     # One PUT per object, each a new key: header, two flushes, close.
     puts = moto_s3.puts("/tbwrite/e2e/logs/live/")
@@ -486,8 +507,9 @@ def test_s3_upload_bytes_are_linear(moto_s3) -> None:
 def test_s3_killed_writer_keeps_what_was_flushed(moto_s3) -> None:
     url = "s3://tbwrite/killed/run"
     env = {**os.environ, **moto_s3.env}
-    proc = subprocess.Popen([sys.executable, "-c", LOGGER, url, "0"], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOGGER, url, "0"], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None
         lines = []
@@ -524,9 +546,18 @@ def test_s3_dropped_server_surfaces_and_recovers(monkeypatch) -> None:
     with MotoServer() as s3:
         for k, v in s3.env.items():
             monkeypatch.setenv(k, v)
-        monkeypatch.setitem(fsspec.config.conf, "s3", {
-            "endpoint_url": s3.url, "config_kwargs": {
-                "connect_timeout": 2, "read_timeout": 2, "retries": {"max_attempts": 1}}})
+        monkeypatch.setitem(
+            fsspec.config.conf,
+            "s3",
+            {
+                "endpoint_url": s3.url,
+                "config_kwargs": {
+                    "connect_timeout": 2,
+                    "read_timeout": 2,
+                    "retries": {"max_attempts": 1},
+                },
+            },
+        )
         s3.create_bucket("dropped")
         url = "s3://dropped/run"
         w = SummaryWriter(url, flush_secs=3600)
@@ -559,8 +590,9 @@ def test_s3_writer_left_open_is_closed_at_exit(moto_s3) -> None:
         "for i in range(10):\n"
         "    w.add_scalar('loss', i, i)\n"
     )
-    subprocess.run([sys.executable, "-c", code], env={**os.environ, **moto_s3.env},
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **moto_s3.env}, check=True, timeout=120
+    )
     assert steps_of(url) == list(range(10))
     (row,) = tbwrite.read_hparams(url)
     assert row.status == "SUCCESS"

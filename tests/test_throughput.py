@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
 from readback import accumulator, all_events, event_files
+
 from tbwrite import SummaryWriter
 from tbwrite._bulk import CHUNK_RECORDS, check_series, encode_series
 from tbwrite._encode import ScalarEncoder
@@ -48,16 +48,33 @@ def _encoded(tag: str, values, steps, walltimes) -> bytes:
 @st.composite
 def series(draw):
     n = draw(st.integers(0, 40))
-    values = draw(hnp.arrays(np.float64, n, elements=st.floats(allow_nan=True, allow_infinity=True)))
-    steps = draw(st.one_of(
-        hnp.arrays(np.int64, n, elements=st.one_of(
-            INT64, st.sampled_from([0, 1, 127, 128, 16383, 16384, (1 << 63) - 1, -1])))
-    ))
-    walltimes = draw(st.one_of(
-        st.sampled_from([1.7e9, 0.0, -0.0, 1e-300]),
-        hnp.arrays(np.float64, n, elements=st.one_of(
-            st.sampled_from([0.0, -0.0, 1.7e9]), st.floats(allow_nan=False, allow_infinity=False))),
-    ))
+    values = draw(
+        hnp.arrays(np.float64, n, elements=st.floats(allow_nan=True, allow_infinity=True))
+    )
+    steps = draw(
+        st.one_of(
+            hnp.arrays(
+                np.int64,
+                n,
+                elements=st.one_of(
+                    INT64, st.sampled_from([0, 1, 127, 128, 16383, 16384, (1 << 63) - 1, -1])
+                ),
+            )
+        )
+    )
+    walltimes = draw(
+        st.one_of(
+            st.sampled_from([1.7e9, 0.0, -0.0, 1e-300]),
+            hnp.arrays(
+                np.float64,
+                n,
+                elements=st.one_of(
+                    st.sampled_from([0.0, -0.0, 1.7e9]),
+                    st.floats(allow_nan=False, allow_infinity=False),
+                ),
+            ),
+        )
+    )
     return values, steps, walltimes
 
 
@@ -65,14 +82,49 @@ def series(draw):
 @settings(max_examples=200, deadline=None)
 def test_series_bytes_equal_protobuf(tag, data) -> None:
     values, steps, walltimes = data
-    assert _encoded(tag, values, steps, walltimes) == _reference_records(tag, values, steps, walltimes)
+    assert _encoded(tag, values, steps, walltimes) == _reference_records(
+        tag, values, steps, walltimes
+    )
 
 
 def test_series_special_values_and_boundaries() -> None:
-    values = np.array([0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 1e-45, 1.4e-45,
-                       3.4028235e38, 3.4028236e38, 1e39, -1e300, 2.2250738585072014e-308, 0.1])
-    steps = np.array([0, 1, 127, 128, 129, 16383, 16384, 2**21 - 1, 2**21, 2**28, 2**35,
-                      2**63 - 1, -1, -(2**63)], dtype=np.int64)
+    values = np.array(
+        [
+            0.0,
+            -0.0,
+            math.nan,
+            math.inf,
+            -math.inf,
+            5e-324,
+            1e-45,
+            1.4e-45,
+            3.4028235e38,
+            3.4028236e38,
+            1e39,
+            -1e300,
+            2.2250738585072014e-308,
+            0.1,
+        ]
+    )
+    steps = np.array(
+        [
+            0,
+            1,
+            127,
+            128,
+            129,
+            16383,
+            16384,
+            2**21 - 1,
+            2**21,
+            2**28,
+            2**35,
+            2**63 - 1,
+            -1,
+            -(2**63),
+        ],
+        dtype=np.int64,
+    )
     for walltimes in (1.7e9, 0.0, -0.0, np.linspace(0.0, 1.7e9, len(values))):
         got = _encoded("ü/loss", values, steps, walltimes)
         assert got == _reference_records("ü/loss", values, steps, walltimes)
@@ -82,13 +134,21 @@ def test_series_input_dtypes_match_add_scalar() -> None:
     # ints round through float64 then float32, as add_scalar's float(value) does.
     ints = np.array([2**53 + 1, 2**24 + 1, -(2**62), 7], dtype=np.int64)
     assert _encoded("t", ints, np.arange(4), 1.0) == _reference_records(
-        "t", [float(v) for v in ints.tolist()], range(4), 1.0)
-    for arr in (np.arange(5, dtype=np.float16), np.arange(5, dtype=np.uint8), np.array([True, False]),
-                [1, 2.5, 3]):
+        "t", [float(v) for v in ints.tolist()], range(4), 1.0
+    )
+    for arr in (
+        np.arange(5, dtype=np.float16),
+        np.arange(5, dtype=np.uint8),
+        np.array([True, False]),
+        [1, 2.5, 3],
+    ):
         values = np.asarray(arr).astype(np.float64)
-        assert _encoded("t", arr, None, 2.0) == _reference_records("t", values, range(len(values)), 2.0)
+        assert _encoded("t", arr, None, 2.0) == _reference_records(
+            "t", values, range(len(values)), 2.0
+        )
     assert _encoded("t", [1.0, 2.0], np.array([5, 6], dtype=np.uint32), 3.0) == _reference_records(
-        "t", [1.0, 2.0], [5, 6], 3.0)
+        "t", [1.0, 2.0], [5, 6], 3.0
+    )
 
 
 def test_series_spanning_chunks_and_mixed_layouts() -> None:
@@ -98,7 +158,9 @@ def test_series_spanning_chunks_and_mixed_layouts() -> None:
     steps = np.arange(n, dtype=np.int64) * 3 - 5  # negative, zero, then 1..3 byte varints
     walls = 1.7e9 + rng.random(n)
     walls[::1000] = 0.0
-    assert _encoded("loss", values, steps, walls) == _reference_records("loss", values, steps, walls)
+    assert _encoded("loss", values, steps, walls) == _reference_records(
+        "loss", values, steps, walls
+    )
 
 
 def test_add_scalar_series_reads_back_in_tensorboard(tmp_path) -> None:
@@ -145,7 +207,11 @@ def test_add_scalar_series_default_walltime_is_now(tmp_path) -> None:
         (dict(tag="t", values=["a"]), TypeError, "values"),
         (dict(tag="t", values=[1.0, 2.0], steps=[1]), ValueError, "steps"),
         (dict(tag="t", values=[1.0], steps=[1.5]), TypeError, "steps"),
-        (dict(tag="t", values=[1.0], steps=np.array([2**63], dtype=np.uint64)), ValueError, "steps"),
+        (
+            dict(tag="t", values=[1.0], steps=np.array([2**63], dtype=np.uint64)),
+            ValueError,
+            "steps",
+        ),
         (dict(tag="t", values=[1.0], steps=[2**64]), TypeError, "steps"),
         (dict(tag="t", values=[1.0, 2.0], walltimes=[1.0]), ValueError, "walltimes"),
         (dict(tag="t", values=[1.0, 2.0], walltimes=[1.0, math.nan]), ValueError, "walltimes"),
@@ -153,7 +219,9 @@ def test_add_scalar_series_default_walltime_is_now(tmp_path) -> None:
         (dict(tag="t", values=[1.0], walltimes="now"), TypeError, "walltimes"),
     ],
 )
-def test_add_scalar_series_rejects_bad_input_and_writes_nothing(tmp_path, kwargs, exc, word) -> None:
+def test_add_scalar_series_rejects_bad_input_and_writes_nothing(
+    tmp_path, kwargs, exc, word
+) -> None:
     w = SummaryWriter(tmp_path)
     with pytest.raises(exc, match=word):
         w.add_scalar_series(**kwargs)
@@ -194,8 +262,9 @@ def test_add_scalar_fast_path_reads_back(tmp_path) -> None:
 
 
 def _peak_rss_mib_of_child(code: str, *args: str) -> float:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     return float(out.stdout.split()[-1])
 
 

@@ -49,7 +49,12 @@ def test_two_writers_same_dir_same_second_never_share_a_file(tmp_path) -> None:
         w.close()
     files = event_files(tmp_path)
     assert len(files) == 5
-    values = sorted(e.summary.value[0].simple_value for f in files for e in raw_events(f) if e.HasField("summary"))
+    values = sorted(
+        e.summary.value[0].simple_value
+        for f in files
+        for e in raw_events(f)
+        if e.HasField("summary")
+    )
     assert values == [0, 1, 2, 3, 4]
 
 
@@ -146,33 +151,44 @@ def test_histograms_default_and_bins(tmp_path) -> None:
         w.add_histogram("const", np.full(5, 3.0), 5)
         w.add_histogram("ints", [1, 2, 2, 3], 6)
     acc = accumulator(tmp_path)
-    (step, b), = _hist(acc, "default")
+    ((step, b),) = _hist(acc, "default")
     assert b.shape == (30, 3) and b.dtype == np.float64
     assert b[:, 2].sum() == 10_000
     assert b[0, 0] == data.min() and b[-1, 1] == data.max()
     assert np.all(b[1:, 0] == b[:-1, 1])
     assert np.array_equal(b[:, 2], np.histogram(data, bins=30)[0])
-    (_, b), = _hist(acc, "int")
+    ((_, b),) = _hist(acc, "int")
     assert b.shape == (7, 3) and b[:, 2].sum() == 10_000
-    (_, b), = _hist(acc, "auto")
+    ((_, b),) = _hist(acc, "auto")
     counts, edges = np.histogram(data, bins="auto")
     assert np.array_equal(b[:, 2], counts) and np.array_equal(b[:, 0], edges[:-1])
-    (_, b), = _hist(acc, "edges")
-    assert b.tolist() == [[-1, 0, ((data >= -1) & (data < 0)).sum()], [0, 1, ((data >= 0) & (data <= 1)).sum()]]
-    (_, b), = _hist(acc, "capped")
+    ((_, b),) = _hist(acc, "edges")
+    assert b.tolist() == [
+        [-1, 0, ((data >= -1) & (data < 0)).sum()],
+        [0, 1, ((data >= 0) & (data <= 1)).sum()],
+    ]
+    ((_, b),) = _hist(acc, "capped")
     assert b.shape == (10, 3) and b[:, 2].sum() == 10_000
-    (_, b), = _hist(acc, "const")
+    ((_, b),) = _hist(acc, "const")
     assert b.tolist() == [[3.0, 3.0, 5.0]]
-    (_, b), = _hist(acc, "ints")
+    ((_, b),) = _hist(acc, "ints")
     assert b[:, 2].sum() == 4
 
 
 def test_histogram_raw_converted_like_tensorboard(tmp_path) -> None:
     with SummaryWriter(tmp_path) as w:
-        w.add_histogram_raw("raw", min=0.5, max=9.0, num=10, sum=40.0, sum_squares=200.0,
-                            bucket_limits=[1.0, 5.0, 1.7976931348623157e308], bucket_counts=[2, 3, 5],
-                            global_step=3)
-    (step, b), = _hist(accumulator(tmp_path), "raw")
+        w.add_histogram_raw(
+            "raw",
+            min=0.5,
+            max=9.0,
+            num=10,
+            sum=40.0,
+            sum_squares=200.0,
+            bucket_limits=[1.0, 5.0, 1.7976931348623157e308],
+            bucket_counts=[2, 3, 5],
+            global_step=3,
+        )
+    ((step, b),) = _hist(accumulator(tmp_path), "raw")
     assert step == 3
     assert b.tolist() == [[0.5, 1.0, 2.0], [1.0, 5.0, 3.0], [5.0, 9.0, 5.0]]
 
@@ -183,7 +199,9 @@ def test_text(tmp_path) -> None:
         w.add_text("notes", "second", 3)
     got = accumulator(tmp_path).Tensors("notes")
     assert [(t.step, tensor_util.make_ndarray(t.tensor_proto).item().decode()) for t in got] == [
-        (2, "# Title\n\n**bold** ü"), (3, "second")]
+        (2, "# Title\n\n**bold** ü"),
+        (3, "second"),
+    ]
     events = [e for e in all_events(tmp_path) if e.HasField("summary")]
     assert events[0].summary.value[0].metadata.plugin_data.plugin_name == "text"
 
@@ -294,11 +312,15 @@ def test_fork_child_never_writes_parent_file_and_buffer_written_once(tmp_path) -
     w.close()
     files = event_files(tmp_path)
     assert len(files) == 2
-    parent_tags = [v.tag for e in raw_events(parent_file) if e.HasField("summary") for v in e.summary.value]
+    parent_tags = [
+        v.tag for e in raw_events(parent_file) if e.HasField("summary") for v in e.summary.value
+    ]
     assert parent_tags == ["parent"] * 4
     (child_file,) = [f for f in files if f != parent_file]
     assert str(pid) in os.path.basename(child_file)
-    child_tags = [v.tag for e in raw_events(child_file) if e.HasField("summary") for v in e.summary.value]
+    child_tags = [
+        v.tag for e in raw_events(child_file) if e.HasField("summary") for v in e.summary.value
+    ]
     assert child_tags == ["child"]
 
 
@@ -331,7 +353,16 @@ BAD_CALLS = [
     ("add_histogram", ("h", [1.0, math.inf]), {}, ValueError, "values"),
     ("add_histogram", ("h", ["a", "b"]), {}, TypeError, "values"),
     ("add_histogram", ("h", [[1.0], [1.0, 2.0]]), {}, ValueError, "values"),
-    ("add_histogram", ("h", np.array([object()]),), {}, TypeError, "values"),
+    (
+        "add_histogram",
+        (
+            "h",
+            np.array([object()]),
+        ),
+        {},
+        TypeError,
+        "values",
+    ),
     ("add_histogram", ("h", [1.0, 2.0]), {"bins": "nope"}, ValueError, "bins"),
     ("add_histogram", ("h", [1.0, 2.0]), {"bins": 0}, ValueError, "bins"),
     ("add_histogram", ("h", [1.0, 2.0]), {"bins": [3, 1]}, ValueError, "bins"),
@@ -364,7 +395,9 @@ BAD_CALLS = [
 
 
 @pytest.mark.parametrize("method,args,kwargs,exc,fragment", BAD_CALLS)
-def test_bad_input_rejected_and_writer_usable(tmp_path, method, args, kwargs, exc, fragment) -> None:
+def test_bad_input_rejected_and_writer_usable(
+    tmp_path, method, args, kwargs, exc, fragment
+) -> None:
     w = SummaryWriter(tmp_path, max_queue=1)
     with pytest.raises(exc, match=re.escape(fragment)):
         getattr(w, method)(*args, **kwargs)

@@ -31,8 +31,9 @@ def tensor_proto(value: Any, name: str) -> tensor_pb2.TensorProto:
     bytes in ``string_val``."""
     arr = np.asarray(value)
     if arr.dtype.kind in "USO":
-        flat = [v.encode("utf-8") if isinstance(v, str) else bytes(v)
-                for v in arr.reshape(-1).tolist()]
+        flat = [
+            v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in arr.reshape(-1).tolist()
+        ]
         tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING, string_val=flat)
     else:
         dtype = _DTYPES.get(arr.dtype if arr.dtype.isnative else arr.dtype.newbyteorder("="))

@@ -151,7 +151,10 @@ class SummaryWriter:
             prepared.append((tag, pngs, width, height))
         for tag, pngs, width, height in prepared:
             self._writer._write_summary(
-                self._writer._file, step, _now(), tag,
+                self._writer._file,
+                step,
+                _now(),
+                tag,
                 lambda first, tag=tag, pngs=pngs, w=width, h=height: _plugins.image_summary(
                     tag, pngs, w, h, with_metadata=first
                 ),
@@ -166,16 +169,22 @@ class SummaryWriter:
         except ImportError:
             if not self._video_warned:
                 self._video_warned = True
-                warnings.warn("write_videos needs Pillow (pip install 'tbwrite[video]'); "
-                              "videos are not written", UserWarning, stacklevel=2)
+                warnings.warn(
+                    "write_videos needs Pillow (pip install 'tbwrite[video]'); "
+                    "videos are not written",
+                    UserWarning,
+                    stacklevel=2,
+                )
             return
         for key, value in _check_mapping(videos, "videos").items():
             arr = np.asarray(value)
             if arr.ndim == 4:
                 arr = arr[None]
             if arr.ndim != 5:
-                raise ValueError(f"videos[{key!r}] must have shape [N, T, H, W, C] or "
-                                 f"[T, H, W, C], got {arr.shape}")
+                raise ValueError(
+                    f"videos[{key!r}] must have shape [N, T, H, W, C] or "
+                    f"[T, H, W, C], got {arr.shape}"
+                )
             self._writer.add_video(key, arr.transpose(0, 1, 4, 2, 3), step)
 
     def write_audios(self, step: int, audios: Mapping[str, Any], *, sample_rate: int) -> None:
@@ -198,7 +207,10 @@ class SummaryWriter:
             prepared.append((tag, clips))
         for tag, clips in prepared:
             self._writer._write_summary(
-                self._writer._file, step, _now(), tag,
+                self._writer._file,
+                step,
+                _now(),
+                tag,
                 lambda first, tag=tag, clips=clips: _plugins.audio_summary(
                     tag, clips, with_metadata=first
                 ),
@@ -258,12 +270,16 @@ class SummaryWriter:
 
         step = as_step(step, "step")
         metas = {} if metadata is None else _check_mapping(metadata, "metadata")
-        built = [(check_tag(k, "values key"), v)
-                 for k, v in _check_mapping(values, "values").items()]
+        built = [
+            (check_tag(k, "values key"), v) for k, v in _check_mapping(values, "values").items()
+        ]
         for tag, value in built:
             md = metas.get(tag)
             self._writer._write_summary(
-                self._writer._file, step, _now(), tag,
+                self._writer._file,
+                step,
+                _now(),
+                tag,
                 lambda first, tag=tag, value=value, md=md: tensor_summary(
                     tag, value, md, with_metadata=first
                 ),

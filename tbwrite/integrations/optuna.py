@@ -151,8 +151,10 @@ class TensorBoardCallback:
         finally:
             os.close(fd)
         directions = [getattr(d, "name", str(d)).lower() for d in getattr(study, "directions", [])]
-        metrics = [Metric(n, description=f"objective ({d})" if d else "")
-                   for n, d in zip(names, directions or [""] * len(names))]
+        metrics = [
+            Metric(n, description=f"objective ({d})" if d else "")
+            for n, d in zip(names, directions or [""] * len(names))
+        ]
         write_experiment(self._logdir, hparams, metrics, name=getattr(study, "study_name", ""))
 
 
@@ -160,8 +162,12 @@ def _hparam_for(name: str, dist: Any) -> Any:
     from .._hparams import Discrete, HParam, IntInterval, RealInterval
 
     kind = type(dist).__name__
-    if kind in ("FloatDistribution", "UniformDistribution", "LogUniformDistribution",
-                "DiscreteUniformDistribution"):
+    if kind in (
+        "FloatDistribution",
+        "UniformDistribution",
+        "LogUniformDistribution",
+        "DiscreteUniformDistribution",
+    ):
         return HParam(name, RealInterval(float(dist.low), float(dist.high)))
     if kind in ("IntDistribution", "IntUniformDistribution", "IntLogUniformDistribution"):
         return HParam(name, IntInterval(int(dist.low), int(dist.high)))

@@ -39,8 +39,13 @@ def _flatten(d: Any, prefix: str = "", sep: str = "/") -> dict[str, Any]:
 
 
 class _Impl:
-    def __init__(self, logdir: str | os.PathLike[str] | None = None, *,
-                 tag_prefix: str = "ray/tune/", flush_secs: float = 30) -> None:
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str] | None = None,
+        *,
+        tag_prefix: str = "ray/tune/",
+        flush_secs: float = 30,
+    ) -> None:
         super().__init__()
         self._logdir = None if logdir is None else os.fspath(logdir)
         self._tag_prefix = tag_prefix
@@ -115,11 +120,15 @@ class _Impl:
 def _make_class() -> type:
     from ray.tune.logger import LoggerCallback
 
-    cls = type("TbwriteLoggerCallback", (_Impl, LoggerCallback), {
-        "__module__": __name__,
-        "__qualname__": "TbwriteLoggerCallback",
-        "__doc__": _DOC,
-    })
+    cls = type(
+        "TbwriteLoggerCallback",
+        (_Impl, LoggerCallback),
+        {
+            "__module__": __name__,
+            "__qualname__": "TbwriteLoggerCallback",
+            "__doc__": _DOC,
+        },
+    )
     return cls
 
 

@@ -34,7 +34,7 @@ _TIMES = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time")
 
 
 def _scorer_names(results: Mapping[str, Any]) -> list[str]:
-    return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
+    return [k[len("mean_test_") :] for k in results if k.startswith("mean_test_")]
 
 
 def _number(value: Any) -> float | None:
@@ -181,8 +181,13 @@ def log_search(
 
     metric_tags = []
     for scorer in scorers:
-        for key in (f"mean_test_{scorer}", f"std_test_{scorer}", f"rank_test_{scorer}",
-                    f"mean_train_{scorer}", f"std_train_{scorer}"):
+        for key in (
+            f"mean_test_{scorer}",
+            f"std_test_{scorer}",
+            f"rank_test_{scorer}",
+            f"mean_train_{scorer}",
+            f"std_train_{scorer}",
+        ):
             if key in results:
                 metric_tags.append(key)
     metric_tags += [key for key in _TIMES if key in results]
@@ -232,8 +237,9 @@ def log_search(
                             continue
                         if kind == "test" and math.isnan(value):
                             failed = True
-                        writer.add_scalar(f"splits/{kind}_{scorer}", value,
-                                          iteration * n_splits + k, walltime=now)
+                        writer.add_scalar(
+                            f"splits/{kind}_{scorer}", value, iteration * n_splits + k, walltime=now
+                        )
             if best_estimator is not None and best_row is not None and best_row in rows:
                 log_curves(best_estimator, writer)
             if failed:

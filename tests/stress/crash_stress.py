@@ -28,8 +28,10 @@ def main() -> int:
             torn += result.trailing_bytes > 0
             if (seed + 1) % 50 == 0:
                 print(f"{seed + 1} trials ok, {total_steps} steps recovered", flush=True)
-    print(f"{trials} SIGKILL trials: every file readable, every flushed step present; "
-          f"{torn} ended with a torn last record (read as not yet written)")
+    print(
+        f"{trials} SIGKILL trials: every file readable, every flushed step present; "
+        f"{torn} ended with a torn last record (read as not yet written)"
+    )
     return 0
 
 

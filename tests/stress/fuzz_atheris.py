@@ -58,7 +58,12 @@ def test_one_input(data: bytes) -> None:
     assert bytewise.pending <= len(data)
     with open(_PATH, "wb") as f:
         f.write(data)
-    for load in (tbwrite.read_scalars, tbwrite.read_histograms, tbwrite.read_text, tbwrite.read_hparams):
+    for load in (
+        tbwrite.read_scalars,
+        tbwrite.read_histograms,
+        tbwrite.read_text,
+        tbwrite.read_hparams,
+    ):
         try:
             load(_DIR)
         except CorruptRecordError:

@@ -1,0 +1,29 @@
+"""The code stays clean: ruff (lint and format) on everything, mypy --strict on the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHS = ["tbwrite", "tests", "benchmarks", "scripts", "examples"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_ruff_lint() -> None:
+    out = _run("ruff", "check", *PATHS)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format() -> None:
+    out = _run("ruff", "format", "--check", *PATHS)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy_strict() -> None:
+    out = _run("mypy")  # files, strictness and exclusions: [tool.mypy] in pyproject.toml
+    assert out.returncode == 0, out.stdout + out.stderr
