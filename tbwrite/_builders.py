@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._names import PLUGIN_HISTOGRAMS, PLUGIN_SCALARS, PLUGIN_TEXT
 from ._proto import summary_pb2, tensor_pb2
 
 __all__ = [
@@ -24,9 +25,6 @@ __all__ = [
     "text_summary",
 ]
 
-PLUGIN_SCALARS: Final = "scalars"
-PLUGIN_HISTOGRAMS: Final = "histograms"
-PLUGIN_TEXT: Final = "text"
 
 # As tf.summary.histogram: a fixed number of equal-width buckets from min to max, which
 # needs no sort and no per-call search of bucket edges.

@@ -61,13 +61,13 @@ def _load_all(args: argparse.Namespace) -> Any:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from . import _loaders
+    from . import _loaders, _names
 
     data, skipped = _load_all(args)
     _report_skipped(skipped)
     rows = []
     for run, rd in data.items():
-        for kind in (_loaders.PLUGIN_SCALARS, _loaders.PLUGIN_HISTOGRAMS, _loaders.PLUGIN_TEXT):
+        for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT):
             for tag, s in _loaders._series_of(rd, kind, args.purge).items():
                 steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
                 rows.append((run, tag, kind, str(len(s)), steps))
@@ -98,7 +98,7 @@ def _open_out(args: argparse.Namespace) -> TextIO:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from . import _loaders
+    from . import _loaders, _names
 
     data, skipped = _load_all(args)
     _report_skipped(skipped)
@@ -108,7 +108,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.writerow(("run", "tag", "step", "wall_time", "value"))
         for run, rd in data.items():
-            for tag, s in _loaders._series_of(rd, _loaders.PLUGIN_SCALARS, args.purge).items():
+            for tag, s in _loaders._series_of(rd, _names.PLUGIN_SCALARS, args.purge).items():
                 steps, walls, values = s.steps.tolist(), s.wall_times.tolist(), s.values.tolist()
                 if writer is not None:
                     writer.writerows(

@@ -22,6 +22,13 @@ from typing import Any, Final, Union
 from google.protobuf import struct_pb2
 
 from ._errors import TbwriteError
+from ._names import (
+    EXPERIMENT_TAG,
+    PLUGIN_DATA_VERSION,
+    SESSION_END_INFO_TAG,
+    SESSION_START_INFO_TAG,
+)
+from ._names import PLUGIN_HPARAMS as PLUGIN_NAME
 from ._proto import hparams_pb2, summary_pb2, tensor_pb2
 
 __all__ = [
@@ -34,11 +41,6 @@ __all__ = [
     "write_experiment",
 ]
 
-PLUGIN_NAME: Final = "hparams"
-PLUGIN_DATA_VERSION: Final = 0
-EXPERIMENT_TAG: Final = "_hparams_/experiment"
-SESSION_START_INFO_TAG: Final = "_hparams_/session_start_info"
-SESSION_END_INFO_TAG: Final = "_hparams_/session_end_info"
 
 STATUS_BY_NAME: Final = {
     "success": hparams_pb2.STATUS_SUCCESS,

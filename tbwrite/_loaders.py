@@ -25,6 +25,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 from ._errors import CorruptRecordError
+from ._names import (
+    EXPERIMENT_TAG,
+    PLUGIN_HISTOGRAMS,
+    PLUGIN_HPARAMS,
+    PLUGIN_SCALARS,
+    PLUGIN_TEXT,
+    SESSION_END_INFO_TAG,
+    SESSION_START_INFO_TAG,
+)
 from ._reader import SkippedBytes, check_on_corrupt, find_runs, scan_records, warn_skipped
 
 if TYPE_CHECKING:
@@ -41,13 +50,6 @@ __all__ = [
     "read_text",
 ]
 
-PLUGIN_SCALARS: Final = "scalars"
-PLUGIN_HISTOGRAMS: Final = "histograms"
-PLUGIN_TEXT: Final = "text"
-PLUGIN_HPARAMS: Final = "hparams"
-EXPERIMENT_TAG: Final = "_hparams_/experiment"
-SESSION_START_INFO_TAG: Final = "_hparams_/session_start_info"
-SESSION_END_INFO_TAG: Final = "_hparams_/session_end_info"
 _STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
 _MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
 

@@ -25,6 +25,15 @@ from typing import Any, Final
 import numpy as np
 
 from ._media import as_array
+from ._names import (
+    CUSTOM_SCALARS_TAG,
+    PLUGIN_AUDIO,
+    PLUGIN_CUSTOM_SCALARS,
+    PLUGIN_DATA_VERSION,
+    PLUGIN_IMAGES,
+    PLUGIN_MESH,
+    PLUGIN_PR_CURVES,
+)
 from ._proto import plugins_pb2, summary_pb2, tensor_pb2
 
 __all__ = [
@@ -45,13 +54,6 @@ __all__ = [
     "pr_curve_summary",
 ]
 
-PLUGIN_IMAGES: Final = "images"
-PLUGIN_AUDIO: Final = "audio"
-PLUGIN_PR_CURVES: Final = "pr_curves"
-PLUGIN_MESH: Final = "mesh"
-PLUGIN_CUSTOM_SCALARS: Final = "custom_scalars"
-CUSTOM_SCALARS_TAG: Final = "custom_scalars__config__"
-PLUGIN_DATA_VERSION: Final = 0
 # As TensorBoard's pr_curve summary: the floor under TP + FP and TP + FN in precision and recall.
 PR_MINIMUM_COUNT: Final = 1e-7
 MESH_PARTS: Final = (
