@@ -533,7 +533,14 @@ def trainable(config):
         tune.report({"loss": config["lr"] * (3 - i), "eval": {"acc": 0.25 * i}})
 
 root = sys.argv[1]
-ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+# Loopback only: Ray's processes talk to each other on 127.0.0.1, not the host's address.
+ray.init(
+    num_cpus=2,
+    include_dashboard=False,
+    log_to_driver=False,
+    configure_logging=False,
+    _node_ip_address="127.0.0.1",
+)
 try:
     tuner = tune.Tuner(
         trainable,
