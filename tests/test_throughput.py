@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from readback import accumulator, all_events, event_files
@@ -285,3 +285,36 @@ def test_bulk_series_memory_stays_flat(tmp_path) -> None:
     size = sum(os.path.getsize(f) for f in event_files(tmp_path))
     assert size > 40e6
     assert growth < 32, f"peak RSS grew by {growth:.1f} MiB writing {size / 1e6:.0f} MB"
+
+
+def _histogram_summary_reference(tag: str, buckets: np.ndarray, with_metadata: bool) -> bytes:
+    from tbwrite._proto import summary_pb2, tensor_pb2
+
+    buckets = np.ascontiguousarray(buckets, dtype="<f8")
+    value = summary_pb2.Summary.Value(tag=tag)
+    value.tensor.dtype = tensor_pb2.DT_DOUBLE
+    value.tensor.tensor_content = buckets.tobytes()
+    for size in buckets.shape:
+        value.tensor.tensor_shape.dim.add(size=size)
+    if with_metadata:
+        value.metadata.plugin_data.plugin_name = "histograms"
+        value.metadata.data_class = summary_pb2.DATA_CLASS_TENSOR
+    return summary_pb2.Summary(value=[value]).SerializeToString()
+
+
+@given(
+    st.text(min_size=1, max_size=300),
+    st.integers(0, 300),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_histogram_summary_bytes_equal_protobuf(tag, k, with_metadata, seed) -> None:
+    from tbwrite._builders import histogram_summary
+
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError:
+        assume(False)
+    buckets = np.random.default_rng(seed).normal(size=(k, 3)) * 1e6
+    got = histogram_summary(tag, buckets, with_metadata=with_metadata)
+    assert got == _histogram_summary_reference(tag, buckets, with_metadata)
