@@ -135,13 +135,46 @@ def write_config(root: str) -> None:
     )
 
 
+MARKER = ".tbwrite-demo"
+GRID = [*itertools.product([0.03, 0.3], [16, 64], [0.0]), (1.0, 16, -1.0)]
+
+
+def _run_name(lr: float, batch_size: int, l2: float) -> str:
+    return f"lr={lr},batch={batch_size}" + (f",l2={l2}" if l2 else "")
+
+
+def prepare(root: str) -> None:
+    """Make ``root`` ready for a new demo sweep.
+
+    An earlier demo's output (``root`` holds the demo's marker file) is replaced: two
+    sweeps in one run directory would mix their sessions. Any other non-empty ``root`` is
+    refused, so the demo never deletes files it did not write.
+    """
+    import shutil
+
+    if os.path.isdir(root) and os.listdir(root):
+        if not os.path.exists(os.path.join(root, MARKER)):
+            raise ValueError(
+                f"{root!r} is not empty and holds no earlier demo: pass an empty or new DIR"
+            )
+        for entry in os.listdir(root):
+            path = os.path.join(root, entry)
+            if entry in {_run_name(*g) for g in GRID}:
+                shutil.rmtree(path)
+            elif entry.startswith("events.out.tfevents.") and entry.endswith(".hparams"):
+                os.remove(path)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, MARKER), "w") as f:
+        f.write("written by `tbwrite demo`; running it again replaces this sweep\n")
+
+
 def run_demo(root: str = DEFAULT_DIR, quiet: bool = False) -> list[str]:
     """Write the demo sweep under ``root``; returns the run directories."""
+    prepare(root)
     write_config(root)
     runs = []
-    grid = [*itertools.product([0.03, 0.3], [16, 64], [0.0]), (1.0, 16, -1.0)]
-    for i, (lr, batch_size, l2) in enumerate(grid):
-        name = f"lr={lr},batch={batch_size}" + (f",l2={l2}" if l2 else "")
+    for i, (lr, batch_size, l2) in enumerate(GRID):
+        name = _run_name(lr, batch_size, l2)
         logdir = os.path.join(root, name)
         runs.append(logdir)
         try:

@@ -152,3 +152,21 @@ def test_oldest_and_newest_protobuf_runtime(oldest_protobuf_python, tmp_path) ->
             assert version == google.protobuf.__version__
         else:
             assert version == oldest
+
+
+def test_demo_again_replaces_its_sweep_and_never_touches_other_dirs(tmp_path) -> None:
+    import glob
+
+    demo = [sys.executable, "-m", "tbwrite", "demo"]
+    for _ in range(2):
+        out = subprocess.run([*demo, str(tmp_path / "d")], capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+    assert len(glob.glob(str(tmp_path / "d" / "*.hparams"))) == 1
+    for run in glob.glob(str(tmp_path / "d" / "lr=*")):
+        assert len(os.listdir(run)) == 1, "a second demo mixed its sweep into the first"
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    out = subprocess.run([*demo, str(other)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and "not empty" in out.stderr and "Traceback" not in out.stderr
+    assert os.listdir(other) == ["notes.txt"]
