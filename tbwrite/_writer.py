@@ -49,7 +49,7 @@ def _hparams() -> ModuleType:
     return module
 
 
-_STATUSES = ("success", "failure")
+_STATUSES = ("success", "failure", "unknown")
 
 
 def default_logdir(comment: str = "") -> str:
@@ -153,6 +153,7 @@ class SummaryWriter:
         self._start_time = time.time()
         self._session_started = False
         self._status: str | None = None
+        self._end_time: float | None = None
         _open_writers.add(self)
         if purge is not None:
             # Two SessionLog.START events: TensorBoard's current Python loader takes the
@@ -777,12 +778,16 @@ class SummaryWriter:
             raise TypeError(f"hparams must be a mapping of str to values, got {hparams!r}")
         self.add_hparams(_hparams().flatten(hparams))
 
-    def set_status(self, status: str) -> None:
-        """The status this run's HParams session ends with at :meth:`close`:
-        ``"success"`` (the default) or ``"failure"``. For code that does not use ``with``.
+    def set_status(self, status: str, end_time: Any = None) -> None:
+        """How this run's HParams session ends at :meth:`close`: ``"success"`` (the
+        default), ``"failure"``, or ``"unknown"`` (ended without a verdict, e.g. a pruned
+        trial). For code that does not use ``with``. ``end_time``: seconds since the epoch
+        to record as the end (default: the time of :meth:`close`), for runs logged after
+        the fact.
         """
         if status not in _STATUSES:
-            raise ValueError(f"status must be 'success' or 'failure', got {status!r}")
+            raise ValueError(f"status must be 'success', 'failure' or 'unknown', got {status!r}")
+        self._end_time = None if end_time is None else as_walltime(end_time, "end_time")
         self._status = status
 
     def _metric_records(
@@ -812,7 +817,8 @@ class SummaryWriter:
         if self._session_started and self._pid == os.getpid():
             # Exactly one end info, now that the outcome is known. (Only the first counts,
             # so none is written while the run is open.)
-            end = _hparams().session_end_summary(self._status or "success", time.time())
+            end_time = time.time() if self._end_time is None else self._end_time
+            end = _hparams().session_end_summary(self._status or "success", end_time)
             try:
                 self._file.write_record(frame(wrap_summary_event(time.time(), 0, end)))
             except BaseException as err:

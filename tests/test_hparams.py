@@ -130,6 +130,17 @@ def test_set_status_for_code_without_with(tmp_path) -> None:
     assert [e.status for e in _end_infos(tmp_path)] == [2]
 
 
+def test_unknown_status_and_end_time_for_runs_logged_after_the_fact(tmp_path) -> None:
+    w = SummaryWriter(tmp_path)
+    w.add_hparams({"lr": 0.1})
+    with pytest.raises(ValueError, match="end_time"):
+        w.set_status("unknown", end_time=float("nan"))
+    w.set_status("unknown", end_time=1234.5)
+    w.close()
+    (end,) = _end_infos(tmp_path)
+    assert end.status == 0 and end.end_time_secs == 1234.5  # STATUS_UNKNOWN, ended
+
+
 def test_no_session_means_no_end_info(tmp_path) -> None:
     with SummaryWriter(tmp_path) as w:
         w.add_scalar("x", 1.0)

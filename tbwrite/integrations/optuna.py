@@ -183,20 +183,6 @@ def _hparam_for(name: str, dist: Any) -> Any:
 
 
 def _close_with_status(writer: Any, status: str, end: float | None) -> None:
-    # SummaryWriter.set_status knows success and failure; a pruned trial ends UNKNOWN,
-    # which only the lower layer writes.
-    import time
-
-    from .._encode import wrap_summary_event
-    from .._framing import frame
-    from .._hparams import session_end_summary
-
-    if status == "unknown":
-        now = time.time()
-        end_time = end if end is not None else now
-        end_info = session_end_summary("unknown", end_time)
-        writer._file.write_record(frame(wrap_summary_event(now, 0, end_info)))
-        writer._session_started = False  # the end info is written; close must not add one
-    else:
-        writer.set_status(status)
+    # A pruned trial ends "unknown": the search stopped it, the code did not fail.
+    writer.set_status(status, end_time=end)
     writer.close()
