@@ -170,3 +170,53 @@ def test_demo_again_replaces_its_sweep_and_never_touches_other_dirs(tmp_path) ->
     out = subprocess.run([*demo, str(other)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and "not empty" in out.stderr and "Traceback" not in out.stderr
     assert os.listdir(other) == ["notes.txt"]
+
+
+def _interpreter(version: str) -> str | None:
+    """A Python ``version`` (e.g. "3.9") on this machine: pyenv's or the system's."""
+    import glob
+
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")))
+    found += [
+        p
+        for p in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}")
+        if os.path.exists(p)
+    ]
+    return found[-1] if found else None
+
+
+SMOKE = """
+import sys, tempfile, numpy as np, tbwrite
+d = tempfile.mkdtemp()
+with tbwrite.SummaryWriter(d + "/run") as w:
+    w.add_hparams({"lr": 0.1, "flag": True}, {"loss": None})
+    for i in range(10):
+        w.add_scalar("loss", 1.0 / (i + 1), i)
+    w.add_histogram("h", np.random.default_rng(0).normal(size=1000), 1)
+    w.add_text("t", "hi", 1)
+    w.add_scalar_series("s", np.arange(100.0))
+    w.add_image("img", np.zeros((3, 4, 4), dtype=np.uint8), 1)
+runs = tbwrite.read_scalars(d)
+assert len(runs["run"]["loss"]) == 10 and len(runs["run"]["s"]) == 100
+table = tbwrite.read_hparams(d)
+assert table[0].status == "SUCCESS" and table[0].hparams == {"flag": True, "lr": 0.1}
+print(sys.version_info[:2])
+"""
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_oldest_and_newest_python(tmp_path, version) -> None:
+    """requires-python says 3.9; the newest CPython here is 3.13: install and use both."""
+    python = _interpreter(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine (pyenv or /usr/bin)")
+    venv_dir = tmp_path / "venv"
+    subprocess.run([python, "-m", "venv", str(venv_dir)], check=True)
+    vpython = str(venv_dir / "bin" / "python")
+    subprocess.run(
+        [vpython, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        check=True,
+    )
+    out = subprocess.run([vpython, "-c", SMOKE], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"({version.replace('.', ', ')})"
