@@ -17,6 +17,7 @@ import numpy as np
 from ._encode import encode_varint
 from ._names import PLUGIN_HISTOGRAMS, PLUGIN_SCALARS, PLUGIN_TEXT
 from ._proto import summary_pb2, tensor_pb2
+from ._values import as_real_array
 
 __all__ = [
     "DEFAULT_BUCKET_COUNT",
@@ -118,14 +119,7 @@ def as_finite_array(values: Any, name: str) -> np.ndarray:
 
 def _finite_with_range(values: Any, name: str) -> tuple[np.ndarray, float, float]:
     """:func:`as_finite_array` and its minimum and maximum, which the check computes."""
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"{name} must be an array of numbers; numpy could not convert it: {err}"
-        ) from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    arr = as_real_array(values, name)
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
     arr = arr.astype(np.float64, copy=False).reshape(-1)

@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._values import as_real_array
+
 __all__ = [
     "PNG_SIGNATURE",
     "VIDEO_EXTRA_HINT",
@@ -66,14 +68,7 @@ def _show_shape(arr: np.ndarray) -> str:
 
 def as_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a numpy array of real numbers (bool included)."""
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name} must be an array of numbers; numpy could not convert it: {err}"
-        ) from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    arr: np.ndarray = as_real_array(value, name)
     return arr
 
 

@@ -128,3 +128,22 @@ def check_subrun_name(logdir: str, name: str, what: str) -> str:
     if path == root or not path.startswith(root + os.sep) or os.path.isabs(name):
         raise ValueError(f"{what} would write outside the log dir {logdir!r}: {name!r}")
     return os.path.join(logdir, name)
+
+
+def as_real_array(value: Any, name: str) -> Any:
+    """``value`` as a numpy array of real numbers (bool included), any shape.
+
+    A value numpy cannot make an array of (ragged nesting) raises ``ValueError``; an array
+    of anything but numbers (strings, objects) raises ``TypeError``.
+    """
+    import numpy as np
+
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{name} must be an array of numbers; numpy could not convert it: {err}"
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    return arr
