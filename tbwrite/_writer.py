@@ -149,6 +149,7 @@ class SummaryWriter:
             log_dir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix
         )
         self._subwriters: dict[str, EventFileWriter] = {}
+        self._subruns: dict[tuple[str, str], EventFileWriter] = {}  # (main_tag, key) -> file
         self._pid = os.getpid()
         self._start_time = time.time()
         self._session_started = False
@@ -259,16 +260,25 @@ class SummaryWriter:
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         prefix = main_tag.replace("/", "_") + "_"
-        entries = []
+        known = self._subruns
+        entries: list[tuple[Any, EventFileWriter | str, float]] = []
         for key, raw in tag_scalar_dict.items():
-            key = check_tag(key, "tag_scalar_dict key")
-            value = as_float(raw, f"tag_scalar_dict[{key!r}]")
-            path = check_subrun_name(self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}")
-            entries.append((path, value))
-        records = [self._scalars.record(main_tag, value, step, wall_time) for _, value in entries]
-        # Open every sub-run first: a directory that cannot be made fails the call before
-        # any value is written.
-        writers = [self._subwriter(path) for path, _ in entries]
+            # A (main_tag, key) seen before was checked then and has its sub-run open.
+            target: EventFileWriter | str | None = known.get((main_tag, key))
+            if target is None:
+                key = check_tag(key, "tag_scalar_dict key")
+                target = check_subrun_name(
+                    self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
+                )
+            entries.append((key, target, as_float(raw, f"tag_scalar_dict[{key!r}]")))
+        records = [self._scalars.record(main_tag, value, step, wall_time) for *_, value in entries]
+        # Open every new sub-run first: a directory that cannot be made fails the call
+        # before any value is written.
+        writers = []
+        for key, target, _ in entries:
+            if isinstance(target, str):
+                target = known[(main_tag, key)] = self._subwriter(target)
+            writers.append(target)
         for writer, record in zip(writers, records):
             writer.write_record(record)
 
