@@ -12,7 +12,14 @@ from __future__ import annotations
 import struct
 from typing import Final, Union
 
-from crc32c import crc32c as _crc32c
+try:
+    from crc32c import crc32c as _crc32c
+except ModuleNotFoundError as err:  # run from a checkout without installing it
+    raise ModuleNotFoundError(
+        "tbwrite needs the 'crc32c' package for TFRecord checksums: install tbwrite with "
+        "its dependencies ('pip install .' in a checkout, or 'pip install crc32c')",
+        name=err.name,
+    ) from err
 
 from ._errors import CorruptRecordError
 
