@@ -563,10 +563,22 @@ print("ok")
 
 
 @pytest.fixture(scope="module")
-def ray_logdir(tmp_path_factory):
+def ray_tmp():
+    """Ray's temp dir: short, since Ray's socket paths under it must fit in AF_UNIX's 107
+    bytes (under pytest's tmp_path they did not, once its counter reached 3 digits)."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_logdir(tmp_path_factory, ray_tmp):
     _need("ray.tune")
     root = tmp_path_factory.mktemp("ray")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(root / "raytmp"))
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(ray_tmp))
     # A subprocess, so that every Ray process is gone with it (checked below).
     out = subprocess.run(
         [sys.executable, "-c", RAY_SCRIPT, str(root)],
@@ -582,7 +594,7 @@ def ray_logdir(tmp_path_factory):
     return root / "tb"
 
 
-def test_ray_tune_left_no_processes(ray_logdir) -> None:
+def test_ray_tune_left_no_processes(ray_logdir, ray_tmp) -> None:
     leftovers = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -590,7 +602,7 @@ def test_ray_tune_left_no_processes(ray_logdir) -> None:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if str(ray_logdir.parent).encode() in cmd:
+            if str(ray_logdir.parent).encode() in cmd or str(ray_tmp).encode() in cmd:
                 leftovers.append(cmd[:200])
     assert not leftovers
 
