@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tbwrite._bench import main  # noqa: E402
+from tbwrite._cli.bench import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

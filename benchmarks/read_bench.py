@@ -87,7 +87,7 @@ def main() -> int:
         # Imports outside the timings.
         import numpy  # noqa: F401
 
-        import tbwrite._loaders  # noqa: F401
+        import tbwrite._reading.loaders  # noqa: F401
         from tbwrite._proto import event_pb2  # noqa: F401
 
         results = []

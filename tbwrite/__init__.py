@@ -5,36 +5,41 @@
 protobuf; each is imported when a feature needs it.
 """
 
-from ._errors import CorruptRecordError, TbwriteError, WriterClosedError, WriterFailedError
-from ._framing import NEED_DATA, RecordDecoder, frame, masked_crc32c
-from ._writer import SummaryWriter
+from ._errors import (
+    CorruptRecordError,
+    HParamsError,
+    TbwriteError,
+    WriterClosedError,
+    WriterFailedError,
+)
+from ._format.tfrecord import NEED_DATA, RecordDecoder, frame, masked_crc32c
+from ._writers.summary_writer import SummaryWriter
 
 # Names whose modules import protobuf or numpy: loaded on first access, so that
 # `import tbwrite` stays light.
 _LAZY = {
-    "Discrete": "._hparams",
-    "HParam": "._hparams",
-    "HParamsError": "._hparams",
-    "IntInterval": "._hparams",
-    "Metric": "._hparams",
-    "RealInterval": "._hparams",
-    "write_experiment": "._hparams",
-    "EventRecord": "._reader",
-    "SkippedBytes": "._reader",
-    "find_runs": "._reader",
-    "iter_events": "._reader",
-    "HParamsTable": "._loaders",
-    "Runs": "._loaders",
-    "Series": "._loaders",
-    "SessionRow": "._loaders",
-    "read_histograms": "._loaders",
-    "read_hparams": "._loaders",
-    "read_scalars": "._loaders",
-    "read_text": "._loaders",
-    "NullWriter": "._multiprocess",
-    "process_count": "._multiprocess",
-    "process_index": "._multiprocess",
-    "process_writer": "._multiprocess",
+    "Discrete": "._summaries.hparams",
+    "HParam": "._summaries.hparams",
+    "IntInterval": "._summaries.hparams",
+    "Metric": "._summaries.hparams",
+    "RealInterval": "._summaries.hparams",
+    "write_experiment": "._writers.experiment",
+    "EventRecord": "._reading.records",
+    "SkippedBytes": "._reading.records",
+    "find_runs": "._reading.records",
+    "iter_events": "._reading.records",
+    "HParamsTable": "._reading.results",
+    "Runs": "._reading.results",
+    "Series": "._reading.results",
+    "SessionRow": "._reading.results",
+    "read_histograms": "._reading.loaders",
+    "read_hparams": "._reading.hparams_table",
+    "read_scalars": "._reading.loaders",
+    "read_text": "._reading.loaders",
+    "NullWriter": "._writers.multiprocess",
+    "process_count": "._writers.multiprocess",
+    "process_index": "._writers.multiprocess",
+    "process_writer": "._writers.multiprocess",
 }
 
 

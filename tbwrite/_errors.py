@@ -7,7 +7,13 @@ derives from :class:`TbwriteError`.
 
 from __future__ import annotations
 
-__all__ = ["CorruptRecordError", "TbwriteError", "WriterClosedError", "WriterFailedError"]
+__all__ = [
+    "CorruptRecordError",
+    "HParamsError",
+    "TbwriteError",
+    "WriterClosedError",
+    "WriterFailedError",
+]
 
 
 class TbwriteError(Exception):
@@ -41,3 +47,7 @@ class CorruptRecordError(TbwriteError, ValueError):
         super().__init__(f"{where}{message} at byte offset {offset}")
         self.offset = offset
         self.path = path
+
+
+class HParamsError(TbwriteError, ValueError):
+    """HParams used in a way TensorBoard would silently ignore (e.g. a second session)."""

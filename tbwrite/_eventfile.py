@@ -1,150 +1,51 @@
-"""The event file: one new file per writer, buffered records, a flush policy.
+"""The event file writer: buffered records and the flush policy, over any sink.
 
 Strategy: records (already framed bytes) are appended to an in-memory list under a lock and
-written with one ``os.write`` loop when ``max_queue`` records are pending, when ``flush_secs``
-have passed (a single process-wide daemon thread keeps the deadlines), at ``flush()``,
-``close()`` and interpreter exit. The file is a raw unbuffered ``FileIO`` opened with ``"xb"``,
-so no bytes hide in a Python-level buffer: what ``flush()`` returned for is in the file, and a
-forked child inherits nothing it could write twice.
-
-The bytes go through a sink: :class:`LocalSink` (that file) for a path, or, for an fsspec URL,
-:class:`tbwrite._remote.RemoteSink`, which keeps drained records in memory and turns each
-``sync`` (every flush) into one new immutable object. A sink's ``write`` is cheap and runs
-under the writer's lock; its ``sync`` (a no-op for a local file) runs outside it, so logging
-never waits for a store.
+handed to the sink in one ``write`` when ``max_queue`` records are pending, when
+``flush_secs`` have passed (the process-wide flusher thread, :mod:`tbwrite._flusher`, keeps
+the deadlines), at ``flush()``, ``close()`` and interpreter exit. The sink (see
+:mod:`tbwrite._sinks`) decides where the bytes go: a local file, store objects, memory. A
+sink's ``write`` is cheap and runs under the writer's lock; its ``sync`` runs outside it,
+so logging never waits for a store.
 """
 
 from __future__ import annotations
 
-import atexit
-import itertools
+import functools
 import os
-import socket
 import threading
-import time
-import weakref
-from typing import Any, Final
+from typing import Callable
 
-from ._encode import file_version_event
+from . import _flusher
 from ._errors import WriterClosedError, WriterFailedError
-from ._framing import frame
+from ._sinks import Sink, open_sink
 
-__all__ = ["EventFileWriter", "LocalSink", "event_file_name", "open_sink"]
-
-FILE_PREFIX: Final = "events.out.tfevents"
-
-# Process-wide: two writers in one directory in the same second never share a name.
-_file_counter = itertools.count()
-_counter_lock = threading.Lock()
+__all__ = ["EventFileWriter", "open_event_file"]
 
 
-def event_file_name(suffix: str = "", wall_time: float | None = None) -> str:
-    """TensorBoard's event file name: ``events.out.tfevents.{time}.{host}.{pid}.{n}{suffix}``."""
-    with _counter_lock:
-        n = next(_file_counter)
-    t = int(time.time() if wall_time is None else wall_time)
-    return f"{FILE_PREFIX}.{t:010d}.{socket.gethostname()}.{os.getpid()}.{n}{suffix}"
-
-
-class LocalSink:
-    """A new local event file, written with ``os.write``; whole records only.
-
-    ``write`` writes everything or raises :class:`~tbwrite.WriterFailedError` having written
-    nothing of ``data`` that a reader could see: a partly written record is cut off (or, if
-    that fails, the next write goes to a new file, which starts with its own header).
-    """
-
-    needs_local_dir = True
-    needs_sync = False
-    slow = False  # a sync never waits on a network
-    pending_bytes = 0
-    last_error: BaseException | None = None
-
-    def __init__(self, logdir: str, suffix: str = "") -> None:
-        self._logdir = logdir
-        self._suffix = suffix
-        self._fd = -1
-        self.path = ""
-        self._size = 0  # bytes in the file that are whole records
-        self._open()
-
-    def _open(self) -> None:
-        now = time.time()
-        while True:
-            path = os.path.join(self._logdir, event_file_name(self._suffix, now))
-            try:
-                fd = os.open(
-                    path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644
-                )
-            except FileExistsError:
-                continue  # another host or process with our pid: take the next counter
-            break
-        self._fd, self.path, self._size = fd, path, 0
-        self.write(frame(file_version_event(now)))
-
-    def write(self, data: bytes) -> None:
-        if self._fd < 0:
-            try:
-                self._open()  # the last file could not be repaired: start a new one
-            except OSError as err:
-                self._fd = -1
-                raise WriterFailedError(
-                    f"opening a new event file in {self._logdir!r} failed: {err}", self.path
-                ) from err
-        view = memoryview(data)
-        written = 0
-        try:
-            while written < len(data):
-                written += os.write(self._fd, view[written:])
-        except OSError as err:
-            self._recover_partial(written)
-            raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
-        self._size += written
-
-    def _recover_partial(self, written: int) -> None:
-        # Cut a partly written record off, so readers see whole records only and the
-        # buffered records can be retried. If even that fails, write to a new file.
-        if written == 0:
-            return
-        try:
-            os.ftruncate(self._fd, self._size)
-            os.lseek(self._fd, self._size, os.SEEK_SET)
-        except OSError:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = -1
-            try:
-                self._open()
-            except OSError:
-                self._fd = -1
-
-    def sync(self) -> None:
-        """Nothing to do: ``write`` already handed the bytes to the OS."""
-
-    def close(self, flush: bool = True) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd = -1
-
-
-def open_sink(logdir: str, suffix: str = "") -> LocalSink | Any:
-    """The sink for ``logdir``: a local file, or store objects for an fsspec URL."""
-    from . import _remote
-
-    if _remote.is_remote(logdir):
-        return _remote.RemoteSink(logdir, suffix)
-    return LocalSink(_remote.local_path(logdir), suffix)
+def open_event_file(
+    logdir: str, *, max_queue: int = 10, flush_secs: float = 120.0, filename_suffix: str = ""
+) -> EventFileWriter:
+    """An :class:`EventFileWriter` on a new event file in ``logdir`` (a directory, created
+    if missing, or an fsspec URL)."""
+    return EventFileWriter(
+        functools.partial(open_sink, logdir, filename_suffix),
+        name=logdir,
+        max_queue=max_queue,
+        flush_secs=flush_secs,
+    )
 
 
 class EventFileWriter:
-    """Writes framed records to a new event file in ``logdir``.
+    """Writes framed records to the sink ``open_sink()`` returns (a new event file).
+
+    ``open_sink`` is called once now and again in a forked child, which must not write to
+    its parent's file. ``name`` (the log dir) names the writer in error messages.
 
     Guarantees:
 
-    - The file is created with ``"xb"`` (never an existing file) and starts with the
-      ``file_version`` event, already on disk when the constructor returns.
+    - The sink starts with the ``file_version`` event, already written when the
+      constructor returns (a local file is created with ``O_EXCL``: never an existing one).
     - :meth:`write_records` only buffers. Buffered records reach the file when ``max_queue``
       records are pending, when ``flush_secs`` seconds have passed since the first of them
       was buffered, at :meth:`flush`, at :meth:`close`, and at interpreter exit.
@@ -164,21 +65,21 @@ class EventFileWriter:
 
     def __init__(
         self,
-        logdir: str,
+        open_sink: Callable[[], Sink],
         *,
+        name: str = "",
         max_queue: int = 10,
         flush_secs: float = 120.0,
-        filename_suffix: str = "",
     ) -> None:
-        self._logdir = logdir
+        self._open_sink = open_sink
+        self._logdir = name
         self._max_queue = max(1, int(max_queue))
-        self._flush_secs = float(flush_secs)
-        self._suffix = filename_suffix
+        self.flush_secs = float(flush_secs)
         self._lock = threading.Lock()
         self._buffer: list[bytes] = []
         self._closed = False
         self._error: BaseException | None = None
-        self._sink: Any = None
+        self._sink: Sink | None = None
         self._pid = os.getpid()
         # Set in a forked child by the at-fork hook, so write_record needs no getpid()
         # (a syscall costing more than the rest of the call); _drain_locked still checks
@@ -187,29 +88,37 @@ class EventFileWriter:
         # Whether the flusher thread holds a deadline for this writer. Cleared by the
         # flusher when the deadline passes, so the next buffered record sets a new one,
         # also after a failed background flush left records in the buffer.
-        self._scheduled = False
+        self.scheduled = False
         # Whether a timed flush of a slow (remote) sink is running on its own thread.
-        self._syncing = False
+        self.syncing = False
         # Tags whose SummaryMetadata this file already holds: readers keep only the first
         # metadata of a tag, so later values of the tag are written without it.
         self.metadata_written: set[str] = set()
-        # Set while a remote sink holds more than MAX_PENDING_BYTES it could not upload:
+        # Set while the sink holds more than its max_pending_bytes it could not sync:
         # records are refused (checked on the hot path, with the other rare states).
         self._full = False
-        from ._remote import is_remote, local_path
-
-        if not is_remote(logdir):
-            os.makedirs(local_path(logdir), exist_ok=True)
         with self._lock:
             self._open_locked()
-        _live_writers.add(self)
+        _flusher.track(self)
 
     # -- properties ---------------------------------------------------------------------
 
     @property
     def path(self) -> str:
         """Path of the event file currently written (for a store: the next object's URL)."""
-        return str(self._sink.path)
+        return str(self._require_sink().path)
+
+    @property
+    def slow(self) -> bool:
+        """Whether a sync may wait on a network (a store)."""
+        sink = self._sink
+        return sink is not None and sink.slow
+
+    def _require_sink(self) -> Sink:
+        sink = self._sink
+        if sink is None:  # only while a forked child reopens
+            raise WriterClosedError(f"the event writer for {self._logdir!r} has no file open")
+        return sink
 
     @property
     def closed(self) -> bool:
@@ -228,7 +137,7 @@ class EventFileWriter:
                 self._check_locked()
             buf = self._buffer
             buf.append(record)
-            if not self._scheduled:
+            if not self.scheduled:
                 self._schedule_locked()
             if len(buf) >= self._max_queue:
                 self._drain_locked()
@@ -241,7 +150,7 @@ class EventFileWriter:
             self._check_locked()
             if not records:
                 return
-            if not self._scheduled:
+            if not self.scheduled:
                 self._schedule_locked()
             self._buffer.extend(records)
             if len(self._buffer) >= self._max_queue:
@@ -267,7 +176,7 @@ class EventFileWriter:
             if self._closed:
                 return
             self._drain_locked()
-            sink = self._sink
+            sink = self._require_sink()
         sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
 
     def close(self) -> None:
@@ -276,8 +185,7 @@ class EventFileWriter:
             if self._closed:
                 return
             self._closed = True
-            _flusher.cancel(self)
-            _live_writers.discard(self)
+            _flusher.untrack(self)
             same_process = self._pid == os.getpid() and not self._forked
             try:
                 if self._error is None:
@@ -291,13 +199,14 @@ class EventFileWriter:
                         pass
                     self._raise_pending_locked()
             finally:
-                self._sink.close(flush=same_process)
+                if self._sink is not None:
+                    self._sink.close(flush=same_process)
 
     # -- internals (call with self._lock held) ------------------------------------------
 
     def _schedule_locked(self) -> None:
-        self._scheduled = True
-        _flusher.schedule(self, self._flush_secs)
+        self.scheduled = True
+        _flusher.schedule(self, self.flush_secs)
 
     def _check_locked(self) -> None:
         if self._closed:
@@ -309,21 +218,20 @@ class EventFileWriter:
             self._check_full_locked()
 
     def _check_full_locked(self) -> None:
-        from ._remote import MAX_PENDING_BYTES
-
-        sink = self._sink
-        if sink.pending_bytes > MAX_PENDING_BYTES and sink.last_error is None:
+        sink = self._require_sink()
+        limit = sink.max_pending_bytes
+        if sink.pending_bytes > limit and sink.last_error is None:
             # The store is fine, only slower than the logging: wait for it (backpressure).
             sink.sync()
-        if sink.pending_bytes <= MAX_PENDING_BYTES:
+        if sink.pending_bytes <= limit:
             self._full = False
             return
-        if not self._scheduled:
+        if not self.scheduled:
             self._schedule_locked()  # keep retrying the upload in the background
         err = sink.last_error
         raise WriterFailedError(
             f"the store of {self._logdir!r} keeps failing ({err}): {sink.pending_bytes} bytes "
-            f"wait to be uploaded, more than {MAX_PENDING_BYTES}; this record was not kept",
+            f"wait to be uploaded, more than {limit}; this record was not kept",
             str(sink.path),
         ) from err
 
@@ -337,7 +245,7 @@ class EventFileWriter:
             ) from err
 
     def _open_locked(self) -> None:
-        self._sink = open_sink(self._logdir, self._suffix)
+        self._sink = self._open_sink()
 
     def _reopen_in_child_locked(self) -> None:
         # We are a forked child: the fd and buffer belong to the parent's file. Closing our
@@ -368,13 +276,13 @@ class EventFileWriter:
         buf.clear()
         if sink.needs_sync:
             # A store sink holds enough for an object: upload it now, in the background.
-            from ._remote import MAX_PENDING_BYTES
-
-            if sink.pending_bytes > MAX_PENDING_BYTES:
+            if sink.pending_bytes > sink.max_pending_bytes:
                 self._full = True
             _flusher.hurry(self)
 
-    def _timed_flush(self) -> None:
+    # -- called by the flusher ----------------------------------------------------------
+
+    def timed_flush(self) -> None:
         """Called by the flusher thread; keeps an error for the next call."""
         with self._lock:
             if self._closed or self._pid != os.getpid():
@@ -384,7 +292,7 @@ class EventFileWriter:
             except WriterFailedError as err:
                 self._error = err.__cause__ or err
                 return
-            sink = self._sink
+            sink = self._require_sink()
         try:
             sink.sync()
         except WriterFailedError as err:
@@ -392,111 +300,9 @@ class EventFileWriter:
                 if sink is self._sink and not self._closed:
                     self._error = err.__cause__ or err
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
+        """In a forked child: a new lock, no buffer; the next write opens a new file."""
         self._lock = threading.Lock()
         self._buffer = []
-        self._scheduled = False
+        self.scheduled = False
         self._forked = True
-
-
-class _Flusher:
-    """One daemon thread for the whole process that flushes writers at their deadlines."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._deadlines: dict[EventFileWriter, float] = {}
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, writer: EventFileWriter, delay: float) -> None:
-        with self._cond:
-            if writer in self._deadlines:
-                return
-            self._deadlines[writer] = time.monotonic() + delay
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="tbwrite-flusher", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
-
-    def hurry(self, writer: EventFileWriter) -> None:
-        """Flush ``writer`` as soon as possible (the thread does it, not the caller)."""
-        with self._cond:
-            self._deadlines[writer] = time.monotonic()
-            writer._scheduled = True
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="tbwrite-flusher", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
-
-    def cancel(self, writer: EventFileWriter) -> None:
-        with self._cond:
-            self._deadlines.pop(writer, None)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    now = time.monotonic()
-                    due = [w for w, t in self._deadlines.items() if t <= now]
-                    if due:
-                        for w in due:
-                            del self._deadlines[w]
-                            w._scheduled = False
-                        break
-                    timeout = min(self._deadlines.values(), default=now + 3600.0) - now
-                    self._cond.wait(timeout)
-            for w in due:
-                if getattr(w._sink, "slow", False):
-                    self._sync_in_background(w)
-                else:
-                    w._timed_flush()
-
-    def _sync_in_background(self, w: EventFileWriter) -> None:
-        # A store can take minutes to fail (deadlines, retries): its timed flush runs on a
-        # thread of its own, so local writers' timed flushes never wait behind it.
-        if w._syncing:
-            with self._cond:  # one in flight per writer; look again at the next deadline
-                if w not in self._deadlines:
-                    self._deadlines[w] = time.monotonic() + w._flush_secs
-                    w._scheduled = True
-            return
-        w._syncing = True
-
-        def run() -> None:
-            try:
-                w._timed_flush()
-            finally:
-                w._syncing = False
-
-        threading.Thread(target=run, name="tbwrite-store-sync", daemon=True).start()
-
-    def _after_fork_in_child(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._deadlines = {}
-        self._thread = None
-
-
-_flusher = _Flusher()
-_live_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
-
-
-def _flush_all_at_exit() -> None:
-    for w in list(_live_writers):
-        try:
-            w.flush()
-        except Exception:  # noqa: BLE001 - nothing can be raised to anyone at exit
-            pass
-
-
-def _after_fork_in_child() -> None:
-    _flusher._after_fork_in_child()
-    for w in list(_live_writers):
-        w._after_fork_in_child()
-
-
-atexit.register(_flush_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -186,7 +186,7 @@ def test_derived_experiment_without_config(tmp_path, load_fast) -> None:
 
 @pytest.mark.parametrize("load_fast", LOADERS)
 def test_demo_sweep_as_tensorboard_shows_it(tmp_path, load_fast) -> None:
-    from tbwrite._demo import run_demo
+    from tbwrite._cli.demo import run_demo
 
     run_demo(str(tmp_path), quiet=True)
     with TensorBoardServer(tmp_path, load_fast=load_fast) as tb:

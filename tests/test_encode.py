@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tbwrite._encode import ScalarEncoder, encode_varint, file_version_event, wrap_summary_event
+from tbwrite._format.fast_scalars import ScalarEncoder
+from tbwrite._format.wire import encode_varint, file_version_event, wrap_summary_event
 from tbwrite._proto import event_pb2, summary_pb2
 
 INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
@@ -113,7 +114,7 @@ def test_float32_rounding_matches_numpy() -> None:
 def test_scalar_record_is_the_framed_protobuf_event(
     tag: str, value: float, step: int, wall_time: float
 ) -> None:
-    from tbwrite._framing import frame
+    from tbwrite._format.tfrecord import frame
 
     enc = ScalarEncoder()
     want = frame(_reference(tag, value, step, wall_time))

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tbwrite import NEED_DATA, CorruptRecordError, RecordDecoder, frame, masked_crc32c
-from tbwrite._framing import FOOTER_SIZE, HEADER_SIZE, mask_crc
+from tbwrite._format.tfrecord import FOOTER_SIZE, HEADER_SIZE, mask_crc
 
 CRC_RECORD = bytes.fromhex("13000000000000000c91321b1a1143524320746573742c206f6e652074776f8ad09457")
 

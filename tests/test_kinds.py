@@ -24,7 +24,8 @@ from tensorboard.plugins.pr_curve import plugin_data_pb2 as pr_pb2
 from tensorboard.plugins.projector import projector_config_pb2
 from tensorboard.util import tensor_util
 
-from tbwrite import SummaryWriter, _media
+from tbwrite import SummaryWriter
+from tbwrite._summaries import media as _media
 
 RNG = np.random.default_rng(20240601)
 
@@ -764,7 +765,7 @@ def test_bad_input_rejected_and_writer_usable(
 
 
 def test_demo_logs_images_pr_curves_and_a_layout(tmp_path) -> None:
-    from tbwrite._demo import run_demo
+    from tbwrite._cli.demo import run_demo
 
     runs = run_demo(str(tmp_path), quiet=True)
     finished = [r for r in runs if "l2=" not in r]

@@ -12,7 +12,7 @@ import pytest
 
 import tbwrite
 from tbwrite import NullWriter, SummaryWriter, process_count, process_index, process_writer
-from tbwrite._multiprocess import ENV_CONVENTIONS
+from tbwrite._writers.multiprocess import ENV_CONVENTIONS
 
 ALL_ENV = [v for pair in ENV_CONVENTIONS for v in pair]
 

@@ -20,7 +20,7 @@ from tensorboard.backend.event_processing import plugin_event_accumulator as pea
 
 import tbwrite
 from tbwrite import CorruptRecordError, frame
-from tbwrite._encode import file_version_event
+from tbwrite._format.wire import file_version_event
 
 
 def files_of(run_dir) -> list[str]:
@@ -123,7 +123,7 @@ def test_files_of_a_run_in_name_order(tmp_path) -> None:
 
 
 def test_many_points_and_chunk_boundaries(tmp_path, monkeypatch) -> None:
-    from tbwrite import _reader
+    from tbwrite._reading import records as _reader
 
     monkeypatch.setattr(_reader, "CHUNK_SIZE", 997)
     with tbwrite.SummaryWriter(tmp_path, max_queue=1000) as w:
@@ -340,7 +340,7 @@ def test_purge_on_restart_matches_tensorboard(tmp_path) -> None:
 
 
 def test_purge_out_of_order_steps_without_file_version(tmp_path) -> None:
-    from tbwrite._encode import ScalarEncoder
+    from tbwrite._format.fast_scalars import ScalarEncoder
 
     enc = ScalarEncoder()
     steps = [("a", 1), ("b", 1), ("a", 5), ("b", 5), ("a", 3), ("b", 6)]
@@ -434,7 +434,7 @@ def test_forged_huge_length_allocates_nothing(good_file) -> None:
     _rewrite(path, data + forged)
     assert tbwrite.read_scalars(root)["run"]["v"].steps.tolist() == list(range(20))
     assert len(list(tbwrite.iter_events(root))) == 21
-    from tbwrite._reader import verify_file
+    from tbwrite._reading.records import verify_file
 
     check = verify_file(path)
     assert check.corrupt is None and check.records == 21 and check.incomplete == len(forged)
@@ -538,7 +538,7 @@ def test_follow_mode_completes_a_partial_record(tmp_path) -> None:
 
 
 def test_event_accumulator_agrees_on_all_kinds_of_demo(tmp_path) -> None:
-    from tbwrite._demo import run_demo
+    from tbwrite._cli.demo import run_demo
 
     run_demo(str(tmp_path), quiet=True)
     scalars = tbwrite.read_scalars(tmp_path)

@@ -29,8 +29,8 @@ from tbserver import TensorBoardServer
 
 import tbwrite
 from tbwrite import SummaryWriter, WriterFailedError
-from tbwrite import _eventfile as eventfile_module
 from tbwrite._proto import event_pb2
+from tbwrite._sinks import local as eventfile_module
 
 CRASH_TRIALS = 50
 
@@ -412,7 +412,8 @@ def test_event_parse_of_random_payload_is_protobuf_error_only() -> None:
 
 # -- the reader under fuzzing -----------------------------------------------------------------
 
-from tbwrite._encode import ScalarEncoder, file_version_event  # noqa: E402
+from tbwrite._format.fast_scalars import ScalarEncoder  # noqa: E402
+from tbwrite._format.wire import file_version_event  # noqa: E402
 
 
 def _read_everything(root) -> None:
@@ -473,7 +474,7 @@ def test_fuzz_reader_payloads_with_valid_crcs(tmp_path_factory, payloads: list[b
 
 
 def _summary_record(tag: str, plugin: str, content: bytes, tensor=None) -> bytes:
-    from tbwrite._encode import wrap_summary_event
+    from tbwrite._format.wire import wrap_summary_event
     from tbwrite._proto import summary_pb2
 
     value = summary_pb2.Summary.Value(tag=tag)

@@ -19,9 +19,11 @@ import pytest
 from readback import accumulator
 
 import tbwrite
-from tbwrite import SummaryWriter, WriterFailedError, _remote
-from tbwrite._encode import file_version_event
-from tbwrite._framing import frame
+from tbwrite import SummaryWriter, WriterFailedError
+from tbwrite._format.tfrecord import frame
+from tbwrite._format.wire import file_version_event
+from tbwrite._sinks import is_remote
+from tbwrite._sinks import remote as _remote
 
 W0 = 1_700_000_000.0
 HEADER = len(frame(file_version_event(W0)))  # wall_time 0.0 would be omitted
@@ -392,13 +394,13 @@ def test_add_embedding_refuses_urls(mem) -> None:
 
 def test_is_remote() -> None:
     assert (
-        _remote.is_remote("s3://b/x")
-        and _remote.is_remote("gs://b")
-        and _remote.is_remote("memory://x")
-        and _remote.is_remote("simplecache::s3://b/x") is False
+        is_remote("s3://b/x")
+        and is_remote("gs://b")
+        and is_remote("memory://x")
+        and is_remote("simplecache::s3://b/x") is False
     )
-    assert not _remote.is_remote("/tmp/x") and not _remote.is_remote("file:///tmp/x")
-    assert not _remote.is_remote("runs/a://b")
+    assert not is_remote("/tmp/x") and not is_remote("file:///tmp/x")
+    assert not is_remote("runs/a://b")
 
 
 # -- a real S3-protocol server (moto) ---------------------------------------------------

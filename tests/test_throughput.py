@@ -17,9 +17,10 @@ from hypothesis.extra import numpy as hnp
 from readback import accumulator, all_events, event_files
 
 from tbwrite import SummaryWriter
-from tbwrite._bulk import CHUNK_RECORDS, check_series, encode_series
-from tbwrite._encode import ScalarEncoder
-from tbwrite._framing import frame
+from tbwrite._checks import check_series
+from tbwrite._format.fast_scalars import ScalarEncoder
+from tbwrite._format.fast_series import CHUNK_RECORDS, encode_series
+from tbwrite._format.tfrecord import frame
 from tbwrite._proto import event_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,7 +310,7 @@ def _histogram_summary_reference(tag: str, buckets: np.ndarray, with_metadata: b
     st.integers(0, 2**32 - 1),
 )
 def test_histogram_summary_bytes_equal_protobuf(tag, k, with_metadata, seed) -> None:
-    from tbwrite._builders import histogram_summary
+    from tbwrite._summaries.histograms import histogram_summary
 
     try:
         tag.encode("utf-8")

@@ -112,7 +112,7 @@ def test_new_style_scalar_is_float_tensor_with_metadata_once(tmp_path) -> None:
 
 
 def test_double_precision_warns_and_stays_visible(tmp_path) -> None:
-    import tbwrite._writer as writer_module
+    import tbwrite._writers.summary_writer as writer_module
 
     writer_module._double_warned = False
     with SummaryWriter(tmp_path) as w:

@@ -27,8 +27,9 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from .._values import as_step, check_tag
-from .._writer import SummaryWriter as _TbSummaryWriter
+from .. import SummaryWriter as _TbSummaryWriter
+from .._checks import as_step, check_tag
+from .._summaries.hparam_values import flatten
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
 
@@ -38,20 +39,7 @@ def flatten_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
     anything with ``.items()``, such as an ``ml_collections.ConfigDict``) become dotted
     names, list and tuple items become ``name.0``, ``name.1``, ..., and ``None`` becomes
     ``""``."""
-    out: dict[str, Any] = {}
-
-    def walk(prefix: tuple[str, ...], d: Any) -> None:
-        for k, v in d.items():
-            key = prefix + (str(k),)
-            if isinstance(v, Mapping) or (hasattr(v, "items") and not isinstance(v, type)):
-                walk(key, v)
-            elif isinstance(v, (list, tuple)):
-                walk(key, {str(i): item for i, item in enumerate(v)})
-            else:
-                out[".".join(key)] = "" if v is None else v
-
-    walk((), hparams)
-    return out
+    return flatten(hparams)
 
 
 _registered = False
@@ -136,7 +124,8 @@ class SummaryWriter:
     def write_images(self, step: int, images: Mapping[str, Any]) -> None:
         import numpy as np
 
-        from .. import _media, _plugins
+        from .._summaries import images_audio as _images_audio
+        from .._summaries import media as _media
 
         step = as_step(step, "step")
         prepared = []
@@ -150,14 +139,12 @@ class SummaryWriter:
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
             prepared.append((tag, pngs, width, height))
         for tag, pngs, width, height in prepared:
-            self._writer._write_summary(
-                self._writer._file,
-                step,
-                _now(),
+            self._writer.run.write_summary(
                 tag,
-                lambda first, tag=tag, pngs=pngs, w=width, h=height: _plugins.image_summary(
+                lambda first, tag=tag, pngs=pngs, w=width, h=height: _images_audio.image_summary(
                     tag, pngs, w, h, with_metadata=first
                 ),
+                step,
             )
 
     def write_videos(self, step: int, videos: Mapping[str, Any]) -> None:
@@ -190,10 +177,11 @@ class SummaryWriter:
     def write_audios(self, step: int, audios: Mapping[str, Any], *, sample_rate: int) -> None:
         import numpy as np
 
-        from .. import _media, _plugins
+        from .._summaries import images_audio as _images_audio
+        from .._summaries import media as _media
 
         step = as_step(step, "step")
-        rate = _plugins.check_sample_rate(sample_rate)
+        rate = _images_audio.check_sample_rate(sample_rate)
         prepared = []
         for key, value in _check_mapping(audios, "audios").items():
             tag = check_tag(key, "audios key")
@@ -206,14 +194,12 @@ class SummaryWriter:
             ]
             prepared.append((tag, clips))
         for tag, clips in prepared:
-            self._writer._write_summary(
-                self._writer._file,
-                step,
-                _now(),
+            self._writer.run.write_summary(
                 tag,
-                lambda first, tag=tag, clips=clips: _plugins.audio_summary(
+                lambda first, tag=tag, clips=clips: _images_audio.audio_summary(
                     tag, clips, with_metadata=first
                 ),
+                step,
             )
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
@@ -234,10 +220,7 @@ class SummaryWriter:
             self._writer.add_histogram(key, value, step, bins=bins)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
-        from ._common import hparam_values
-
-        flat = flatten_hparams(_check_mapping(hparams, "hparams"))
-        self._writer.add_hparams(hparam_values(flat))
+        self._writer.write_hparams(hparams)
 
     def write_pointcloud(
         self,
@@ -266,7 +249,7 @@ class SummaryWriter:
         values: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        from ._tensors import tensor_summary
+        from .._summaries.tensors import tensor_summary
 
         step = as_step(step, "step")
         metas = {} if metadata is None else _check_mapping(metadata, "metadata")
@@ -275,14 +258,12 @@ class SummaryWriter:
         ]
         for tag, value in built:
             md = metas.get(tag)
-            self._writer._write_summary(
-                self._writer._file,
-                step,
-                _now(),
+            self._writer.run.write_summary(
                 tag,
                 lambda first, tag=tag, value=value, md=md: tensor_summary(
                     tag, value, md, with_metadata=first
                 ),
+                step,
             )
 
     def flush(self) -> None:
@@ -290,9 +271,3 @@ class SummaryWriter:
 
     def close(self) -> None:
         self._writer.close()
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

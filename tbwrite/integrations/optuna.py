@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._common import hparam_value
+from .._summaries.hparam_values import hparam_value_or_text as hparam_value
 
 __all__ = ["TensorBoardCallback", "EXPERIMENT_MARKER"]
 
@@ -38,7 +38,7 @@ class TensorBoardCallback:
     Each finished trial becomes the run ``<logdir>/trial-<number>`` holding one session:
 
     - hparams: the trial's ``params`` (bool, str, numbers as such; ``None`` as ``"None"``;
-      see :mod:`tbwrite.integrations._common`);
+      see :mod:`tbwrite._summaries.hparam_values`);
     - the intermediate values it reported (``trial.report(value, step)``) as the steps of
       the scalar ``metric_name``; the final value as that scalar too, at the step after the
       last intermediate one (step 0 without any), unless it is just the last intermediate
@@ -97,7 +97,7 @@ class TensorBoardCallback:
         return [f"{self._metric_name}_{i}" for i in range(n_values)]
 
     def __call__(self, study: Any, trial: Any) -> None:
-        from .._writer import SummaryWriter
+        from .._writers.summary_writer import SummaryWriter
 
         n_objectives = len(getattr(study, "directions", [None]))
         names = self._metric_names(n_objectives)
@@ -113,7 +113,7 @@ class TensorBoardCallback:
         writer = SummaryWriter(run_dir, max_queue=1000)
         try:
             if start is not None:
-                writer._start_time = start  # the session starts when the trial did
+                writer.run.start_time = start  # the session starts when the trial did
             writer.add_hparams({k: hparam_value(v) for k, v in trial.params.items()})
             tag = names[0]
             last_step, last_value = None, None
@@ -134,7 +134,8 @@ class TensorBoardCallback:
             _close_with_status(writer, status, end)
 
     def _maybe_write_experiment(self, study: Any, trial: Any, names: list[str]) -> None:
-        from .._hparams import Metric, write_experiment
+        from .._summaries.hparams import Metric
+        from .._writers.experiment import write_experiment
 
         os.makedirs(self._logdir, exist_ok=True)
         marker = os.path.join(self._logdir, EXPERIMENT_MARKER)
@@ -159,7 +160,7 @@ class TensorBoardCallback:
 
 
 def _hparam_for(name: str, dist: Any) -> Any:
-    from .._hparams import Discrete, HParam, IntInterval, RealInterval
+    from .._summaries.hparams import Discrete, HParam, IntInterval, RealInterval
 
     kind = type(dist).__name__
     if kind in (

@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._common import hparam_value, is_real_number
+from .._summaries.hparam_values import hparam_value_or_text as hparam_value
+from .._summaries.hparam_values import is_real_number
 
 __all__ = ["TbwriteLoggerCallback"]  # noqa: F822 - made on first access, see __getattr__
 
@@ -60,7 +61,7 @@ class _Impl:
         return os.path.join(self._logdir, name or str(trial.trial_id))
 
     def log_trial_start(self, trial: Any) -> None:
-        from .._writer import SummaryWriter
+        from .._writers.summary_writer import SummaryWriter
 
         if trial in self._writers:
             return  # a restored trial goes on in the same run and session
@@ -154,7 +155,7 @@ _DOC = """Ray Tune's ``LoggerCallback`` writing each trial with tbwrite.
 
     - at its start, its searched parameters (``trial.evaluated_params``, as
       ``TBXLoggerCallback``; the whole config when nothing was searched; nested keys as
-      ``a/b``) as the session's hparams, typed as :mod:`tbwrite.integrations._common`
+      ``a/b``) as the session's hparams, typed as :mod:`tbwrite._summaries.hparam_values`
       says, so the HParams table lists the trial while it runs;
     - each reported result: numbers as scalars ``<tag_prefix><key>`` (nested keys joined
       with ``/``) at step ``timesteps_total`` or else ``training_iteration``; arrays as

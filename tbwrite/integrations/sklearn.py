@@ -16,7 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._common import HParamValue, hparam_value
+from .._summaries.hparam_values import HParamValue
+from .._summaries.hparam_values import hparam_value_or_text as hparam_value
 
 __all__ = ["log_search", "log_curves", "CURVE_ATTRIBUTES"]
 
@@ -46,9 +47,9 @@ def _number(value: Any) -> float | None:
 
 
 def _final_estimator(estimator: Any) -> Any:
-    # A Pipeline's curves are its last step's.
-    while hasattr(estimator, "_final_estimator"):
-        estimator = estimator._final_estimator
+    # A Pipeline's curves are its last step's (Pipeline.steps: a list of (name, estimator)).
+    while isinstance(getattr(estimator, "steps", None), list) and estimator.steps:
+        estimator = estimator.steps[-1][1]
     return estimator
 
 
@@ -80,7 +81,7 @@ def _domains(
     """Each parameter's domain: the grid's values where the search has a grid (lists in
     ``param_grid`` / ``param_distributions``), else the values seen (numbers drawn from a
     distribution as the interval they span); none when the values mix types."""
-    from .._hparams import Discrete, RealInterval
+    from .._summaries.hparams import Discrete, RealInterval
 
     grids = getattr(search, "param_grid", None)
     if grids is None:
@@ -132,7 +133,7 @@ def log_search(
       ``index`` and ``width``), holding one session. Its hparams are the candidate's
       ``params``: bool, str and numbers as such; an estimator as its class name; ``None``
       as ``"None"``; a list or tuple as the text of its items (see
-      :mod:`tbwrite.integrations._common`).
+      :mod:`tbwrite._summaries.hparam_values`).
     - Metrics, as scalars named like ``cv_results_``'s keys: ``mean_test_<scorer>``,
       ``std_test_<scorer>``, ``rank_test_<scorer>``, ``mean_train_<scorer>`` and
       ``std_train_<scorer>`` (with ``return_train_score=True``), ``mean_fit_time``,
@@ -153,9 +154,9 @@ def log_search(
 
     Returns the run directories written, in candidate order.
     """
-    from .._hparams import HParam, Metric
-    from .._hparams import write_experiment as _write_experiment
-    from .._writer import SummaryWriter
+    from .._summaries.hparams import HParam, Metric
+    from .._writers.experiment import write_experiment as _write_experiment
+    from .._writers.summary_writer import SummaryWriter
 
     results = getattr(search, "cv_results_", None)
     if not isinstance(results, Mapping) or "params" not in results:

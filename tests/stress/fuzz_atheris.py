@@ -18,9 +18,9 @@ import atheris
 
 with atheris.instrument_imports():
     import tbwrite
-    import tbwrite._framing
-    import tbwrite._loaders
-    import tbwrite._reader
+    import tbwrite._format.tfrecord
+    import tbwrite._reading.loaders
+    import tbwrite._reading.records
     from tbwrite import NEED_DATA, CorruptRecordError, RecordDecoder, frame
 
 _DIR = tempfile.mkdtemp(prefix="tbwrite-fuzz-")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .demo import run_demo
 
     print(f"writing a demo sweep into {args.dir}/ ...")
     runs = run_demo(args.dir)
@@ -17,14 +17,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from ._bench import main as bench_main
+    from .bench import main as bench_main
 
     return bench_main([*(["--quick"] if args.quick else []), "--repeats", str(args.repeats)])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from ._demo import DEFAULT_DIR
+    from .. import __version__
+    from .demo import DEFAULT_DIR
 
     parser = argparse.ArgumentParser(
         prog="tbwrite", description="TensorBoard event files without torch or TensorFlow."
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run each")
     bench.set_defaults(func=_cmd_bench)
-    from ._cli_read import add_read_commands
+    from .read_commands import add_read_commands
 
     add_read_commands(sub)  # ls, export, hparams, verify
     return parser

@@ -13,7 +13,7 @@ Strategy: two record paths over the same format.
   or resynchronises byte by byte exactly as the streaming path does.
 
 A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
-listed and objects read through fsspec (:mod:`tbwrite._remote`), imported only for URLs.
+listed and objects read through fsspec (:mod:`tbwrite._sinks`), imported only for URLs.
 
 Both verify both checksums. A length field is trusted only once its checksum matches, and a
 record that claims more bytes than the file holds is an unfinished tail: nothing larger than
@@ -23,25 +23,25 @@ the file is ever allocated.
 from __future__ import annotations
 
 import os
-import struct
 import time
 import warnings
 from array import array
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, NamedTuple
 
-from crc32c import crc32c as _crc32c
-
-from ._errors import CorruptRecordError
-from ._framing import (
+from .._errors import CorruptRecordError
+from .._format.tfrecord import (
     FOOTER_SIZE,
+    HEADER,
     HEADER_SIZE,
     LENGTH_SIZE,
     MASK_DELTA,
     NEED_DATA,
     RecordDecoder,
+    load_crc32c,
     masked_crc32c,
 )
+from .._sinks import files_are_final, list_runs, open_read
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,7 +57,6 @@ __all__ = [
 
 ON_CORRUPT: Final = ("raise", "skip")
 CHUNK_SIZE: Final = 32 << 20
-_HEADER = struct.Struct("<QI")
 _MAX_CACHED_HEADERS: Final = 4096
 
 
@@ -84,11 +83,6 @@ class EventRecord(NamedTuple):
     event: Any
 
 
-def is_event_file(name: str) -> bool:
-    """TensorBoard's rule: an event file's basename contains ``tfevents``."""
-    return "tfevents" in os.path.basename(name)
-
-
 def find_runs(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """Map run name -> its event files in file-name order, for a logdir, run dir or file.
 
@@ -98,38 +92,7 @@ def find_runs(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     Raises ``FileNotFoundError`` when ``path`` does not exist. ``path`` may be an fsspec URL
     (``s3://bucket/logs``); the files are then object URLs.
     """
-    root = os.fspath(path)
-    from . import _remote
-
-    if _remote.is_remote(root):
-        runs_ = _remote.list_runs(root)
-        return {".": [root]} if runs_ is None else runs_
-    root = _remote.local_path(root)
-    if os.path.isfile(root):
-        return {".": [root]}
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"no such file or directory: {root!r}")
-    runs: dict[str, list[str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        files = sorted(f for f in filenames if is_event_file(f))
-        files = [os.path.join(dirpath, f) for f in files]
-        files = [f for f in files if os.path.isfile(f)]
-        if files:
-            rel = os.path.relpath(dirpath, root)
-            runs[rel.replace(os.sep, "/")] = files
-    return dict(sorted(runs.items()))
-
-
-def _open_read(path: str) -> tuple[BinaryIO, int]:
-    """(binary file, its size) for a local path or a store object URL."""
-    from . import _remote
-
-    if _remote.is_remote(path):
-        f = _remote.open_remote(path)
-        return f, int(f.size)
-    f2 = open(_remote.local_path(path), "rb")
-    return f2, os.fstat(f2.fileno()).st_size
+    return list_runs(os.fspath(path))
 
 
 def check_on_corrupt(on_corrupt: str) -> None:
@@ -212,7 +175,7 @@ def scan_records(
 
     check_on_corrupt(on_corrupt)
     hcache: dict[bytes, int] = {}
-    f, size = _open_read(path)
+    f, size = open_read(path)
     with f:
         off = 0
         want = chunk_size
@@ -285,7 +248,7 @@ def _walk(buf: bytes, hcache: dict[bytes, int]) -> tuple[int, tuple[array[int], 
     starts = array("q")
     crcs = array("I")
     s_app, c_app = starts.append, crcs.append
-    crc = _crc32c
+    crc = load_crc32c()
     get = hcache.get
     blen = len(buf)
     pos = 0
@@ -296,7 +259,7 @@ def _walk(buf: bytes, hcache: dict[bytes, int]) -> tuple[int, tuple[array[int], 
             h = buf[pos : pos + HEADER_SIZE]
             if len(h) < HEADER_SIZE:
                 return pos, (starts, crcs), 0
-            length, hcrc = _HEADER.unpack(h)
+            length, hcrc = HEADER.unpack(h)
             if masked_crc32c(h[:LENGTH_SIZE]) != hcrc:
                 return pos, (starts, crcs), -1
             n = length + HEADER_SIZE + FOOTER_SIZE
@@ -326,7 +289,7 @@ def verify_file(path: str) -> FileCheck:
     """Check both checksums of every record of ``path``."""
     records = 0
     end = 0
-    f, size = _open_read(path)
+    f, size = open_read(path)
     f.close()
     try:
         for chunk in scan_records(path):
@@ -354,7 +317,7 @@ class _Follower:
     def poll(
         self, on_corrupt: str, raw: bool, parse: Callable[[bytes], Any], final: bool
     ) -> Iterator[EventRecord]:
-        f, _size = _open_read(self.path)
+        f, _size = open_read(self.path)
         with f:
             f.seek(self.read_to)
             while True:
@@ -459,14 +422,13 @@ def iter_events(
     if raw:
         parse = bytes
     else:
-        from ._proto.event_pb2 import Event
+        from .._proto.event_pb2 import Event
 
         parse = Event.FromString
-    from ._remote import is_remote
 
     # Store objects are immutable once a later one exists: a file that was read after a
     # later file appeared is done, and is not fetched again at every poll.
-    remote = is_remote(root)
+    final_when_superseded = files_are_final(root)
     followers: dict[str, _Follower] = {}
     done: set[str] = set()
     idle_since = time.monotonic()
@@ -482,7 +444,7 @@ def iter_events(
                 for rec in fol.poll(on_corrupt, raw, parse, final=not follow):
                     got = True
                     yield rec
-                if remote and i + 1 < len(files):
+                if final_when_superseded and i + 1 < len(files):
                     done.add(file)
                     del followers[file]
         if not follow:

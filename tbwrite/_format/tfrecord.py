@@ -10,25 +10,23 @@ h11 and wsproto do. A truncated tail is therefore "not written yet", never an er
 from __future__ import annotations
 
 import struct
-from typing import Final, Union
+from typing import Callable, Final, TypeVar, Union
 
-try:
-    from crc32c import crc32c as _crc32c
-except ModuleNotFoundError as err:  # run from a checkout without installing it
-    raise ModuleNotFoundError(
-        "tbwrite needs the 'crc32c' package for TFRecord checksums: install tbwrite with "
-        "its dependencies ('pip install .' in a checkout, or 'pip install crc32c')",
-        name=err.name,
-    ) from err
-
-from ._errors import CorruptRecordError
+from .._errors import CorruptRecordError
 
 __all__ = [
+    "CRC",
     "FOOTER_SIZE",
+    "HEADER",
     "HEADER_SIZE",
+    "LENGTH",
+    "MASK_DELTA",
     "NEED_DATA",
     "RecordDecoder",
+    "crc32c",
     "frame",
+    "load_crc32c",
+    "mask_crc",
     "masked_crc32c",
 ]
 
@@ -49,30 +47,70 @@ FOOTER_SIZE: Final = CRC_SIZE
 MASK_DELTA: Final = 0xA282EAD8
 _MASK32: Final = 0xFFFFFFFF
 
-_HEADER = struct.Struct("<QI")
-_LENGTH = struct.Struct(LENGTH_FORMAT)
-_CRC = struct.Struct(CRC_FORMAT)
+HEADER: Final = struct.Struct(LENGTH_FORMAT + CRC_FORMAT[1:])  # (length, length CRC)
+LENGTH: Final = struct.Struct(LENGTH_FORMAT)
+CRC: Final = struct.Struct(CRC_FORMAT)
+
+_Bytes = Union[bytes, bytearray, memoryview]
+_N = TypeVar("_N")
 
 
-def mask_crc(crc: int) -> int:
-    """Rotate right by 15 bits and add MASK_DELTA: TFRecord's masking of a CRC-32C."""
-    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
+def load_crc32c() -> Callable[[_Bytes], int]:
+    """The C implementation of CRC-32C, imported on first use.
+
+    The ``crc32c`` package's import loads ``importlib.metadata``, which costs more than the
+    rest of ``import tbwrite``; so it is imported when the first record is framed or
+    checked, not when tbwrite is imported.
+    """
+    global _crc32c
+    try:
+        from crc32c import crc32c as impl
+    except ModuleNotFoundError as err:  # run from a checkout without installing it
+        raise ModuleNotFoundError(
+            "tbwrite needs the 'crc32c' package for TFRecord checksums: install tbwrite with "
+            "its dependencies ('pip install .' in a checkout, or 'pip install crc32c')",
+            name=err.name,
+        ) from err
+    _crc32c = impl
+    return impl
 
 
-def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
+def crc32c(data: _Bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``, unmasked."""
+    return _crc32c(data)
+
+
+def _first_crc32c(data: _Bytes) -> int:
+    return load_crc32c()(data)
+
+
+_crc32c: Callable[[_Bytes], int] = _first_crc32c  # replaced by the C function on first use
+
+
+def mask_crc(crc: _N) -> _N:
+    """Rotate right by 15 bits and add MASK_DELTA: TFRecord's masking of a CRC-32C.
+
+    ``crc`` is an int, or a numpy ``uint32`` array (the vectorized series encoder).
+    """
+    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32  # type: ignore[operator, return-value]
+
+
+def masked_crc32c(data: _Bytes) -> int:
     """CRC-32C (Castagnoli) of ``data``, masked as TFRecord stores it."""
-    crc = _crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
+    return mask_crc(_crc32c(data))
 
 
 def frame(payload: bytes) -> bytes:
     """One TFRecord record holding ``payload``: header, payload, footer."""
-    header = _LENGTH.pack(len(payload))
-    crc = _crc32c(header)
-    hcrc = (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
-    crc = _crc32c(payload)
-    dcrc = (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32
-    return b"".join((header, _CRC.pack(hcrc), payload, _CRC.pack(dcrc)))
+    header = LENGTH.pack(len(payload))
+    return b"".join(
+        (
+            header,
+            CRC.pack(mask_crc(_crc32c(header))),
+            payload,
+            CRC.pack(mask_crc(_crc32c(payload))),
+        )
+    )
 
 
 class _NeedData:
@@ -142,7 +180,7 @@ class RecordDecoder:
         avail = len(buf) - pos
         if avail < HEADER_SIZE:
             return NEED_DATA
-        length, hcrc = _HEADER.unpack_from(buf, pos)
+        length, hcrc = HEADER.unpack_from(buf, pos)
         if masked_crc32c(memoryview(buf)[pos : pos + LENGTH_SIZE]) != hcrc:
             raise CorruptRecordError("length checksum mismatch", self.offset)
         end = pos + HEADER_SIZE + length
@@ -150,7 +188,7 @@ class RecordDecoder:
             return NEED_DATA
         payload = bytes(buf[pos + HEADER_SIZE : end])
         if self._verify:
-            (dcrc,) = _CRC.unpack_from(buf, end)
+            (dcrc,) = CRC.unpack_from(buf, end)
             if masked_crc32c(payload) != dcrc:
                 raise CorruptRecordError("data checksum mismatch", self.offset)
         self._pos = end + FOOTER_SIZE

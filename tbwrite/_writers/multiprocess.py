@@ -90,7 +90,7 @@ class NullWriter:
         return self.log_dir
 
     def __getattr__(self, name: str) -> Any:
-        from ._writer import SummaryWriter
+        from .summary_writer import SummaryWriter
 
         if name.startswith("_") or not callable(getattr(SummaryWriter, name, None)):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -155,15 +155,15 @@ def process_writer(
     if index >= count:
         raise ValueError(f"process_index must be < process_count ({count}), got {index}")
 
-    from ._writer import SummaryWriter
+    from .summary_writer import SummaryWriter
 
     if mode == "main":
         if index != 0:
             return NullWriter(root)
         return SummaryWriter(root, **writer_kwargs)
-    from ._remote import is_remote, join
+    from .._sinks import join
 
     width = len(str(count - 1))
     name = f"process_{index:0{width}d}"
-    path = join(root, name) if is_remote(root) else os.path.join(root, name)
+    path = join(root, name)
     return SummaryWriter(path, **writer_kwargs)

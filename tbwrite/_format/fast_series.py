@@ -15,7 +15,7 @@ is a constant of the group. A record thus costs one gather per variable byte (4 
 value, 1-10 for the step, 8 for per-record wall times) instead of a Python-level call.
 
 Series are processed in chunks of :data:`CHUNK_RECORDS`, so memory stays flat whatever
-the length. This module imports numpy; :mod:`tbwrite._writer` imports it on first use.
+the length. This module imports numpy; the writer imports it on first use.
 """
 
 from __future__ import annotations
@@ -23,24 +23,21 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
-from crc32c import crc32c
 
-from ._encode import EVENT_STEP, EVENT_WALL_TIME, ScalarEncoder
-from ._framing import FOOTER_SIZE, HEADER_SIZE, MASK_DELTA, masked_crc32c
-from ._values import INT64_MAX, as_walltime
+from .fast_scalars import ScalarEncoder
+from .tfrecord import FOOTER_SIZE, HEADER, HEADER_SIZE, LENGTH, crc32c, mask_crc, masked_crc32c
+from .wire import EVENT_STEP, EVENT_WALL_TIME
 
-__all__ = ["CHUNK_RECORDS", "SeriesInput", "check_series", "encode_series"]
+__all__ = ["CHUNK_RECORDS", "SeriesInput", "encode_series"]
 
 # Records per chunk: ~2-4 MB of output for short tags, a few MB of temporaries.
 CHUNK_RECORDS: Final = 1 << 16
 _MAX_VARINT: Final = 10  # bytes of a negative int64 step
 _MAX_RUNS: Final = 16  # layout changes in a chunk encoded run by run
 _SCATTER_BLOCK: Final = 4096  # rows scattered at once (index array: rows * size * 8 bytes)
-_HEADER = struct.Struct("<QI")
-_LENGTH = struct.Struct("<Q")
 
 # distance from the end of the data -> uint32[256] of raw CRC contributions of one byte.
 _byte_tables: dict[int, np.ndarray] = {}
@@ -83,61 +80,6 @@ class SeriesInput:
         return len(self.values)
 
 
-def _as_1d(obj: Any, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(obj)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name} must be a 1-D array of numbers; numpy could not convert it: {err}"
-        ) from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
-    return arr
-
-
-def check_series(tag: str, values: Any, steps: Any, walltimes: Any) -> SeriesInput:
-    """Check every argument of ``add_scalar_series``; raise before anything is written."""
-    vals = _as_1d(values, "values")
-    if vals.dtype.kind not in "biuf":
-        raise TypeError(f"values must hold real numbers, got an array of dtype {vals.dtype}")
-    n = len(vals)  # converted chunk by chunk in encode_series: no n-sized copy
-
-    steps_arr: np.ndarray | None = None
-    if steps is not None:
-        steps_arr = _as_1d(steps, "steps")
-        if steps_arr.dtype.kind not in "iu":
-            raise TypeError(f"steps must hold integers, got an array of dtype {steps_arr.dtype}")
-        if len(steps_arr) != n:
-            raise ValueError(f"steps must have the length of values ({n}), got {len(steps_arr)}")
-        if steps_arr.dtype.kind == "u" and steps_arr.dtype.itemsize == 8 and n:
-            if int(steps_arr.max()) > INT64_MAX:
-                raise ValueError(f"steps must fit in int64, got {int(steps_arr.max())}")
-        steps_arr = steps_arr.astype(np.int64, copy=False)
-
-    walls: np.ndarray | float
-    if walltimes is None or (np.ndim(walltimes) == 0 and not isinstance(walltimes, (list, tuple))):
-        walls = as_walltime(walltimes, "walltimes")
-    else:
-        walls = _as_1d(walltimes, "walltimes")
-        if walls.dtype.kind not in "biuf":
-            raise TypeError(
-                f"walltimes must hold real numbers, got an array of dtype {walls.dtype}"
-            )
-        if len(walls) != n:
-            raise ValueError(
-                f"walltimes must be a number or have the length of values ({n}), got {len(walls)}"
-            )
-        walls = walls.astype(np.float64, copy=False)
-        for start in range(0, n, CHUNK_RECORDS):  # chunked: no n-sized temporary
-            part = walls[start : start + CHUNK_RECORDS]
-            if not np.isfinite(part).all():
-                bad = part[~np.isfinite(part)][0]
-                raise ValueError(
-                    f"walltimes must be finite numbers of seconds, found {float(bad)!r}"
-                )
-    return SeriesInput(tag, vals, steps_arr, walls)
-
-
 class _Layout:
     """Template and checksum constants of one record layout (tag, wall present, varint length)."""
 
@@ -169,7 +111,7 @@ class _Layout:
         self.value_col = HEADER_SIZE + len(data)
         data += bytes(4)
         n = len(data)
-        header = _HEADER.pack(n, masked_crc32c(_LENGTH.pack(n)))
+        header = HEADER.pack(n, masked_crc32c(LENGTH.pack(n)))
         self.size = HEADER_SIZE + n + FOOTER_SIZE
         self.template = np.frombuffer(header + bytes(data) + bytes(FOOTER_SIZE), dtype=np.uint8)
         self.crc_base = np.uint32(crc32c(bytes(data)))
@@ -203,7 +145,7 @@ class _Layout:
         crc = np.full(count, self.crc_base, dtype=np.uint32)
         for col, table in self.tables:
             crc ^= table[rows[:, col]]
-        masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(MASK_DELTA)
+        masked = mask_crc(crc)
         rows[:, self.size - FOOTER_SIZE :] = masked.astype("<u4").view(np.uint8).reshape(count, 4)
         return rows
 

@@ -1,9 +1,7 @@
-"""Builders: pure functions from validated values to serialized Summary bytes.
+"""Histograms: bucketing values as TensorBoard shows them, and the histogram summary.
 
-Each summary kind is one builder here plus one writer method. The Summary is built with the
-generated protobuf classes; the Event around it is added by
-:func:`tbwrite._encode.wrap_summary_event`. Nothing here does I/O; this module imports
-protobuf and numpy, so the writers import it only when a kind needs it.
+Pure functions; ``histogram_summary`` is hand-encoded (add_histogram's hot path). This
+module imports numpy and protobuf, so the writers import it only when a kind needs it.
 """
 
 from __future__ import annotations
@@ -14,20 +12,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from ._encode import encode_varint
-from ._names import PLUGIN_HISTOGRAMS, PLUGIN_SCALARS, PLUGIN_TEXT
-from ._proto import summary_pb2, tensor_pb2
-from ._values import as_real_array
-
-__all__ = [
-    "DEFAULT_BUCKET_COUNT",
-    "histogram_buckets",
-    "histogram_from_raw",
-    "histogram_summary",
-    "scalar_tensor_summary",
-    "text_summary",
-]
-
+from .._checks import as_real_array
+from .._format.plugin_names import PLUGIN_HISTOGRAMS
+from .._format.wire import encode_varint
+from .._proto import summary_pb2
+from .common import summary_metadata
 
 # As tf.summary.histogram: a fixed number of equal-width buckets from min to max, which
 # needs no sort and no per-call search of bucket edges.
@@ -36,45 +25,6 @@ DEFAULT_BUCKET_COUNT: Final = 30
 _NUMPY_BIN_RULES: Final = frozenset(
     {"auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"}
 )
-
-
-def _metadata(
-    plugin: str, data_class: Any, display_name: str = "", description: str = ""
-) -> summary_pb2.SummaryMetadata:
-    md = summary_pb2.SummaryMetadata(
-        display_name=display_name, summary_description=description, data_class=data_class
-    )
-    md.plugin_data.plugin_name = plugin
-    return md
-
-
-def _summary(
-    tag: str, tensor: tensor_pb2.TensorProto, md: summary_pb2.SummaryMetadata | None
-) -> bytes:
-    value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
-    if md is not None:
-        value.metadata.CopyFrom(md)
-    return summary_pb2.Summary(value=[value]).SerializeToString()
-
-
-def scalar_tensor_summary(
-    tag: str, value: float, *, with_metadata: bool, display_name: str = "", description: str = ""
-) -> bytes:
-    """A rank-0 DT_FLOAT tensor with the scalars plugin's metadata (read by both loaders)."""
-    tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_FLOAT, float_val=[value])
-    md = (
-        _metadata(PLUGIN_SCALARS, summary_pb2.DATA_CLASS_SCALAR, display_name, description)
-        if with_metadata
-        else None
-    )
-    return _summary(tag, tensor, md)
-
-
-def text_summary(tag: str, text: str, *, with_metadata: bool) -> bytes:
-    """A rank-0 DT_STRING tensor (markdown) for the text plugin."""
-    tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING, string_val=[text.encode("utf-8")])
-    md = _metadata(PLUGIN_TEXT, summary_pb2.DATA_CLASS_TENSOR) if with_metadata else None
-    return _summary(tag, tensor, md)
 
 
 _HISTOGRAM_METADATA: bytes | None = None
@@ -101,7 +51,9 @@ def histogram_summary(tag: str, buckets: np.ndarray, *, with_metadata: bool) -> 
     value += b"\x42" + encode_varint(len(tensor)) + tensor
     if with_metadata:
         if _HISTOGRAM_METADATA is None:
-            md = _metadata(PLUGIN_HISTOGRAMS, summary_pb2.DATA_CLASS_TENSOR).SerializeToString()
+            md = summary_metadata(
+                PLUGIN_HISTOGRAMS, summary_pb2.DATA_CLASS_TENSOR
+            ).SerializeToString()
             _HISTOGRAM_METADATA = b"\x4a" + encode_varint(len(md)) + md
         value += _HISTOGRAM_METADATA
     return b"\x0a" + encode_varint(len(value)) + value

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ._values import as_real_array
+from .._checks import as_real_array
 
 __all__ = [
     "PNG_SIGNATURE",

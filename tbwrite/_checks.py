@@ -12,9 +12,15 @@ import math
 import operator
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._encode import MAX_TAG_BYTES
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
+
+    from ._format.fast_series import SeriesInput
+
+from ._format.wire import MAX_TAG_BYTES
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -147,3 +153,66 @@ def as_real_array(value: Any, name: str) -> Any:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
     return arr
+
+
+def _as_1d(obj: Any, name: str) -> np.ndarray:
+    import numpy as np
+
+    try:
+        arr = np.asarray(obj)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name} must be a 1-D array of numbers; numpy could not convert it: {err}"
+        ) from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
+    return arr
+
+
+def check_series(
+    tag: str, values: ArrayLike, steps: ArrayLike | None, walltimes: ArrayLike | float | None
+) -> SeriesInput:
+    """Check every argument of ``add_scalar_series``; raise before anything is written."""
+    import numpy as np
+
+    from ._format.fast_series import CHUNK_RECORDS, SeriesInput
+
+    vals = _as_1d(values, "values")
+    if vals.dtype.kind not in "biuf":
+        raise TypeError(f"values must hold real numbers, got an array of dtype {vals.dtype}")
+    n = len(vals)  # converted chunk by chunk in encode_series: no n-sized copy
+
+    steps_arr: np.ndarray | None = None
+    if steps is not None:
+        steps_arr = _as_1d(steps, "steps")
+        if steps_arr.dtype.kind not in "iu":
+            raise TypeError(f"steps must hold integers, got an array of dtype {steps_arr.dtype}")
+        if len(steps_arr) != n:
+            raise ValueError(f"steps must have the length of values ({n}), got {len(steps_arr)}")
+        if steps_arr.dtype.kind == "u" and steps_arr.dtype.itemsize == 8 and n:
+            if int(steps_arr.max()) > INT64_MAX:
+                raise ValueError(f"steps must fit in int64, got {int(steps_arr.max())}")
+        steps_arr = steps_arr.astype(np.int64, copy=False)
+
+    walls: np.ndarray | float
+    if walltimes is None or (np.ndim(walltimes) == 0 and not isinstance(walltimes, (list, tuple))):
+        walls = as_walltime(walltimes, "walltimes")
+    else:
+        walls = _as_1d(walltimes, "walltimes")
+        if walls.dtype.kind not in "biuf":
+            raise TypeError(
+                f"walltimes must hold real numbers, got an array of dtype {walls.dtype}"
+            )
+        if len(walls) != n:
+            raise ValueError(
+                f"walltimes must be a number or have the length of values ({n}), got {len(walls)}"
+            )
+        walls = walls.astype(np.float64, copy=False)
+        for start in range(0, n, CHUNK_RECORDS):  # chunked: no n-sized temporary
+            part = walls[start : start + CHUNK_RECORDS]
+            if not np.isfinite(part).all():
+                bad = part[~np.isfinite(part)][0]
+                raise ValueError(
+                    f"walltimes must be finite numbers of seconds, found {float(bad)!r}"
+                )
+    return SeriesInput(tag, vals, steps_arr, walls)

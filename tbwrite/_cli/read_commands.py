@@ -43,32 +43,33 @@ def _report_skipped(skipped: list[Any]) -> None:
 
 
 def _check_path(path: str) -> None:
-    from ._remote import is_remote
+    from .._sinks import exists
 
-    if not is_remote(path) and not os.path.exists(path):
+    if not exists(path):
         raise FileNotFoundError(f"no such file or directory: {path!r}")
 
 
 def _load_all(args: argparse.Namespace) -> Any:
     import warnings
 
-    from . import _loaders
+    from .._reading import loaders as _loaders
 
     _check_path(args.logdir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _loaders._load(args.logdir, _on_corrupt(args), _progress(args))
+        return _loaders.load_runs(args.logdir, _on_corrupt(args), _progress(args))
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from . import _loaders, _names
+    from .._format import plugin_names as _names
+    from .._reading import loaders as _loaders
 
     data, skipped = _load_all(args)
     _report_skipped(skipped)
     rows = []
     for run, rd in data.items():
         for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT):
-            for tag, s in _loaders._series_of(rd, kind, args.purge).items():
+            for tag, s in _loaders.series_of(rd, kind, args.purge).items():
                 steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
                 rows.append((run, tag, kind, str(len(s)), steps))
     if not rows:
@@ -98,7 +99,8 @@ def _open_out(args: argparse.Namespace) -> TextIO:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from . import _loaders, _names
+    from .._format import plugin_names as _names
+    from .._reading import loaders as _loaders
 
     data, skipped = _load_all(args)
     _report_skipped(skipped)
@@ -108,7 +110,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.writerow(("run", "tag", "step", "wall_time", "value"))
         for run, rd in data.items():
-            for tag, s in _loaders._series_of(rd, _names.PLUGIN_SCALARS, args.purge).items():
+            for tag, s in _loaders.series_of(rd, _names.PLUGIN_SCALARS, args.purge).items():
                 steps, walls, values = s.steps.tolist(), s.wall_times.tolist(), s.values.tolist()
                 if writer is not None:
                     writer.writerows(
@@ -144,7 +146,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_hparams(args: argparse.Namespace) -> int:
     import warnings
 
-    from ._loaders import read_hparams
+    from .._reading.hparams_table import read_hparams
 
     _check_path(args.logdir)
     with warnings.catch_warnings():
@@ -185,7 +187,7 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from ._reader import find_runs, verify_file
+    from .._reading.records import find_runs, verify_file
 
     files = []
     for path in args.paths:

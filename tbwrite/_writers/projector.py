@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ._media import as_array, images_nhwc, make_grid, png_encode
+from .._summaries.media import as_array, images_nhwc, make_grid, png_encode
 
 __all__ = ["PROJECTOR_CONFIG_FILE", "PreparedEmbedding", "prepare_embedding", "write_embedding"]
 
@@ -163,18 +163,19 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
     """Write ``emb``'s files under ``log_dir`` and add it to the run's projector config."""
-    from ._remote import is_remote
+    from .._sinks import local_dir
 
-    if is_remote(log_dir):
+    root = local_dir(log_dir)
+    if root is None:
         # The projector config is read-modify-written: not safe to do on an object store.
         raise NotImplementedError(
             f"add_embedding needs a local log_dir, got the URL {log_dir!r}; nothing was written"
         )
     from google.protobuf import text_format
 
-    from ._proto import plugins_pb2
+    from .._proto import plugins_pb2
 
-    directory = os.path.join(log_dir, *emb.subdir.split("/"))
+    directory = os.path.join(root, *emb.subdir.split("/"))
     os.makedirs(directory, exist_ok=True)
     _write_atomic(os.path.join(directory, TENSORS_FILE), emb.tensors_tsv)
     info = plugins_pb2.EmbeddingInfo(
@@ -189,7 +190,7 @@ def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
         _write_atomic(os.path.join(directory, SPRITE_FILE), emb.sprite_png)
         info.sprite.image_path = f"{emb.subdir}/{SPRITE_FILE}"
         info.sprite.single_image_dim.extend(emb.sprite_dim)
-    config_path = os.path.join(log_dir, PROJECTOR_CONFIG_FILE)
+    config_path = os.path.join(root, PROJECTOR_CONFIG_FILE)
     with _config_lock:
         config = plugins_pb2.ProjectorConfig()
         try:

@@ -1,44 +1,52 @@
 """HParams: typed values, sessions and the experiment config, as the hparams plugin reads them.
 
-Strategy (see WIRE.md, "HParams"): TensorBoard treats any run holding a
-``_hparams_/session_start_info`` as a session, and each metric column shows the latest
-scalar of that tag in that run. So tbwrite writes the session start into the run's own
+Strategy: TensorBoard's hparams plugin treats any run holding a
+``_hparams_/session_start_info`` summary as a session, and each metric column shows the
+latest scalar of that tag in that run. So tbwrite writes the session start into the run's own
 event file, next to its training scalars, and the HParams table follows training. Only
 the first start and end info of a run count, so the start is written once and the end once,
 at close, with the status the run actually ended with. An experiment config
 (``_hparams_/experiment``: domains, display names, metric descriptions) is written once at
-a sweep's root with :func:`write_experiment`.
+a sweep's root with :func:`tbwrite.write_experiment`.
+
+Each of the three is a summary of the hparams plugin (plugin name ``hparams``, content an
+``HParamsPluginData`` of version 0) whose value is an empty DT_FLOAT tensor: both of
+TensorBoard's loaders keep such a value and read only its metadata. Pure builders, no I/O;
+the value policy and the flattener are in :mod:`.hparam_values`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Union
 
 from google.protobuf import struct_pb2
 
-from ._errors import TbwriteError
-from ._names import (
+from .._format.plugin_names import (
     EXPERIMENT_TAG,
     PLUGIN_DATA_VERSION,
     SESSION_END_INFO_TAG,
     SESSION_START_INFO_TAG,
 )
-from ._names import PLUGIN_HPARAMS as PLUGIN_NAME
-from ._proto import hparams_pb2, summary_pb2, tensor_pb2
+from .._format.plugin_names import PLUGIN_HPARAMS as PLUGIN_NAME
+from .._proto import hparams_pb2, summary_pb2, tensor_pb2
+from .hparam_values import HParamValue, hparam_value, show_value
 
 __all__ = [
     "Discrete",
     "HParam",
-    "HParamsError",
     "IntInterval",
     "Metric",
     "RealInterval",
-    "write_experiment",
+    "check_domain_discrete",
+    "experiment_for_session",
+    "experiment_proto",
+    "experiment_summary",
+    "session_end_summary",
+    "session_start_summary",
 ]
 
 
@@ -53,76 +61,8 @@ _DATASET_TYPES: Final = {
     "validation": hparams_pb2.DATASET_VALIDATION,
 }
 
-HParamValue = Union[bool, str, float]
 
-
-class HParamsError(TbwriteError, ValueError):
-    """HParams used in a way TensorBoard would silently ignore (e.g. a second session)."""
-
-
-# -- values ----------------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return (text[:77] + "...") if len(text) > 80 else text
-
-
-def hparam_value(key: str, value: Any) -> HParamValue:
-    """A hyperparameter value as the type TensorBoard shows: bool, str or float.
-
-    bool (and numpy/JAX booleans) -> BOOL, checked before int since bool is an int;
-    str -> STRING; int, float, numpy and JAX numbers -> FLOAT64 (finite or not).
-    Anything else raises ``TypeError`` naming the key.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:
-            raise ValueError(f"hparam {key!r} is too large for a float: {_show(value)}") from None
-    kind = getattr(getattr(value, "dtype", None), "kind", None)
-    if kind is not None and getattr(value, "ndim", 0) == 0 and getattr(value, "size", 1) == 1:
-        if kind == "b":
-            return bool(value)
-        if kind in "iuf":
-            return float(value)
-        if kind == "U":
-            return str(value)
-    raise TypeError(
-        f"hparam {key!r} must be a bool, str, int or float (or a numpy/JAX scalar of "
-        f"those), got {_show(value)} of type {type(value).__name__}"
-    )
-
-
-def hparam_values(hparams: Any, name: str = "hparam_dict") -> dict[str, HParamValue]:
-    if not isinstance(hparams, Mapping):
-        raise TypeError(f"{name} must be a mapping of str to values, got {_show(hparams)}")
-    out: dict[str, HParamValue] = {}
-    for key, value in hparams.items():
-        if not isinstance(key, str) or not key:
-            raise TypeError(f"{name} keys must be non-empty str, got {_show(key)}")
-        out[key] = hparam_value(key, value)
-    return out
-
-
-def flatten(mapping: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
-    """Nested mappings flattened to ``{"a.b": value}``, as clu's write_hparams does."""
-    out: dict[str, Any] = {}
-
-    def walk(prefix: str, m: Mapping[str, Any]) -> None:
-        for k, v in m.items():
-            key = f"{prefix}{sep}{k}" if prefix else str(k)
-            if isinstance(v, Mapping):
-                walk(key, v)
-            else:
-                out[key] = v
-
-    walk("", mapping)
-    return out
+# -- values as protobuf --------------------------------------------------------------------
 
 
 def _to_proto_value(value: HParamValue) -> struct_pb2.Value:
@@ -215,9 +155,9 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
     if isinstance(hp, str):
         hp = HParam(hp)
     if not isinstance(hp, HParam):
-        raise TypeError(f"hparams entries must be HParam or str, got {_show(hp)}")
+        raise TypeError(f"hparams entries must be HParam or str, got {show_value(hp)}")
     if not isinstance(hp.name, str) or not hp.name:
-        raise ValueError(f"HParam.name must be a non-empty str, got {_show(hp.name)}")
+        raise ValueError(f"HParam.name must be a non-empty str, got {show_value(hp.name)}")
     info = hparams_pb2.HParamInfo(
         name=hp.name, display_name=hp.display_name, description=hp.description
     )
@@ -226,7 +166,7 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
         if isinstance(domain, (str, bytes)) or not isinstance(domain, Iterable):
             raise TypeError(
                 f"HParam {hp.name!r}: domain must be Discrete, RealInterval, "
-                f"IntInterval or a list of values, got {_show(domain)}"
+                f"IntInterval or a list of values, got {show_value(domain)}"
             )
         domain = Discrete(list(domain))
     if isinstance(domain, Discrete):
@@ -267,9 +207,9 @@ def _metric_info(m: Any) -> hparams_pb2.MetricInfo:
     if isinstance(m, str):
         m = Metric(m)
     if not isinstance(m, Metric):
-        raise TypeError(f"metrics entries must be Metric or str, got {_show(m)}")
+        raise TypeError(f"metrics entries must be Metric or str, got {show_value(m)}")
     if not isinstance(m.tag, str) or not m.tag:
-        raise ValueError(f"Metric.tag must be a non-empty str, got {_show(m.tag)}")
+        raise ValueError(f"Metric.tag must be a non-empty str, got {show_value(m.tag)}")
     if m.dataset_type not in _DATASET_TYPES:
         raise ValueError(
             f"Metric {m.tag!r}: dataset_type must be 'training', 'validation' or None, "
@@ -365,7 +305,7 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
         return {}
     if not isinstance(domains, Mapping):
         raise TypeError(
-            f"hparam_domain_discrete must be a mapping of str to lists, got {_show(domains)}"
+            f"hparam_domain_discrete must be a mapping of str to lists, got {show_value(domains)}"
         )
     out: dict[str, list[Any]] = {}
     for key, values in domains.items():
@@ -373,7 +313,8 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
             raise ValueError(f"hparam_domain_discrete names {key!r}, which is not in hparam_dict")
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise TypeError(
-                f"hparam_domain_discrete[{key!r}] must be a list of values, got {_show(values)}"
+                f"hparam_domain_discrete[{key!r}] must be a list of values, "
+                f"got {show_value(values)}"
             )
         vals = [hparam_value(key, v) for v in values]
         if hparams[key] not in vals:
@@ -389,55 +330,3 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
             )
         out[key] = vals
     return out
-
-
-def write_experiment(
-    logdir: str | os.PathLike[str],
-    hparams: Iterable[Any],
-    metrics: Iterable[Any] = (),
-    *,
-    name: str = "",
-    description: str = "",
-    user: str = "",
-    time_created_secs: float | None = None,
-) -> str:
-    """Declare a sweep once, at its root ``logdir``: hyperparameters with display names,
-    descriptions and domains, and metrics with display names, descriptions and dataset type.
-
-    TensorBoard then shows these names, filters by these domains and offers these metric
-    columns for every session under ``logdir``; each run of the sweep logs only its session
-    (``SummaryWriter.add_hparams`` / ``write_hparams``). Write it once per sweep: with
-    several experiment configs in one logdir TensorBoard picks an arbitrary one.
-
-    ``hparams``: :class:`HParam` objects (or names). ``metrics``: :class:`Metric` objects (or
-    tags). Returns the path of the event file written.
-    """
-    from ._encode import wrap_summary_event
-    from ._eventfile import EventFileWriter
-    from ._framing import frame
-
-    exp = experiment_proto(
-        hparams,
-        metrics,
-        name=name,
-        description=description,
-        user=user,
-        time_created_secs=time_created_secs,
-    )
-    record = frame(wrap_summary_event(time.time(), 0, experiment_summary(exp)))
-    writer = EventFileWriter(os.fspath(logdir), filename_suffix=".hparams")
-    try:
-        writer.write_record(record)
-    finally:
-        writer.close()
-    return writer.path
-
-
-@dataclass
-class SessionState:
-    """What a writer knows of its run's hparams session."""
-
-    started: bool = False
-    ended: bool = False
-    status: str | None = None
-    subruns: list[str] = field(default_factory=list)

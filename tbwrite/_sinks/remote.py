@@ -8,7 +8,8 @@ named so that they sort in write order within a run::
 
     events.out.tfevents.{open time:010d}.{host}.{pid}.{counter}.{nonce}.{seq:08d}{suffix}
 
-Time, host, pid and the process-wide counter are those of local files; ``nonce`` (random
+Time, host, pid and the process-wide counter are those of local files (one counter
+for both, :mod:`tbwrite._format.names`); ``nonce`` (random
 hex, per writer) keeps two writers apart that share all of those (a restarted container is
 pid 1 on the same host again), since a store has no "create exclusively". ``seq`` counts
 the writer's objects from 0 (the header-only object written at open, which makes the run
@@ -33,18 +34,16 @@ instance the environment variable ``FSSPEC_S3_ENDPOINT_URL``) or the store's own
 
 from __future__ import annotations
 
-import itertools
 import os
-import re
-import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from ._encode import file_version_event
-from ._errors import WriterFailedError
-from ._framing import frame
+from .._errors import WriterFailedError
+from .._format.names import event_file_stem, is_event_file
+from .._format.tfrecord import frame
+from .._format.wire import file_version_event
 
 __all__ = [
     "ATTEMPTS",
@@ -52,13 +51,10 @@ __all__ = [
     "MAX_PENDING_BYTES",
     "UPLOAD_BYTES",
     "RemoteSink",
-    "is_remote",
     "join",
     "list_runs",
     "open_remote",
 ]
-
-FILE_PREFIX: Final = "events.out.tfevents"
 
 # Upload as soon as this much is pending, without waiting for flush_secs.
 UPLOAD_BYTES: Final = 8 << 20
@@ -84,22 +80,8 @@ _PERMANENT: Final = (
 _T = TypeVar("_T")
 
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-
-
-def is_remote(path: str) -> bool:
-    """Whether ``path`` is a URL for fsspec: ``scheme://...`` with a scheme other than
-    ``file`` (chained URLs such as ``simplecache::s3://`` are not supported)."""
-    scheme, sep, _ = path.partition("://")
-    return bool(sep) and scheme.lower() != "file" and _SCHEME.fullmatch(scheme) is not None
-
-
-def local_path(path: str) -> str:
-    """``file:///x`` -> ``/x``; anything else unchanged."""
-    return path[len("file://") :] if path.lower().startswith("file://") else path
-
-
 def join(url: str, *names: str) -> str:
+    """``url/name/...`` with one slash between the parts."""
     return "/".join([url.rstrip("/"), *names])
 
 
@@ -166,40 +148,6 @@ def with_retries(fn: Callable[[], _T], what: str, abandoned: list[bool] | None =
         attempt += 1
 
 
-_counter = itertools.count()
-_counter_lock = threading.Lock()
-_exit_hook_registered = False
-
-
-def _register_exit_flush() -> None:
-    """Flush at exit BEFORE concurrent.futures shuts its executors down.
-
-    ``atexit`` handlers run after ``threading._shutdown`` has stopped the executors that
-    asyncio-based stores (s3fs, gcsfs) need (for DNS lookups), so an upload from the plain
-    ``atexit`` flush fails with "cannot schedule new futures after shutdown". Hooks
-    registered with ``threading._register_atexit`` run before that, newest first; this one
-    is registered after the store's package was imported, so it runs before its executor's.
-    """
-    global _exit_hook_registered
-    with _counter_lock:
-        if _exit_hook_registered:
-            return
-        _exit_hook_registered = True
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:  # pragma: no cover - CPython has had it since 3.9
-        return
-    from ._eventfile import _flush_all_at_exit
-    from ._writer import _close_all_at_exit
-
-    try:
-        # Newest first: SummaryWriters are closed (their HParams session ended), then any
-        # other event writer flushed. The plain atexit hooks find nothing left to do.
-        register(_flush_all_at_exit)
-        register(_close_all_at_exit)
-    except RuntimeError:  # already shutting down
-        pass
-
-
 class RemoteSink:
     """The objects of one writer in one run directory of a store (see the module docstring).
 
@@ -207,19 +155,13 @@ class RemoteSink:
     thread-safe; uploads are serialized, so objects are created in ``seq`` order.
     """
 
-    needs_local_dir = False
     slow = True  # a sync is an upload: the flusher runs it on a thread of its own
 
     def __init__(self, url: str, suffix: str = "") -> None:
         self._url = url.rstrip("/")
         self._fs, root = filesystem(self._url)
         self._root = root.rstrip("/")
-        with _counter_lock:
-            n = next(_counter)
-        self._prefix = (
-            f"{FILE_PREFIX}.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
-            f".{n}.{os.urandom(3).hex()}"
-        )
+        self._prefix = f"{event_file_stem()}.{os.urandom(3).hex()}"
         self._suffix = suffix
         self._lock = threading.Lock()  # guards _pending, _pending_bytes
         self._upload_lock = threading.Lock()  # one upload at a time, in seq order
@@ -230,7 +172,6 @@ class RemoteSink:
         self.last_error: BaseException | None = None
         self.uploads = 0  # objects written (for tests and curious users)
         self._sync(force=True)  # object 0: the header alone; fails early on a bad URL
-        _register_exit_flush()
 
     @property
     def path(self) -> str:
@@ -243,6 +184,10 @@ class RemoteSink:
     @property
     def pending_bytes(self) -> int:
         return self._pending_bytes
+
+    @property
+    def max_pending_bytes(self) -> int:
+        return MAX_PENDING_BYTES
 
     @property
     def needs_sync(self) -> bool:
@@ -311,7 +256,7 @@ def list_runs(url: str) -> dict[str, list[str]] | None:
     found = False
     for dirpath, _dirs, files in fs.walk(root):
         found = True
-        names = sorted(f for f in files if "tfevents" in f)
+        names = sorted(f for f in files if is_event_file(f))
         if not names:
             continue
         dirpath = dirpath.rstrip("/")

@@ -41,7 +41,7 @@ def train_run(
     """
     import numpy as np
 
-    from ._writer import SummaryWriter
+    from .._writers.summary_writer import SummaryWriter
 
     rng = np.random.default_rng(seed)
     x, y = _make_data(rng, 2000, 16)
@@ -104,7 +104,8 @@ def train_run(
 
 def write_config(root: str) -> None:
     """The sweep's experiment config, once at its root."""
-    from ._hparams import Discrete, HParam, Metric, RealInterval, write_experiment
+    from .._summaries.hparams import Discrete, HParam, Metric, RealInterval
+    from .._writers.experiment import write_experiment
 
     write_experiment(
         root,

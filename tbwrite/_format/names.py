@@ -1,0 +1,48 @@
+"""Event file names: what TensorBoard lists as event files, and how tbwrite names new ones.
+
+TensorBoard's loaders take every file of a run directory whose name contains ``tfevents``
+and read a run's files in name order. tbwrite names a new file as TensorBoard's own writer
+does::
+
+    events.out.tfevents.{time:010d}.{host}.{pid}.{counter}{suffix}
+
+``counter`` is process-wide (one counter for local files and store objects), so two
+writers in one directory in the same second never share a name. No I/O here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import threading
+import time
+from typing import Final
+
+__all__ = ["FILE_PREFIX", "event_file_name", "event_file_stem", "is_event_file"]
+
+FILE_PREFIX: Final = "events.out.tfevents"
+# The substring TensorBoard's loaders look for in a file name.
+EVENT_FILE_MARK: Final = "tfevents"
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+
+
+def is_event_file(name: str) -> bool:
+    """Whether TensorBoard reads the file ``name`` (a path or a base name) as an event file:
+    its base name contains ``tfevents``."""
+    return EVENT_FILE_MARK in os.path.basename(name)
+
+
+def event_file_stem(wall_time: float | None = None) -> str:
+    """``events.out.tfevents.{time}.{host}.{pid}.{n}`` with the next process-wide ``n``."""
+    with _counter_lock:
+        n = next(_counter)
+    t = int(time.time() if wall_time is None else wall_time)
+    return f"{FILE_PREFIX}.{t:010d}.{socket.gethostname()}.{os.getpid()}.{n}"
+
+
+def event_file_name(suffix: str = "", wall_time: float | None = None) -> str:
+    """TensorBoard's event file name: ``events.out.tfevents.{time}.{host}.{pid}.{n}{suffix}``."""
+    return event_file_stem(wall_time) + suffix

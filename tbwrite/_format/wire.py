@@ -1,0 +1,129 @@
+"""The protobuf wire facts of the Events tbwrite encodes by hand, without protobuf.
+
+Strategy: the few messages written most often (the Event envelope, ``file_version``,
+``session_log``, a ``simple_value`` scalar) are encoded here byte by byte; everything else is
+built with the generated protobuf classes and wrapped with :func:`wrap_summary_event`. The
+bytes are exactly what protobuf's own serializer produces (fields in number order, proto3
+defaults omitted); the unit tests prove it against the generated classes.
+
+Nothing here imports protobuf or numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Final
+
+from .tfrecord import frame
+
+__all__ = [
+    "EVENT_FILE_VERSION",
+    "MAX_TAG_BYTES",
+    "encode_varint",
+    "event_prefix",
+    "file_version_event",
+    "pack_float32",
+    "session_start_event",
+    "summary_record",
+    "wrap_summary_event",
+]
+
+EVENT_FILE_VERSION: Final = "brain.Event:2"
+# Longer tags are refused: a tag is a name that TensorBoard puts in URLs and menus, so one
+# this long is almost surely data passed by mistake.
+MAX_TAG_BYTES: Final = 65536
+WRITER_NAME: Final = "tbwrite"
+
+# Wire types.
+_VARINT: Final = 0
+_I64: Final = 1
+_LEN: Final = 2
+_I32: Final = 5
+
+# Field keys ((number << 3) | wire type) of the fields encoded here.
+EVENT_WALL_TIME: Final = bytes([(1 << 3) | _I64])
+EVENT_STEP: Final = bytes([(2 << 3) | _VARINT])
+EVENT_FILE_VERSION_KEY: Final = bytes([(3 << 3) | _LEN])
+EVENT_SUMMARY: Final = bytes([(5 << 3) | _LEN])
+EVENT_SESSION_LOG: Final = bytes([(7 << 3) | _LEN])
+EVENT_SOURCE_METADATA: Final = bytes([(10 << 3) | _LEN])
+SESSION_LOG_STATUS: Final = bytes([(1 << 3) | _VARINT])
+SESSION_LOG_START: Final = 1  # SessionLog.SessionStatus.START
+SOURCE_METADATA_WRITER: Final = bytes([(1 << 3) | _LEN])
+SUMMARY_VALUE: Final = bytes([(1 << 3) | _LEN])
+VALUE_TAG: Final = bytes([(1 << 3) | _LEN])
+VALUE_SIMPLE_VALUE: Final = bytes([(2 << 3) | _I32])
+
+pack_double = struct.Struct("<d").pack
+_pack_float = struct.Struct("<f").pack
+_UINT64: Final = 1 << 64
+SMALL_VARINTS: Final = tuple(bytes((i,)) for i in range(128))
+POS_INF_F32: Final = _pack_float(math.inf)
+NEG_INF_F32: Final = _pack_float(-math.inf)
+
+
+def encode_varint(value: int) -> bytes:
+    """Base-128 varint of ``value``; negatives as their 64-bit two's complement (int64)."""
+    if 0 <= value < 128:
+        return SMALL_VARINTS[value]
+    if value < 0:
+        value += _UINT64
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def len_field(key: bytes, payload: bytes) -> bytes:
+    return key + encode_varint(len(payload)) + payload
+
+
+def pack_float32(value: float) -> bytes:
+    """``value`` rounded to float32 as C (and protobuf) rounds: beyond the range is +-inf."""
+    try:
+        return _pack_float(value)
+    except OverflowError:
+        return POS_INF_F32 if value > 0 else NEG_INF_F32
+
+
+def event_prefix(wall_time: float, step: int) -> bytes:
+    """``Event`` fields 1 and 2 (wall_time, step), as protobuf writes them."""
+    # proto3 omits a double whose bits are all zero (so -0.0 is written) and a zero int64.
+    parts = b""
+    if wall_time != 0.0 or math.copysign(1.0, wall_time) < 0:
+        parts = EVENT_WALL_TIME + pack_double(wall_time)
+    if step:
+        parts += EVENT_STEP + encode_varint(step)
+    return parts
+
+
+def file_version_event(wall_time: float, writer: str = WRITER_NAME) -> bytes:
+    """``Event{wall_time, file_version="brain.Event:2", source_metadata{writer}}``."""
+    return (
+        event_prefix(wall_time, 0)
+        + len_field(EVENT_FILE_VERSION_KEY, EVENT_FILE_VERSION.encode())
+        + len_field(EVENT_SOURCE_METADATA, len_field(SOURCE_METADATA_WRITER, writer.encode()))
+    )
+
+
+def wrap_summary_event(wall_time: float, step: int, summary: bytes) -> bytes:
+    """``Event{wall_time, step, summary}`` around an already serialized Summary."""
+    return event_prefix(wall_time, step) + len_field(EVENT_SUMMARY, summary)
+
+
+def summary_record(wall_time: float, step: int, summary: bytes) -> bytes:
+    """The framed record of ``Event{wall_time, step, summary}``."""
+    return frame(wrap_summary_event(wall_time, step, summary))
+
+
+def session_start_event(wall_time: float, step: int) -> bytes:
+    """``Event{wall_time, step, session_log{status: START}}``.
+
+    TensorBoard purges the events of earlier files at and after ``step`` when it reads
+    this (in files whose ``file_version`` is ``brain.Event:2`` or later).
+    """
+    session_log = SESSION_LOG_STATUS + encode_varint(SESSION_LOG_START)
+    return event_prefix(wall_time, step) + len_field(EVENT_SESSION_LOG, session_log)

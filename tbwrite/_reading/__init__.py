@@ -1,0 +1,1 @@
+"""Reading event files back: records, fast parsing, series, hparams tables."""

@@ -1,0 +1,341 @@
+"""Loaders: every scalar, histogram, text and hparams session of a logdir, no sampling.
+
+Strategy: :func:`tbwrite._reader.scan_records` hands over verified records a chunk at a
+time; scalar events are then parsed for the whole chunk at once with numpy. An Event of a
+scalar is ``wall_time, step, summary{value{tag, simple_value | rank-0 float tensor}}``:
+everything from the summary's first byte to the value's last four is the same for every
+event of one tag (its "head"), so heads are grouped by content (a hash of their bytes,
+confirmed word by word), each distinct head is parsed once, and the wall times, steps and
+values are gathered with fancy indexing. Records of any other shape take the general path
+through the protobuf classes in :mod:`tbwrite._proto`.
+
+What a tag is follows TensorBoard: the first metadata seen for a (run, tag) names its
+plugin (``scalars``, ``histograms``, ``text``, ``hparams``); ``simple_value`` is always a
+scalar and a legacy ``HistogramProto`` always a histogram.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Callable, Final
+
+from .._errors import CorruptRecordError
+from .._format.plugin_names import (
+    PLUGIN_HISTOGRAMS,
+    PLUGIN_SCALARS,
+    PLUGIN_TEXT,
+)
+from .fast_parse import RunData, fast_chunk, slow_record
+from .records import SkippedBytes, check_on_corrupt, find_runs, scan_records, warn_skipped
+from .results import Runs, Series
+from .tensors import decoded, warn_undecodable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
+_MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def _load_run(
+    run: str,
+    files: list[str],
+    on_corrupt: str,
+    skipped: list[SkippedBytes],
+    progress: ProgressFn | None,
+    done: list[int],
+    total: int,
+) -> RunData:
+    import numpy as np
+
+    from .._proto.event_pb2 import Event
+
+    rd = RunData()
+    for path in files:
+        if progress is not None:
+            progress(done[0], total, path)
+        for chunk in scan_records(path, on_corrupt, skipped):
+            rest = fast_chunk(rd, chunk.buf, chunk.starts, chunk.lengths)
+            for i in np.flatnonzero(rest).tolist():
+                a = int(chunk.starts[i])
+                payload = chunk.buf[a : a + int(chunk.lengths[i])]
+                offset = chunk.base + a - 12
+                try:
+                    slow_record(rd, payload, rd.n + i, offset, path, Event)
+                except CorruptRecordError as err:
+                    if on_corrupt == "raise":
+                        raise
+                    skipped.append(SkippedBytes(path, offset, len(payload) + 16, str(err.args[0])))
+            rd.n += len(chunk.starts)
+        done[0] += 1
+    return rd
+
+
+# -- assembly -------------------------------------------------------------------------------
+
+
+def _purge_cuts(rd: RunData) -> tuple[list[tuple[int, int]], dict[str, list[tuple[int, int]]]]:
+    """TensorBoard's purge of orphaned data, as cuts: (index j, step s) drops every point
+    before record j with step >= s; global cuts, and per-tag cuts."""
+    import numpy as np
+
+    global_cuts: list[tuple[int, int]] = []
+    tag_cuts: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    versions = sorted(rd.versions)
+    vidx = np.array([v[0] for v in versions], dtype=np.int64)
+    vval = np.array([v[1] for v in versions], dtype=np.float64)
+
+    def version_at(i: np.ndarray) -> np.ndarray:
+        p = np.searchsorted(vidx, i, side="right") - 1
+        out = np.full(len(i), -1.0)
+        has = p >= 0
+        out[has] = vval[p[has]]
+        return out
+
+    seen_start = False
+    for j, s in sorted(rd.starts):
+        if version_at(np.array([j]))[0] >= 2:
+            if seen_start:
+                global_cuts.append((j, s))
+            seen_start = True
+    if rd.sum_pieces:
+        idx = np.concatenate([np.asarray(p[0], dtype=np.int64) for p in rd.sum_pieces])
+        stp = np.concatenate([np.asarray(p[1], dtype=np.int64) for p in rd.sum_pieces])
+        order = np.argsort(idx, kind="stable")
+        idx, stp = idx[order], stp[order]
+        prev = np.concatenate([[-1], stp[:-1]])
+        ooo = (stp < prev) & ~(version_at(idx) >= 2)
+        if ooo.any():
+            fast_tag: dict[int, str] = {}
+            for ridx, codes, tags in rd.fast_tags:
+                hit = np.isin(ridx, idx[ooo])
+                for r, c in zip(ridx[hit].tolist(), codes[hit].tolist()):
+                    fast_tag[r] = tags[c]
+            for j, s in zip(idx[ooo].tolist(), stp[ooo].tolist()):
+                names = rd.sum_tags.get(j) or [fast_tag[j]]
+                for name in names:
+                    tag_cuts[name].append((j, s))
+    return global_cuts, tag_cuts
+
+
+def _keep_mask(idx: np.ndarray, steps: np.ndarray, cuts: list[tuple[int, int]]) -> np.ndarray:
+    import numpy as np
+
+    if not cuts:
+        return np.ones(len(idx), dtype=bool)
+    cuts = sorted(cuts)
+    cj = np.array([c[0] for c in cuts], dtype=np.int64)
+    cs = np.array([c[1] for c in cuts], dtype=np.int64)
+    # Suffix minimum of the cut steps: the lowest step cut by any later record.
+    suffix = np.minimum.accumulate(cs[::-1])[::-1]
+    p = np.searchsorted(cj, idx, side="right")
+    keep = np.ones(len(idx), dtype=bool)
+    has = p < len(cj)
+    keep[has] = steps[has] < suffix[p[has]]
+    return keep
+
+
+def _assemble(
+    pieces: list[tuple[Any, Any, Any, Any]], cuts: list[tuple[int, int]] | None, listy: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    import numpy as np
+
+    val: Any
+    if len(pieces) == 1 and not listy:
+        idx, st, wt, val = (np.asarray(x) for x in pieces[0])
+    else:
+        idx = np.concatenate([np.asarray(p[0], dtype=np.int64).reshape(-1) for p in pieces])
+        st = np.concatenate([np.asarray(p[1], dtype=np.int64).reshape(-1) for p in pieces])
+        wt = np.concatenate([np.asarray(p[2], dtype=np.float64).reshape(-1) for p in pieces])
+        if listy:
+            val = [v for p in pieces for v in p[3]]
+        else:
+            val = np.concatenate([np.asarray(p[3], dtype=np.float64).reshape(-1) for p in pieces])
+        if len(idx) > 1 and not (idx[1:] > idx[:-1]).all():
+            order = np.argsort(idx, kind="stable")
+            idx, st, wt = idx[order], st[order], wt[order]
+            val = [val[i] for i in order.tolist()] if listy else val[order]
+    if cuts:
+        keep = _keep_mask(idx, st, cuts)
+        if not keep.all():
+            idx, st, wt = idx[keep], st[keep], wt[keep]
+            val = [v for v, k in zip(val, keep.tolist()) if k] if listy else val[keep]
+    return idx, st.astype(np.int64, copy=False), wt.astype(np.float64, copy=False), val
+
+
+def _rows(items: list[tuple[int, int, float, Any]]) -> tuple[Any, Any, Any, list[Any]]:
+    return (
+        [i[0] for i in items],
+        [i[1] for i in items],
+        [i[2] for i in items],
+        [i[3] for i in items],
+    )
+
+
+def series_of(rd: RunData, kind: str, purge: bool) -> dict[str, Series]:
+    import numpy as np
+
+    global_cuts: list[tuple[int, int]] = []
+    tag_cuts: dict[str, list[tuple[int, int]]] = {}
+    if purge:
+        global_cuts, tag_cuts = _purge_cuts(rd)
+
+    def plugin(tag: str) -> str:
+        return rd.meta.get(tag, ("",))[0]
+
+    out: dict[str, Series] = {}
+    if kind == PLUGIN_SCALARS:
+        tags = set(rd.simple) | set(rd.slow_simple)
+        tags |= {
+            t for t in (set(rd.tensor_scalar) | set(rd.tensors)) if plugin(t) == PLUGIN_SCALARS
+        }
+        for tag in sorted(tags):
+            pieces = list(rd.simple.get(tag, ()))
+            if rd.slow_simple.get(tag):
+                pieces.append(_rows(rd.slow_simple[tag]))
+            if plugin(tag) == PLUGIN_SCALARS:
+                pieces.extend(rd.tensor_scalar.get(tag, ()))
+                if rd.tensors.get(tag):
+                    items = []
+                    for i, s, w, t in rd.tensors[tag]:
+                        arr = decoded(t, tag, "scalar") if t.dtype != 7 else None
+                        if arr is not None and arr.size:
+                            items.append((i, s, w, float(arr.reshape(-1)[0])))
+                    if items:
+                        pieces.append(_rows(items))
+            if not pieces:
+                continue
+            cuts = global_cuts + tag_cuts.get(tag, [])
+            _, st, wt, val = _assemble(pieces, cuts, listy=False)
+            out[tag] = Series(st, wt, np.asarray(val, dtype=np.float64))
+    else:
+        tags = {t for t in rd.tensors if plugin(t) == kind}
+        if kind == PLUGIN_HISTOGRAMS:
+            tags |= set(rd.histos)
+        for tag in sorted(tags):
+            rows: list[tuple[int, int, float, Any]] = []
+            if kind == PLUGIN_HISTOGRAMS:
+                rows.extend(rd.histos.get(tag, ()))
+            if plugin(tag) == kind:
+                for i, s, w, t in rd.tensors.get(tag, ()):
+                    arr = decoded(t, tag, kind)
+                    if arr is None:
+                        continue
+                    if kind == PLUGIN_HISTOGRAMS:
+                        if arr.size % 3 or arr.dtype.kind not in "biuf":
+                            warn_undecodable(tag, kind, f"{arr.size} values of {arr.dtype}")
+                            continue
+                        value: Any = (
+                            arr.astype(np.float64).reshape(-1, 3) if arr.size else np.zeros((0, 3))
+                        )
+                    else:
+                        value = str(arr.reshape(-1)[0]) if arr.ndim == 0 or arr.size == 1 else arr
+                    rows.append((i, s, w, value))
+            if not rows:
+                continue
+            cuts = global_cuts + tag_cuts.get(tag, [])
+            _, st, wt, val = _assemble([_rows(rows)], cuts, listy=True)
+            out[tag] = Series(st, wt, val)
+    return out
+
+
+def load_runs(
+    logdir: str | os.PathLike[str],
+    on_corrupt: str,
+    progress: ProgressFn | None,
+) -> tuple[dict[str, RunData], list[SkippedBytes]]:
+    check_on_corrupt(on_corrupt)
+    runs = find_runs(logdir)
+    total = sum(len(f) for f in runs.values())
+    skipped: list[SkippedBytes] = []
+    done = [0]
+    data = {
+        run: _load_run(run, files, on_corrupt, skipped, progress, done, total)
+        for run, files in runs.items()
+    }
+    return data, skipped
+
+
+def _read_kind(
+    kind: str,
+    logdir: str | os.PathLike[str],
+    purge: bool,
+    on_corrupt: str,
+    progress: ProgressFn | None,
+) -> Runs:
+    data, skipped = load_runs(logdir, on_corrupt, progress)
+    out = Runs(skipped=skipped)
+    for run, rd in data.items():
+        series = series_of(rd, kind, purge)
+        if series:
+            out[run] = series
+    warn_skipped(skipped, stacklevel=4)
+    return out
+
+
+def read_scalars(
+    logdir: str | os.PathLike[str],
+    *,
+    purge: bool = False,
+    on_corrupt: str = "raise",
+    progress: ProgressFn | None = None,
+) -> Runs:
+    """Every scalar of a logdir, run dir or event file: ``{run: {tag: Series}}``.
+
+    Reads ``simple_value`` scalars (tbwrite, PyTorch, tensorboardX) and scalar tensors of
+    the scalars plugin (``tf.summary.scalar``, ``new_style=True``; float32, float64 and
+    integer). Points are in the order written: a run's files in file-name order, records in
+    file order. Nothing is sampled.
+
+    Args:
+        logdir: a directory searched recursively for runs (see :func:`find_runs`), or one
+            event file.
+        purge: drop what TensorBoard's Python loader hides after a restart (off by default,
+            so the raw records are visible). Within a run, once a ``file_version`` of 2 or
+            more has been read, each ``SessionLog.START`` after the first drops every point
+            read before it whose step is >= the START's step, across all tags. Before any
+            such file_version (old files), an event whose step is lower than the previous
+            summary event's drops, for its own tags only, the points read before it with a
+            step >= its step.
+        on_corrupt: ``"raise"`` raises :class:`~tbwrite.CorruptRecordError` (file and byte
+            offset); ``"skip"`` resynchronises on the next valid record, lists what it
+            passed over in the result's ``skipped`` and warns (``RuntimeWarning``).
+        progress: called as ``progress(files_done, files_total, path)`` before each file.
+
+    Returns:
+        :class:`Runs`; each :class:`Series` has numpy ``steps``, ``wall_times``, ``values``.
+    """
+    return _read_kind(PLUGIN_SCALARS, logdir, purge, on_corrupt, progress)
+
+
+def read_histograms(
+    logdir: str | os.PathLike[str],
+    *,
+    purge: bool = False,
+    on_corrupt: str = "raise",
+    progress: ProgressFn | None = None,
+) -> Runs:
+    """Every histogram: ``{run: {tag: Series}}`` with ``values`` a list of ``[k, 3]``
+    float64 arrays of (left edge, right edge, count).
+
+    Reads TensorBoard's ``[k, 3]`` tensors and legacy ``HistogramProto`` values (converted
+    as TensorBoard converts them: empty outer buckets dropped, min and max as outer edges).
+    Arguments as :func:`read_scalars`.
+    """
+    return _read_kind(PLUGIN_HISTOGRAMS, logdir, purge, on_corrupt, progress)
+
+
+def read_text(
+    logdir: str | os.PathLike[str],
+    *,
+    purge: bool = False,
+    on_corrupt: str = "raise",
+    progress: ProgressFn | None = None,
+) -> Runs:
+    """Every text summary: ``{run: {tag: Series}}`` with ``values`` a list of ``str`` (a
+    numpy array of ``str`` for a text tensor of rank >= 1). Arguments as
+    :func:`read_scalars`."""
+    return _read_kind(PLUGIN_TEXT, logdir, purge, on_corrupt, progress)

@@ -1,0 +1,248 @@
+"""The run core: one run directory's event files, its HParams session, its exit.
+
+Strategy: both fronts (the torch-style :class:`~tbwrite.SummaryWriter` and the clu-style
+writer) check their arguments and hand finished summaries to a :class:`RunWriter`, which
+knows the rest:
+
+- the run's main event file and its sub-runs (``add_scalars`` keys, ``run_name``
+  sessions), each an :class:`~tbwrite._eventfile.EventFileWriter`;
+- metadata once per tag and file: TensorBoard's readers keep only the first
+  ``SummaryMetadata`` of a tag, so :meth:`RunWriter.write_summary` asks the builder for it
+  with the first value only;
+- the HParams session: its start written once, its end written once at :meth:`close` with
+  the status the run ended with;
+- the exit registry: a run left open is closed at interpreter exit, its session ending
+  FAILURE when the program dies of an uncaught exception.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Callable
+
+from . import _flusher
+from ._errors import HParamsError, WriterClosedError
+from ._eventfile import EventFileWriter, open_event_file
+from ._format.fast_scalars import ScalarEncoder
+from ._format.tfrecord import frame
+from ._format.wire import session_start_event, summary_record
+
+__all__ = ["STATUSES", "RunWriter", "SummaryBuilder"]
+
+STATUSES = ("success", "failure", "unknown")
+
+# Builds a serialized Summary; its one argument says whether to include the tag's metadata.
+# (Callable[..., bytes]: builders are often lambdas with default arguments binding loop
+# variables, which Callable[[bool], bytes] would refuse.)
+SummaryBuilder = Callable[..., bytes]
+
+
+class RunWriter:
+    """The event files of one run directory (or store URL) ``log_dir``.
+
+    Arguments are trusted: the fronts check them. ``purge_step``, when given, hides the
+    events at and after it in the run's earlier files (a resumed run).
+
+    Guarantees:
+
+    - :meth:`flush` returns once everything written before it is in the files.
+    - :meth:`close` writes the session's end (if a session was started), flushes and closes
+      every file; a second ``close()`` does nothing; writing after it raises
+      :class:`~tbwrite.WriterClosedError`.
+    - Thread-safe.
+    """
+
+    def __init__(
+        self,
+        log_dir: str,
+        *,
+        max_queue: int = 10,
+        flush_secs: float = 120.0,
+        filename_suffix: str = "",
+        purge_step: int | None = None,
+    ) -> None:
+        self.log_dir = log_dir
+        self.max_queue = max_queue
+        self.flush_secs = flush_secs
+        self.filename_suffix = filename_suffix
+        self._lock = threading.Lock()
+        self._closed = False
+        self.scalars = ScalarEncoder()
+        self.main = open_event_file(
+            log_dir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix
+        )
+        self._subruns: dict[str, EventFileWriter] = {}
+        self._pid = os.getpid()
+        self.start_time = time.time()
+        self._session_started = False
+        self._status: str | None = None
+        self._end_time: float | None = None
+        _open_runs.add(self)
+        _flusher.on_exit(_close_all_at_exit)
+        if purge_step is not None:
+            # Two SessionLog.START events: TensorBoard's current Python loader takes the
+            # first START of a run as the run's beginning and purges only at a later one,
+            # while the Rust loader and EventAccumulator purge at every START. Writing two
+            # at the same step purges in all three, and purging twice changes nothing.
+            start = frame(session_start_event(time.time(), purge_step))
+            self.main.write_records([start, start])
+            self.main.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write_summary(
+        self,
+        tag: str,
+        build: SummaryBuilder,
+        step: int = 0,
+        wall_time: float | None = None,
+        *,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """Write the Summary ``build(with_metadata)`` at ``step`` into ``file`` (default: the
+        run's main file); ``with_metadata`` is true for the first value of ``tag`` there."""
+        writer = self.main if file is None else file
+        first = tag not in writer.metadata_written
+        record = summary_record(time.time() if wall_time is None else wall_time, step, build(first))
+        writer.write_record(record)
+        if first:
+            writer.metadata_written.add(tag)
+
+    def subrun(self, path: str) -> EventFileWriter:
+        """The event file of the sub-run directory ``path``, opened on first use."""
+        with self._lock:
+            self.check_open()
+            writer = self._subruns.get(path)
+            if writer is None:
+                writer = open_event_file(
+                    path,
+                    max_queue=self.max_queue,
+                    flush_secs=self.flush_secs,
+                    filename_suffix=self.filename_suffix,
+                )
+                self._subruns[path] = writer
+            return writer
+
+    def write_closed_run(self, path: str, records: Sequence[bytes]) -> None:
+        """Write ``records`` into a new event file of the run directory ``path`` and close
+        it (a finished session of its own)."""
+        self.check_open()
+        sub = open_event_file(
+            path, max_queue=len(records) + 1, filename_suffix=self.filename_suffix
+        )
+        try:
+            sub.write_records(list(records))
+        finally:
+            sub.close()
+
+    # -- the HParams session ----------------------------------------------------------------
+
+    @property
+    def session_started(self) -> bool:
+        return self._session_started
+
+    def start_session(self, records: Sequence[bytes]) -> None:
+        """Write the session's start ``records`` (experiment, start info, first metric
+        values) into the main file, and flush them so the dashboard shows the session now.
+
+        Raises :class:`~tbwrite.HParamsError` when this run already has a session:
+        TensorBoard shows only the first one.
+        """
+        with self._lock:
+            self.check_open()
+            if self._session_started:
+                raise HParamsError(
+                    f"add_hparams was already called for the run {self.log_dir!r}: TensorBoard "
+                    "shows only the first session of a run. Log changing values as scalars, "
+                    "or pass run_name= for a separate session."
+                )
+            self._session_started = True
+        self.main.write_records(list(records))
+        self.main.flush()
+
+    @property
+    def status(self) -> str | None:
+        """How the session ends at close (None: ``"success"`` unless the run fails)."""
+        return self._status
+
+    def set_status(self, status: str, end_time: float | None = None) -> None:
+        """``status`` (one of :data:`STATUSES`, checked by the caller) and the end time to
+        record at close (None: the time of close)."""
+        self._end_time = end_time
+        self._status = status
+
+    def fail_unless_status_set(self) -> None:
+        """The run is ending with an exception: its session ends FAILURE, unless a status
+        was set explicitly."""
+        if self._status is None:
+            self._status = "failure"
+
+    # -- flush / close ------------------------------------------------------------------------
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise WriterClosedError(f"the SummaryWriter for {self.log_dir!r} is closed")
+
+    def files(self) -> list[EventFileWriter]:
+        """The main file and every sub-run's file."""
+        with self._lock:
+            return [self.main, *self._subruns.values()]
+
+    def flush(self) -> None:
+        """Write everything written so far to the event files."""
+        for writer in self.files():
+            writer.flush()
+
+    def close(self) -> None:
+        """End the session (if any), flush and close every file. Harmless when closed."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        _open_runs.discard(self)
+        first_error: BaseException | None = None
+        if self._session_started and self._pid == os.getpid():
+            # Exactly one end info, now that the outcome is known. (Only the first counts,
+            # so none is written while the run is open.)
+            from ._summaries.hparams import session_end_summary
+
+            end_time = time.time() if self._end_time is None else self._end_time
+            end = session_end_summary(self._status or "success", end_time)
+            try:
+                self.main.write_record(summary_record(time.time(), 0, end))
+            except BaseException as err:
+                first_error = err
+        for writer in self.files():
+            try:
+                writer.close()
+            except BaseException as err:  # close the others, then report the first failure
+                if first_error is None:
+                    first_error = err
+        if first_error is not None:
+            raise first_error
+
+
+_open_runs: weakref.WeakSet[RunWriter] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    # A run left open ends with the interpreter: its session ends SUCCESS, or FAILURE when
+    # the program is dying of an uncaught exception (the interpreter has stored it in
+    # sys.last_value by now).
+    failed = getattr(sys, "last_value", None) is not None
+    for run in list(_open_runs):
+        try:
+            if failed:
+                run.fail_unless_status_set()
+            run.close()
+        except Exception:  # noqa: BLE001 - nobody to raise to at exit
+            pass

@@ -1,0 +1,155 @@
+"""Sinks: where the bytes of an event file go (a local file, store objects, memory).
+
+Strategy: :class:`~tbwrite._eventfile.EventFileWriter` buffers framed records and decides
+when to write them; a sink only writes. ``write`` is cheap and whole-record (it runs under
+the writer's lock); ``sync`` makes what was written durable in the sink's sense (nothing to
+do for a local file, one upload for a store) and runs outside the lock. Each sink says
+what it can promise through the attributes of :class:`Sink`.
+
+This package is the one place that asks whether a path is a store URL: :func:`open_sink`
+for writing, and the few helpers below for listing and reading.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from .local import LocalSink
+    from .remote import RemoteSink
+
+__all__ = [
+    "Sink",
+    "exists",
+    "files_are_final",
+    "is_remote",
+    "join",
+    "list_runs",
+    "local_dir",
+    "open_read",
+    "open_sink",
+]
+
+
+class Sink(Protocol):
+    """The bytes of one event file (or one writer's store objects).
+
+    - ``write(data)`` takes whole records; it writes all of them or raises
+      :class:`~tbwrite.WriterFailedError` having left nothing partial a reader could see.
+    - ``sync()`` makes everything written durable in this sink's sense and raises
+      :class:`~tbwrite.WriterFailedError` when it cannot; what failed is kept for the next.
+    - ``close(flush)`` syncs when ``flush`` and releases the sink.
+    """
+
+    @property
+    def path(self) -> str:
+        """The file (or the next object) written."""
+
+    @property
+    def slow(self) -> bool:
+        """Whether ``sync`` may wait on a network (the flusher then runs it on its own thread,
+        and exit hooks must run before the interpreter stops its thread pools)."""
+
+    @property
+    def needs_sync(self) -> bool:
+        """Whether enough is held to ``sync`` now, without waiting for a deadline."""
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes written but not yet synced."""
+
+    @property
+    def max_pending_bytes(self) -> float:
+        """Past this many pending bytes the writer refuses records (the sink keeps failing)."""
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The error of the last failed ``sync``, or None after a good one."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def sync(self) -> None: ...
+
+    def close(self, flush: bool = True) -> None: ...
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def is_remote(path: str) -> bool:
+    """Whether ``path`` is a URL for fsspec: ``scheme://...`` with a scheme other than
+    ``file`` (chained URLs such as ``simplecache::s3://`` are not supported)."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.lower() != "file" and _SCHEME.fullmatch(scheme) is not None
+
+
+def _local_path(path: str) -> str:
+    """``file:///x`` -> ``/x``; anything else unchanged."""
+    return path[len("file://") :] if path.lower().startswith("file://") else path
+
+
+def local_dir(path: str) -> str | None:
+    """The local path of ``path`` (``file://`` stripped), or None for a store URL."""
+    return None if is_remote(path) else _local_path(path)
+
+
+def open_sink(logdir: str, suffix: str = "") -> LocalSink | RemoteSink:
+    """A new event file in ``logdir``: a local file, or store objects for an fsspec URL.
+
+    A local ``logdir`` is created if missing.
+    """
+    if is_remote(logdir):
+        from .remote import RemoteSink
+
+        return RemoteSink(logdir, suffix)
+    from .local import LocalSink
+
+    directory = _local_path(logdir)
+    os.makedirs(directory, exist_ok=True)
+    return LocalSink(directory, suffix)
+
+
+def join(base: str, name: str) -> str:
+    """``base/name`` for a directory or a store URL."""
+    if is_remote(base):
+        from .remote import join as join_url
+
+        return join_url(base, name)
+    return os.path.join(base, name)
+
+
+def exists(path: str) -> bool:
+    """Whether a local path exists; a store URL is taken as existing (listing tells)."""
+    return is_remote(path) or os.path.exists(_local_path(path))
+
+
+def list_runs(path: str) -> dict[str, list[str]]:
+    """Map run name -> its event files in name order, for a logdir, run dir or file (see
+    :func:`tbwrite.find_runs`)."""
+    if is_remote(path):
+        from .remote import list_runs as list_remote_runs
+
+        runs = list_remote_runs(path)
+        return {".": [path]} if runs is None else runs
+    from .local import list_runs as list_local_runs
+
+    return list_local_runs(_local_path(path))
+
+
+def open_read(path: str) -> tuple[BinaryIO, int]:
+    """(binary file, its size) for a local path or a store object URL."""
+    if is_remote(path):
+        from .remote import open_remote
+
+        f = open_remote(path)
+        return f, int(f.size)
+    f2 = open(_local_path(path), "rb")
+    return f2, os.fstat(f2.fileno()).st_size
+
+
+def files_are_final(path: str) -> bool:
+    """Whether an event file under ``path`` is complete once a later one exists (true of
+    store objects, which are immutable; a local file may still grow)."""
+    return is_remote(path)

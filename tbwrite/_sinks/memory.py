@@ -1,0 +1,68 @@
+"""An in-memory sink: the bytes of one event file in a ``bytearray``.
+
+For tests of the event file writer's buffering and flush policy without a disk, and for
+code that wants event bytes without a file. It can be told to fail, to exercise the
+writer's error paths.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .._errors import WriterFailedError
+from .._format.tfrecord import frame
+from .._format.wire import file_version_event
+
+__all__ = ["MemorySink"]
+
+
+class MemorySink:
+    """An event file in memory: ``data`` holds every record written, header first.
+
+    ``slow`` and ``max_pending_bytes`` may be set to play a store; ``fail_writes`` /
+    ``fail_syncs`` (an ``OSError`` or None) make the next writes / syncs fail until reset.
+    ``synced`` counts the bytes covered by the last good ``sync``.
+    """
+
+    slow = False
+    max_pending_bytes: float = float("inf")
+
+    def __init__(self, path: str = "memory", *, header: bool = True) -> None:
+        self.path = path
+        self.data = bytearray(frame(file_version_event(time.time())) if header else b"")
+        self.synced = len(self.data)
+        self.syncs = 0
+        self.closed = False
+        self.fail_writes: OSError | None = None
+        self.fail_syncs: OSError | None = None
+        self.last_error: BaseException | None = None
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self.data) - self.synced
+
+    @property
+    def needs_sync(self) -> bool:
+        return self.slow and self.pending_bytes > 0
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise ValueError(f"the memory sink {self.path!r} is closed")
+        err = self.fail_writes
+        if err is not None:
+            raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
+        self.data += data
+
+    def sync(self) -> None:
+        err = self.fail_syncs
+        if err is not None:
+            self.last_error = err
+            raise WriterFailedError(f"syncing {self.path!r} failed: {err}", self.path) from err
+        self.synced = len(self.data)
+        self.syncs += 1
+        self.last_error = None
+
+    def close(self, flush: bool = True) -> None:
+        if flush and not self.closed:
+            self.sync()
+        self.closed = True

@@ -1,0 +1,298 @@
+"""The torch-style writer's methods for images, figures, video, audio, PR curves, meshes,
+embeddings and custom scalars.
+
+Thin methods: each checks its arguments with the checks and encoders of
+:mod:`tbwrite._summaries` (pixels, PNG, WAV, GIF, each plugin's summary, imported on first
+use together with numpy and protobuf), then hands the summary to the run core. Mixed into
+:class:`tbwrite.SummaryWriter`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .._checks import as_float, as_step, as_walltime, check_tag
+from .._format.plugin_names import CUSTOM_SCALARS_TAG
+from .._run import RunWriter
+
+__all__ = ["MediaMethods"]
+
+
+class MediaMethods:
+    """Mixed into :class:`tbwrite.SummaryWriter`, which sets ``_run`` and ``_log_dir``."""
+
+    _run: RunWriter
+    _log_dir: str
+
+    def add_image(
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        dataformats: str = "CHW",
+    ) -> None:
+        """Log one image as a PNG. ``img_tensor``: uint8 (0-255) or float (0.0-1.0) pixels
+        with 1, 3 or 4 channels laid out as ``dataformats`` (CHW, HWC, HW, ...)."""
+        from .._summaries import media as _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        self._write_image(tag, _media.image_hwc(img_tensor, dataformats), step, wall_time)
+
+    def add_images(
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        dataformats: str = "NCHW",
+    ) -> None:
+        """Log a batch of images (NCHW, NHWC, NHW, ...) tiled into one PNG, 8 per row with
+        2 pixels of black padding around each (torchvision's ``make_grid`` layout)."""
+        from .._summaries import media as _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        grid = _media.make_grid(_media.images_nhwc(img_tensor, dataformats))
+        self._write_image(tag, grid, step, wall_time)
+
+    def add_image_with_boxes(
+        self,
+        tag: str,
+        img_tensor: Any,
+        box_tensor: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        rescale: Any = 1,
+        dataformats: str = "CHW",
+        labels: Any = None,
+    ) -> None:
+        """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red,
+        then resized by ``rescale``. ``labels`` (one str per box) are drawn with Pillow (the
+        ``video`` extra); the boxes need nothing."""
+        from .._summaries import media as _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        factor = as_float(rescale, "rescale")
+        if not 0 < factor < float("inf"):
+            raise ValueError(f"rescale must be a positive finite number, got {rescale!r}")
+        pixels = _media.image_hwc(img_tensor, dataformats)
+        boxes = _media.boxes_array(box_tensor)
+        texts = _media.box_labels(labels, len(boxes))
+        image = _media.rescale_nearest(_media.draw_boxes(pixels, boxes, texts), factor)
+        self._write_image(tag, image, step, wall_time)
+
+    def add_figure(
+        self,
+        tag: str,
+        figure: Any,
+        global_step: Any = None,
+        close: bool = True,
+        walltime: Any = None,
+    ) -> None:
+        """Log a matplotlib figure rendered with Agg (a list of figures of one size: a grid,
+        as :meth:`add_images`), closed afterwards unless ``close=False``."""
+        from .._summaries import media as _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        image, figures = _media.figures_image(figure)
+        self._write_image(tag, image, step, wall_time)
+        if close:
+            for f in figures:
+                _media.close_figure(f)
+
+    def add_video(
+        self,
+        tag: str,
+        vid_tensor: Any,
+        global_step: Any = None,
+        fps: Any = 4,
+        walltime: Any = None,
+    ) -> None:
+        """Log videos (N, T, C, H, W), uint8 or float in [0, 1], C 1 or 3, as one animated
+        GIF at ``fps`` frames per second (the N videos tiled). Needs Pillow: the ``video``
+        extra (``pip install 'tbwrite[video]'``)."""
+        from .._summaries import media as _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        rate = as_float(fps, "fps")
+        if not 0 < rate < float("inf"):
+            raise ValueError(f"fps must be a positive finite number, got {fps!r}")
+        frames = _media.video_frames(vid_tensor)
+        gif = _media.gif_encode(frames, rate)
+        self._write_image(tag, frames[0], step, wall_time, encoded=gif)
+
+    def add_audio(
+        self,
+        tag: str,
+        snd_tensor: Any,
+        global_step: Any = None,
+        sample_rate: Any = 44100,
+        walltime: Any = None,
+    ) -> None:
+        """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
+        from .._summaries import images_audio as _images_audio
+        from .._summaries import media as _media
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        rate = _images_audio.check_sample_rate(sample_rate)
+        wav = _media.wav_encode(_media.sound_samples(snd_tensor), rate)
+        self._run.write_summary(
+            tag,
+            lambda first: _images_audio.audio_summary(tag, [wav], with_metadata=first),
+            step,
+            wall_time,
+        )
+
+    def add_pr_curve(
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        global_step: Any = None,
+        num_thresholds: Any = 127,
+        weights: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log a precision-recall curve of binary ``labels`` (0/1 or bool) and
+        ``predictions`` in [0, 1] at ``num_thresholds`` thresholds evenly spaced in [0, 1]
+        (not capped at 127, unlike PyTorch); ``weights`` scale each example's count."""
+        from .._summaries import pr_curves as _pr_curves
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        data = _pr_curves.pr_curve_counts(labels, predictions, num_thresholds, weights)
+        self._run.write_summary(
+            tag,
+            lambda first: _pr_curves.pr_curve_summary(tag, data, with_metadata=first),
+            step,
+            wall_time,
+        )
+
+    def add_pr_curve_raw(
+        self,
+        tag: str,
+        true_positive_counts: Any,
+        false_positive_counts: Any,
+        true_negative_counts: Any,
+        false_negative_counts: Any,
+        precision: Any,
+        recall: Any,
+        global_step: Any = None,
+        num_thresholds: Any = 127,
+        weights: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log a precomputed PR curve: six 1-D arrays of one length (the number of
+        thresholds TensorBoard shows, whatever ``num_thresholds`` says). ``weights`` is
+        accepted for PyTorch's signature and ignored, as there."""
+        from .._summaries import pr_curves as _pr_curves
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        data = _pr_curves.pr_curve_from_raw(
+            true_positive_counts,
+            false_positive_counts,
+            true_negative_counts,
+            false_negative_counts,
+            precision,
+            recall,
+            num_thresholds,
+        )
+        self._run.write_summary(
+            tag,
+            lambda first: _pr_curves.pr_curve_summary(tag, data, with_metadata=first),
+            step,
+            wall_time,
+        )
+
+    def add_mesh(
+        self,
+        tag: str,
+        vertices: Any,
+        colors: Any = None,
+        faces: Any = None,
+        config_dict: Any = None,
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log a batch of meshes for the mesh plugin: ``vertices`` (B, N, 3), ``colors``
+        (B, N, 3) uint8 or floats in [0, 1], ``faces`` (B, F, 3) vertex indices, and
+        ``config_dict`` of three.js settings (camera, lights, material)."""
+        from .._summaries import mesh as _mesh
+
+        tag = check_tag(tag)
+        step, wall_time = as_step(global_step), as_walltime(walltime)
+        parts = _mesh.mesh_parts(vertices, colors, faces)
+        config = _mesh.mesh_config(config_dict)
+        components = _mesh.mesh_components([part for _, part, _ in parts])
+        for _, part, arr in parts:
+            self._run.write_summary(
+                _mesh.mesh_tag(tag, part),
+                lambda first, part=part, arr=arr: _mesh.mesh_summary(
+                    tag, part, arr, components, config, with_metadata=first
+                ),
+                step,
+                wall_time,
+            )
+
+    def add_embedding(
+        self,
+        mat: Any,
+        metadata: Any = None,
+        label_img: Any = None,
+        global_step: Any = None,
+        tag: str = "default",
+        metadata_header: Any = None,
+    ) -> None:
+        """Add an embedding for the projector: ``mat`` (N, D) points; ``metadata`` N labels,
+        or N rows of labels with ``metadata_header`` naming the columns; ``label_img``
+        (N, C, H, W) images shown as a sprite. Written, as PyTorch does, into
+        ``<log_dir>/<global_step %05d>/<tag>/`` and ``<log_dir>/projector_config.pbtxt``.
+        """
+        from . import projector as _projector
+
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        prepared = _projector.prepare_embedding(
+            mat, metadata, label_img, step, tag, metadata_header
+        )
+        self._run.check_open()
+        _projector.write_embedding(self._log_dir, prepared)
+
+    def add_custom_scalars(self, layout: Mapping[str, Any]) -> None:
+        """Lay out the custom scalars dashboard, PyTorch's dict: ``{category: {title:
+        ["Multiline", [tag regex, ...]] or ["Margin", [value, lower, upper]]}}``."""
+        from .._summaries import custom_scalars as _custom_scalars
+
+        layout_bytes = _custom_scalars.custom_scalars_layout(layout)
+        self._run.write_summary(
+            CUSTOM_SCALARS_TAG,
+            lambda first: _custom_scalars.custom_scalars_summary(layout_bytes, with_metadata=first),
+            0,
+            time.time(),
+        )
+
+    def _write_image(
+        self, tag: str, pixels: Any, step: int, wall_time: float, encoded: bytes | None = None
+    ) -> None:
+        from .._summaries import images_audio as _images_audio
+        from .._summaries import media as _media
+
+        data = _media.png_encode(pixels) if encoded is None else encoded
+        height, width = pixels.shape[:2]
+        self._run.write_summary(
+            tag,
+            lambda first: _images_audio.image_summary(
+                tag, [data], width, height, with_metadata=first
+            ),
+            step,
+            wall_time,
+        )

@@ -1,0 +1,508 @@
+"""SummaryWriter: PyTorch's ``torch.utils.tensorboard.SummaryWriter`` API, without torch.
+
+Strategy: each method validates all of its arguments first (so a rejected call writes
+nothing), then builds one Summary and hands it to the run core
+(:class:`~tbwrite._run.RunWriter`), which adds metadata once per tag and writes the record.
+Scalars take a hand-encoded path (:mod:`tbwrite._format.fast_scalars`) straight to the main
+event file; other kinds are built with protobuf in :mod:`tbwrite._summaries`, imported on
+first use together with numpy. The media methods live in :mod:`.media_methods`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from datetime import datetime
+from types import ModuleType, TracebackType
+from typing import Any
+
+from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
+from .._eventfile import EventFileWriter
+from .._format.tfrecord import frame
+from .._format.wire import summary_record
+from .._run import STATUSES, RunWriter
+from .media_methods import MediaMethods
+
+__all__ = ["SummaryWriter", "default_logdir"]
+
+_now = time.time  # bound once: add_scalar is the hot path
+
+_scalars_text_module: ModuleType | None = None
+
+
+def _scalars_text() -> ModuleType:
+    global _scalars_text_module
+    if _scalars_text_module is None:
+        from .._summaries import scalars_text
+
+        _scalars_text_module = scalars_text
+    return _scalars_text_module
+
+
+def default_logdir(comment: str = "") -> str:
+    """``runs/<Mon><dd>_<HH-MM-SS>_<host><comment>``, as PyTorch names a new run."""
+    current_time = datetime.now().strftime("%b%d_%H-%M-%S")
+    return os.path.join("runs", current_time + "_" + socket.gethostname() + comment)
+
+
+_double_warning_lock = threading.Lock()
+_double_warned = False
+
+
+def _warn_double_once() -> None:
+    global _double_warned
+    with _double_warning_lock:
+        if _double_warned:
+            return
+        _double_warned = True
+    warnings.warn(
+        "add_scalar(double_precision=True): TensorBoard's default loader (the Rust data "
+        "server, --load_fast) drops float64 scalar tensors, so tbwrite stores scalars as "
+        "float32, which every TensorBoard reader shows.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+class SummaryWriter(MediaMethods):
+    """Writes TensorBoard event files into ``log_dir``; a drop-in for PyTorch's writer.
+
+    Args:
+        log_dir: the run directory, or an fsspec URL such as ``s3://bucket/runs/x`` (see
+            :mod:`tbwrite._sinks.remote`). Default ``runs/<date>_<host><comment>``.
+        comment: appended to the default ``log_dir``; ignored when ``log_dir`` is given.
+        purge_step: when resuming a run that crashed at a later step, events at and after
+            this step in earlier files are hidden by TensorBoard (a ``SessionLog.START``
+            event at this step).
+        max_queue: records buffered before they are written to the file.
+        flush_secs: seconds after which buffered records are written anyway.
+        filename_suffix: appended to every event file name of this writer.
+
+    Guarantees:
+
+    - Every method checks all of its arguments before writing anything; a rejected call
+      raises ``TypeError`` or ``ValueError`` naming the argument, writes nothing and leaves
+      the writer usable.
+    - :meth:`flush` returns once everything logged before it is in the event files.
+    - :meth:`close` flushes and closes every file; closing twice is harmless; logging after
+      close raises :class:`~tbwrite.WriterClosedError`.
+    - Thread-safe; safe across ``os.fork`` (see :class:`~tbwrite._eventfile.EventFileWriter`).
+    - Buffered records are written at interpreter exit; a crash (SIGKILL, power loss) loses
+      at most what was logged since the last flush: ``max_queue`` records or
+      ``flush_secs`` seconds.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] | None = None,
+        comment: str = "",
+        purge_step: int | None = None,
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+    ) -> None:
+        if log_dir is None:
+            if not isinstance(comment, str):
+                raise TypeError(f"comment must be a str, got {comment!r}")
+            log_dir = default_logdir(comment)
+        if not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(f"log_dir must be a str or os.PathLike, got {log_dir!r}")
+        log_dir = os.fspath(log_dir)
+        if not log_dir:
+            raise ValueError("log_dir must not be empty")
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+            raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
+        flush_secs = as_float(flush_secs, "flush_secs")
+        if not flush_secs > 0 or flush_secs == float("inf"):
+            raise ValueError(f"flush_secs must be a positive finite number, got {flush_secs!r}")
+        if (
+            not isinstance(filename_suffix, str)
+            or os.sep in filename_suffix
+            or "/" in filename_suffix
+        ):
+            raise ValueError(
+                f"filename_suffix must be a str without path separators, got {filename_suffix!r}"
+            )
+        purge = None if purge_step is None else as_step(purge_step, "purge_step")
+
+        self._log_dir = log_dir
+        self._run = RunWriter(
+            log_dir,
+            max_queue=max_queue,
+            flush_secs=flush_secs,
+            filename_suffix=filename_suffix,
+            purge_step=purge,
+        )
+        # The hot path's two steps, bound once: the scalar encoder and the main file.
+        self._scalars = self._run.scalars
+        self._file = self._run.main
+        self._subruns: dict[tuple[str, str], EventFileWriter] = {}  # (main_tag, key) -> file
+
+    # -- context manager ----------------------------------------------------------------
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._run.fail_unless_status_set()
+        self.close()
+
+    # -- accessors ----------------------------------------------------------------------
+
+    def get_logdir(self) -> str:
+        """The run directory this writer writes into."""
+        return self._log_dir
+
+    @property
+    def log_dir(self) -> str:
+        return self._log_dir
+
+    @property
+    def run(self) -> RunWriter:
+        """The run core under this writer: for other fronts that write summaries of their own
+        (:meth:`RunWriter.write_summary`) into the same run."""
+        return self._run
+
+    @property
+    def start_time(self) -> float:
+        """When this writer was opened (seconds since the epoch): its session's start time."""
+        return self._run.start_time
+
+    # -- scalars ------------------------------------------------------------------------
+
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Log one scalar.
+
+        ``scalar_value`` is a real number (Python, numpy, a one-element array, a JAX array);
+        NaN and infinities are written as they are. The default form is ``simple_value``,
+        read by every TensorBoard. ``new_style=True`` writes a rank-0 float32 tensor with
+        the scalars plugin's metadata instead. ``double_precision=True`` is accepted for
+        PyTorch compatibility but stores float32 too, with a one-time warning: TensorBoard's
+        default loader drops float64 scalars.
+        """
+        if type(tag) is not str or not tag:
+            tag = check_tag(tag)
+        value = (
+            scalar_value if type(scalar_value) is float else as_float(scalar_value, "scalar_value")
+        )
+        if global_step is None:
+            step = 0
+        elif type(global_step) is int and -0x8000000000000000 <= global_step <= 0x7FFFFFFFFFFFFFFF:
+            step = global_step
+        else:
+            step = as_step(global_step)
+        wall_time = _now() if walltime is None else as_walltime(walltime)
+        if new_style or double_precision:
+            check_tag(tag)
+            if double_precision:
+                _warn_double_once()
+            self._run.write_summary(
+                tag,
+                lambda first: _scalars_text().scalar_tensor_summary(
+                    tag, value, with_metadata=first
+                ),
+                step,
+                wall_time,
+            )
+            return
+        try:
+            record = self._scalars.record(tag, value, step, wall_time)
+        except UnicodeEncodeError:
+            check_tag(tag)
+            raise
+        self._file.write_record(record)
+
+    def add_scalars(
+        self,
+        main_tag: str,
+        tag_scalar_dict: Mapping[str, Any],
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log several scalars as one chart: each key is a sub-run
+        ``<log_dir>/<main_tag with '/' as '_'>_<key>`` holding the scalar tag ``main_tag``,
+        as PyTorch does.
+        """
+        main_tag = check_tag(main_tag, "main_tag")
+        if not isinstance(tag_scalar_dict, Mapping):
+            raise TypeError(
+                f"tag_scalar_dict must be a mapping of str to number, got {tag_scalar_dict!r}"
+            )
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        prefix = main_tag.replace("/", "_") + "_"
+        known = self._subruns
+        entries: list[tuple[Any, EventFileWriter | str, float]] = []
+        for key, raw in tag_scalar_dict.items():
+            # A (main_tag, key) seen before was checked then and has its sub-run open.
+            target: EventFileWriter | str | None = known.get((main_tag, key))
+            if target is None:
+                key = check_tag(key, "tag_scalar_dict key")
+                target = check_subrun_name(
+                    self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
+                )
+            entries.append((key, target, as_float(raw, f"tag_scalar_dict[{key!r}]")))
+        records = [self._scalars.record(main_tag, value, step, wall_time) for *_, value in entries]
+        # Open every new sub-run first: a directory that cannot be made fails the call
+        # before any value is written.
+        writers = []
+        for key, target, _ in entries:
+            if isinstance(target, str):
+                target = known[(main_tag, key)] = self._run.subrun(target)
+            writers.append(target)
+        for writer, record in zip(writers, records):
+            writer.write_record(record)
+
+    def add_scalar_series(
+        self,
+        tag: str,
+        values: Any,
+        steps: Any = None,
+        walltimes: Any = None,
+    ) -> None:
+        """Log a whole series of scalars of one tag in one call, vectorized with numpy.
+
+        ``values``: a 1-D array-like of real numbers (NaN and infinities are written as
+        they are). ``steps``: 1-D integers (int64) of the same length; default
+        ``0, 1, ..., len(values) - 1``. ``walltimes``: one finite number of seconds for
+        every point, or a 1-D array of them; default now. The events are exactly those
+        ``add_scalar`` would write, in order, streamed to the file in chunks of a few MB,
+        so memory stays flat for series of any length. All arguments are checked first:
+        on a bad one nothing is written.
+        """
+        tag = check_tag(tag)
+        from .._checks import check_series
+        from .._format.fast_series import encode_series
+
+        series = check_series(tag, values, steps, walltimes)
+        self._run.check_open()
+        for chunk in encode_series(series, self._scalars):
+            self._file.write_bytes(chunk)
+
+    # -- histograms ---------------------------------------------------------------------
+
+    def add_histogram(
+        self,
+        tag: str,
+        values: Any,
+        global_step: Any = None,
+        bins: Any = "tensorflow",
+        walltime: Any = None,
+        max_bins: Any = None,
+    ) -> None:
+        """Log a histogram of ``values`` (any array-like of finite real numbers).
+
+        Written in TensorBoard's current form, a [k, 3] float64 tensor of
+        (left edge, right edge, count). ``bins``: ``"tensorflow"`` (default: 30
+        equal-width buckets from min to max), an int, a numpy rule such as ``"auto"`` or
+        ``"fd"``, or a sequence of edges; ``max_bins`` caps the bucket count by merging.
+        """
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        from .._summaries import histograms as b
+
+        buckets = b.histogram_buckets(values, bins, max_bins)
+        self._run.write_summary(
+            tag,
+            lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
+            step,
+            wall_time,
+        )
+
+    def add_histogram_raw(
+        self,
+        tag: str,
+        min: Any,
+        max: Any,
+        num: Any,
+        sum: Any,
+        sum_squares: Any,
+        bucket_limits: Any,
+        bucket_counts: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Log a histogram from precomputed buckets, PyTorch's signature.
+
+        Bucket i holds the values in (bucket_limits[i-1], bucket_limits[i]]; the first
+        starts at ``min`` and the last ends at ``max``. Written in the [k, 3] form, as
+        TensorBoard's loaders would convert it. ``sum`` and ``sum_squares`` are checked
+        for being numbers but, as in TensorBoard's own conversion, not stored.
+        """
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        lo = as_float(min, "min")
+        hi = as_float(max, "max")
+        as_float(num, "num")
+        as_float(sum, "sum")
+        as_float(sum_squares, "sum_squares")
+        from .._summaries import histograms as b
+
+        buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
+        self._run.write_summary(
+            tag,
+            lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
+            step,
+            wall_time,
+        )
+
+    # -- text ---------------------------------------------------------------------------
+
+    def add_text(
+        self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None
+    ) -> None:
+        """Log markdown text."""
+        tag = check_tag(tag)
+        if not isinstance(text_string, str):
+            raise TypeError(f"text_string must be a str, got {text_string!r}")
+        try:
+            text_string.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"text_string must be encodable as UTF-8: {err}") from None
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        self._run.write_summary(
+            tag,
+            lambda first: _scalars_text().text_summary(tag, text_string, with_metadata=first),
+            step,
+            wall_time,
+        )
+
+    # -- hparams ------------------------------------------------------------------------
+
+    def add_hparams(
+        self,
+        hparam_dict: Mapping[str, Any],
+        metric_dict: Mapping[str, Any] | None = None,
+        hparam_domain_discrete: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        global_step: Any = None,
+    ) -> None:
+        """Make this run an HParams session, with PyTorch's signature.
+
+        By default the session is written into this writer's own run, so TensorBoard's
+        HParams table shows the run as one session whose metric columns are the latest
+        values of its scalar tags, moving as training goes. The session's end (SUCCESS, or
+        FAILURE when a ``with`` block exits with an exception, or what :meth:`set_status`
+        said) is written once, at :meth:`close`.
+
+        Args:
+            hparam_dict: name -> value. bool is shown as BOOL, str as STRING, int, float
+                and numpy/JAX numbers as FLOAT64; anything else raises ``TypeError``.
+            metric_dict: metric tag -> value (or None). Values given are logged as scalars
+                at ``global_step`` so a value shows at once; log later values with
+                :meth:`add_scalar` under the same tags.
+            hparam_domain_discrete: name -> the list of values that hparam can take. Given,
+                an experiment config with these domains is written into this run too; for a
+                sweep prefer :func:`tbwrite.write_experiment` once at its root.
+            run_name: only when given, PyTorch's behaviour: the session goes into the
+                sub-run ``<log_dir>/<run_name>`` with its own experiment config, the
+                metric values, and its end (SUCCESS) written at once.
+            global_step: the step of the metric values.
+
+        Raises:
+            tbwrite.HParamsError: a session was already written into this run (TensorBoard
+                would show only the first one).
+        """
+        from .._summaries import hparams as h
+        from .._summaries.hparam_values import hparam_values
+
+        hparams = hparam_values(hparam_dict)
+        if metric_dict is None:
+            metric_dict = {}
+        if not isinstance(metric_dict, Mapping):
+            raise TypeError(f"metric_dict must be a mapping of str to numbers, got {metric_dict!r}")
+        metrics: dict[str, float | None] = {}
+        for key, raw in metric_dict.items():
+            key = check_tag(key, "metric_dict key")
+            metrics[key] = None if raw is None else as_float(raw, f"metric_dict[{key!r}]")
+        domains = h.check_domain_discrete(hparam_domain_discrete, hparams)
+        step = as_step(global_step)
+        now = time.time()
+        if run_name is not None:
+            run_name = check_tag(run_name, "run_name")
+            path = check_subrun_name(self._log_dir, run_name, "run_name")
+            self._run.check_open()
+            experiment = h.experiment_for_session(hparams, metrics, domains)
+            self._run.write_closed_run(
+                path,
+                [
+                    summary_record(now, 0, h.experiment_summary(experiment)),
+                    summary_record(now, 0, h.session_start_summary(hparams, now)),
+                    *self._metric_records(metrics, step, now),
+                    summary_record(now, 0, h.session_end_summary("success", now)),
+                ],
+            )
+            return
+        records = []
+        if domains:
+            experiment = h.experiment_for_session(hparams, metrics, domains)
+            records.append(summary_record(now, 0, h.experiment_summary(experiment)))
+        records.append(
+            summary_record(now, 0, h.session_start_summary(hparams, self._run.start_time))
+        )
+        records.extend(self._metric_records(metrics, step, now))
+        self._run.start_session(records)  # raises HParamsError on a second session
+
+    def write_hparams(self, hparams: Mapping[str, Any]) -> None:
+        """clu's ``MetricWriter.write_hparams``: this run's hyperparameters as its session.
+
+        Flattened as clu does: nested mappings (and anything with ``.items()``, such as an
+        ``ml_collections.ConfigDict``) become dotted names (``{"opt": {"lr": 0.1}}`` becomes
+        ``opt.lr``), list items ``name.0``, ``name.1``, ...; values that are not bool, str or
+        numbers are shown as text. Metrics are this run's scalar tags.
+        """
+        from .._summaries.hparam_values import config_hparams
+
+        self.add_hparams(config_hparams(hparams))
+
+    def set_status(self, status: str, end_time: float | None = None) -> None:
+        """How this run's HParams session ends at :meth:`close`: ``"success"`` (the
+        default), ``"failure"``, or ``"unknown"`` (ended without a verdict, e.g. a pruned
+        trial). For code that does not use ``with``. ``end_time``: seconds since the epoch
+        to record as the end (default: the time of :meth:`close`), for runs logged after
+        the fact.
+        """
+        if status not in STATUSES:
+            raise ValueError(f"status must be 'success', 'failure' or 'unknown', got {status!r}")
+        end = None if end_time is None else as_walltime(end_time, "end_time")
+        self._run.set_status(status, end)
+
+    def _metric_records(
+        self, metrics: Mapping[str, float | None], step: int, now: float
+    ) -> list[bytes]:
+        return [
+            frame(self._scalars.encode(tag, value, step, now))
+            for tag, value in metrics.items()
+            if value is not None
+        ]
+
+    # -- flush / close ------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything logged so far to the event files."""
+        self._run.flush()
+
+    def close(self) -> None:
+        """Flush and close every event file of this writer. Harmless when closed."""
+        self._run.close()
