@@ -127,7 +127,7 @@ class EventFileWriter:
     # -- writing ------------------------------------------------------------------------
 
     def write_record(self, record: bytes) -> None:
-        """Buffer one framed record (the output of :func:`~tbwrite._framing.frame`)."""
+        """Buffer one framed record (the output of :func:`~tbwrite.frame`)."""
         # The hot path (one call per add_scalar): no syscall, and acquire/release rather
         # than `with`, which costs half as much again in CPython 3.11.
         lock = self._lock

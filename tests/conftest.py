@@ -1,5 +1,10 @@
-"""Shared pytest setup: tests/ on sys.path (for ``import tbserver``) and a
-``tb_server`` fixture factory that starts real TensorBoard servers."""
+"""Shared pytest setup: tests/helpers on sys.path (for ``import tbserver``, ``readback``,
+...), a marker per test folder, and the ``tb_server`` and ``moto_s3`` fixtures.
+
+The folders: ``unit`` (tbwrite alone: no tensorboard, jax or ray needed), ``interop``
+(read back by TensorBoard's own loaders and a live server), ``system`` (crash and fork
+trials, remote stores, the integrations with their real libraries, packaging, lint).
+"""
 
 import os
 import sys
@@ -7,10 +12,21 @@ import sys
 import pytest
 
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
+HELPERS_DIR = os.path.join(_TESTS_DIR, "helpers")
+if HELPERS_DIR not in sys.path:
+    sys.path.insert(0, HELPERS_DIR)
 
 from tbserver import TensorBoardServer  # noqa: E402
+
+_FOLDER_MARKERS = {"interop": "interop", "system": "system"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        folder = os.path.basename(os.path.dirname(str(item.fspath)))
+        marker = _FOLDER_MARKERS.get(folder)
+        if marker is not None:
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture
@@ -36,7 +52,7 @@ def tb_server():
 
 @pytest.fixture(scope="session")
 def moto_s3():
-    """A moto S3 server on 127.0.0.1 for the whole session (see tests/motoserver.py),
+    """A moto S3 server on 127.0.0.1 for the whole session (see tests/helpers/motoserver.py),
     with this process's environment and fsspec configuration pointed at it, and the
     bucket ``tbwrite`` created. Restored and stopped at the end."""
     import fsspec.config

@@ -274,7 +274,7 @@ def _run_child(args: list[str]) -> dict[str, Any]:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     out = subprocess.run(
-        [sys.executable, "-m", "tbwrite._bench", "--child", *args],
+        [sys.executable, "-m", "tbwrite._cli.bench", "--child", *args],
         capture_output=True,
         text=True,
         env=env,

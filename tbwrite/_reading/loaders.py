@@ -1,6 +1,6 @@
 """Loaders: every scalar, histogram, text and hparams session of a logdir, no sampling.
 
-Strategy: :func:`tbwrite._reader.scan_records` hands over verified records a chunk at a
+Strategy: :func:`tbwrite._reading.records.scan_records` hands over verified records a chunk at a
 time; scalar events are then parsed for the whole chunk at once with numpy. An Event of a
 scalar is ``wall_time, step, summary{value{tag, simple_value | rank-0 float tensor}}``:
 everything from the summary's first byte to the value's last four is the same for every

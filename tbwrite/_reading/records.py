@@ -5,7 +5,7 @@ Strategy: two record paths over the same format.
 - :func:`iter_events` streams through :class:`~tbwrite.RecordDecoder` (no I/O inside it)
   fed from files in chunks, so a truncated last record is simply "need more data" and a
   follow mode only has to feed it what the writer appends later.
-- The loaders (:mod:`tbwrite._loaders`) need every record of large files fast, so
+- The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
   :func:`scan_records` walks a whole chunk in one tight loop: a record header (length and
   its checksum) seen before is recognised by a dict lookup of its 12 bytes, each payload's
   CRC-32C is computed in C, and all data checksums of the chunk are then masked and compared

@@ -34,7 +34,7 @@ def histogram_summary(tag: str, buckets: np.ndarray, *, with_metadata: bool) -> 
     """TensorBoard's current histogram form: a DT_DOUBLE tensor [k, 3] of (left, right, count).
 
     Hand-encoded (add_histogram's hot path; protobuf objects cost as much as the bucketing
-    of 10k values). tests/test_throughput.py proves the bytes equal protobuf's.
+    of 10k values). tests/interop/test_throughput.py proves the bytes equal protobuf's.
     """
     global _HISTOGRAM_METADATA
     content = np.ascontiguousarray(buckets, dtype="<f8")

@@ -26,7 +26,8 @@ import tbwrite
 pytestmark = pytest.mark.server
 LOADERS = [pytest.param(True, id="load_fast=true"), pytest.param(False, id="load_fast=false")]
 WAIT = 40.0
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+HELPERS = str(ROOT / "tests" / "helpers")
 
 
 def _need(module: str):
@@ -169,7 +170,10 @@ def _write_clu_runs(root: str) -> None:
 def clu_logdir(tmp_path_factory):
     _need("jax")
     root = tmp_path_factory.mktemp("clu")
-    code = "import sys, test_integrations as t; t._write_clu_runs(sys.argv[1])"
+    code = (
+        f"import sys; sys.path.insert(0, {HELPERS!r}); "
+        "import test_integrations as t; t._write_clu_runs(sys.argv[1])"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code, str(root)],
         capture_output=True,

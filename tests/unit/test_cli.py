@@ -16,7 +16,7 @@ import pytest
 import tbwrite
 from tbwrite._cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

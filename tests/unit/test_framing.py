@@ -1,4 +1,4 @@
-"""Framing and decoding: WIRE.md's test vectors, exact bytes, round trips, partial feeds."""
+"""Framing and decoding: CRC-32C check values, exact record bytes, round trips, partial feeds."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from tbwrite._format.fast_series import CHUNK_RECORDS, encode_series
 from tbwrite._format.tfrecord import frame
 from tbwrite._proto import event_pb2
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 TAGS = st.one_of(
     st.sampled_from(["loss", "a/b/c", "ü/λ/😀", "x" * 200, "t" * 5000]),

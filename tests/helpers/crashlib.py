@@ -1,6 +1,6 @@
 """Crash trials: SIGKILL a process that is logging, then check what it left behind.
 
-Used by tests/test_reliability.py (a few dozen trials) and tests/stress/crash_stress.py
+Used by tests/system/test_reliability.py (a few dozen trials) and tests/stress/crash_stress.py
 (as many as you like).
 """
 
