@@ -31,6 +31,7 @@ from ._eventfile import EventFileWriter, open_event_file
 from ._format.fast_scalars import ScalarEncoder
 from ._format.tfrecord import frame
 from ._format.wire import session_start_event, summary_record
+from ._summaries.kinds import builder
 
 __all__ = ["STATUSES", "RunWriter", "SummaryBuilder"]
 
@@ -116,6 +117,28 @@ class RunWriter:
         writer.write_record(record)
         if first:
             writer.metadata_written.add(tag)
+
+    def write(
+        self,
+        kind: str,
+        tag: str,
+        *payload: object,
+        step: int = 0,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Write one summary of ``kind`` (a key of :data:`tbwrite._summaries.kinds.KINDS`):
+        its builder's ``build(tag, *payload, with_metadata=...)``, the metadata with the
+        first value of ``key`` (default ``tag``: the summary's tag) in ``file``."""
+        build = builder(kind)
+        self.write_summary(
+            tag if key is None else key,
+            lambda first: build(tag, *payload, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
 
     def subrun(self, path: str) -> EventFileWriter:
         """The event file of the sub-run directory ``path``, opened on first use."""

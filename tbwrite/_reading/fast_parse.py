@@ -15,11 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 from .._errors import CorruptRecordError
-from .._format.plugin_names import (
-    PLUGIN_HISTOGRAMS,
-    PLUGIN_SCALARS,
-    PLUGIN_TEXT,
-)
+from .._summaries.kinds import READ_PLUGINS
 from .tensors import legacy_histogram
 
 if TYPE_CHECKING:
@@ -296,7 +292,7 @@ def slow_record(
                 rd.slow_simple[tag].append((index, step, wall, v.simple_value))
             elif kind == "tensor":
                 plugin = rd.meta.get(tag, ("",))[0]
-                if plugin in ("", PLUGIN_SCALARS, PLUGIN_HISTOGRAMS, PLUGIN_TEXT):
+                if plugin == "" or plugin in READ_PLUGINS:  # kept: a kind the readers decode
                     rd.tensors[tag].append((index, step, wall, v.tensor))
             elif kind == "histo":
                 rd.histos[tag].append((index, step, wall, legacy_histogram(v.histo)))

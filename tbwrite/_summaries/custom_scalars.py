@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from .._format.plugin_names import (
-    CUSTOM_SCALARS_TAG,
     PLUGIN_CUSTOM_SCALARS,
 )
 from .._proto import plugins_pb2, summary_pb2, tensor_pb2
@@ -75,14 +74,13 @@ def custom_scalars_layout(layout: Any) -> bytes:
     return msg.SerializeToString()
 
 
-def custom_scalars_summary(layout: bytes, *, with_metadata: bool) -> bytes:
-    """The custom scalars plugin's config: a rank-0 DT_STRING holding the Layout."""
+def custom_scalars_summary(tag: str, layout: bytes, *, with_metadata: bool) -> bytes:
+    """The custom scalars plugin's config: a rank-0 DT_STRING holding the Layout, under
+    ``tag`` (the plugin reads only :data:`CUSTOM_SCALARS_TAG`)."""
     tensor = tensor_proto(tensor_pb2.DT_STRING, [], string_val=[layout])
     md = (
         plugin_metadata(PLUGIN_CUSTOM_SCALARS, b"", summary_pb2.DATA_CLASS_TENSOR)
         if with_metadata
         else None
     )
-    return summary_pb2.Summary(
-        value=[summary_value(CUSTOM_SCALARS_TAG, tensor, md)]
-    ).SerializeToString()
+    return summary_pb2.Summary(value=[summary_value(tag, tensor, md)]).SerializeToString()

@@ -144,12 +144,7 @@ class MediaMethods:
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = _images_audio.check_sample_rate(sample_rate)
         wav = _media.wav_encode(_media.sound_samples(snd_tensor), rate)
-        self._run.write_summary(
-            tag,
-            lambda first: _images_audio.audio_summary(tag, [wav], with_metadata=first),
-            step,
-            wall_time,
-        )
+        self._run.write("audio", tag, [wav], step=step, wall_time=wall_time)
 
     def add_pr_curve(
         self,
@@ -169,12 +164,7 @@ class MediaMethods:
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         data = _pr_curves.pr_curve_counts(labels, predictions, num_thresholds, weights)
-        self._run.write_summary(
-            tag,
-            lambda first: _pr_curves.pr_curve_summary(tag, data, with_metadata=first),
-            step,
-            wall_time,
-        )
+        self._run.write("pr_curve", tag, data, step=step, wall_time=wall_time)
 
     def add_pr_curve_raw(
         self,
@@ -206,12 +196,7 @@ class MediaMethods:
             recall,
             num_thresholds,
         )
-        self._run.write_summary(
-            tag,
-            lambda first: _pr_curves.pr_curve_summary(tag, data, with_metadata=first),
-            step,
-            wall_time,
-        )
+        self._run.write("pr_curve", tag, data, step=step, wall_time=wall_time)
 
     def add_mesh(
         self,
@@ -234,13 +219,16 @@ class MediaMethods:
         config = _mesh.mesh_config(config_dict)
         components = _mesh.mesh_components([part for _, part, _ in parts])
         for _, part, arr in parts:
-            self._run.write_summary(
-                _mesh.mesh_tag(tag, part),
-                lambda first, part=part, arr=arr: _mesh.mesh_summary(
-                    tag, part, arr, components, config, with_metadata=first
-                ),
-                step,
-                wall_time,
+            self._run.write(
+                "mesh",
+                tag,
+                part,
+                arr,
+                components,
+                config,
+                step=step,
+                wall_time=wall_time,
+                key=_mesh.mesh_tag(tag, part),
             )
 
     def add_embedding(
@@ -273,26 +261,15 @@ class MediaMethods:
         from .._summaries import custom_scalars as _custom_scalars
 
         layout_bytes = _custom_scalars.custom_scalars_layout(layout)
-        self._run.write_summary(
-            CUSTOM_SCALARS_TAG,
-            lambda first: _custom_scalars.custom_scalars_summary(layout_bytes, with_metadata=first),
-            0,
-            time.time(),
+        self._run.write(
+            "custom_scalars", CUSTOM_SCALARS_TAG, layout_bytes, step=0, wall_time=time.time()
         )
 
     def _write_image(
         self, tag: str, pixels: Any, step: int, wall_time: float, encoded: bytes | None = None
     ) -> None:
-        from .._summaries import images_audio as _images_audio
         from .._summaries import media as _media
 
         data = _media.png_encode(pixels) if encoded is None else encoded
         height, width = pixels.shape[:2]
-        self._run.write_summary(
-            tag,
-            lambda first: _images_audio.image_summary(
-                tag, [data], width, height, with_metadata=first
-            ),
-            step,
-            wall_time,
-        )
+        self._run.write("image", tag, [data], width, height, step=step, wall_time=wall_time)

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
@@ -30,17 +30,6 @@ from .media_methods import MediaMethods
 __all__ = ["SummaryWriter", "default_logdir"]
 
 _now = time.time  # bound once: add_scalar is the hot path
-
-_scalars_text_module: ModuleType | None = None
-
-
-def _scalars_text() -> ModuleType:
-    global _scalars_text_module
-    if _scalars_text_module is None:
-        from .._summaries import scalars_text
-
-        _scalars_text_module = scalars_text
-    return _scalars_text_module
 
 
 def default_logdir(comment: str = "") -> str:
@@ -214,14 +203,7 @@ class SummaryWriter(MediaMethods):
             check_tag(tag)
             if double_precision:
                 _warn_double_once()
-            self._run.write_summary(
-                tag,
-                lambda first: _scalars_text().scalar_tensor_summary(
-                    tag, value, with_metadata=first
-                ),
-                step,
-                wall_time,
-            )
+            self._run.write("scalar", tag, value, step=step, wall_time=wall_time)
             return
         try:
             record = self._scalars.record(tag, value, step, wall_time)
@@ -321,12 +303,7 @@ class SummaryWriter(MediaMethods):
         from .._summaries import histograms as b
 
         buckets = b.histogram_buckets(values, bins, max_bins)
-        self._run.write_summary(
-            tag,
-            lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
-            step,
-            wall_time,
-        )
+        self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
 
     def add_histogram_raw(
         self,
@@ -359,12 +336,7 @@ class SummaryWriter(MediaMethods):
         from .._summaries import histograms as b
 
         buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
-        self._run.write_summary(
-            tag,
-            lambda first: b.histogram_summary(tag, buckets, with_metadata=first),
-            step,
-            wall_time,
-        )
+        self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
 
     # -- text ---------------------------------------------------------------------------
 
@@ -381,12 +353,7 @@ class SummaryWriter(MediaMethods):
             raise ValueError(f"text_string must be encodable as UTF-8: {err}") from None
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
-        self._run.write_summary(
-            tag,
-            lambda first: _scalars_text().text_summary(tag, text_string, with_metadata=first),
-            step,
-            wall_time,
-        )
+        self._run.write("text", tag, text_string, step=step, wall_time=wall_time)
 
     # -- hparams ------------------------------------------------------------------------
 

@@ -124,7 +124,6 @@ class SummaryWriter:
     def write_images(self, step: int, images: Mapping[str, Any]) -> None:
         import numpy as np
 
-        from .._summaries import images_audio as _images_audio
         from .._summaries import media as _media
 
         step = as_step(step, "step")
@@ -139,13 +138,7 @@ class SummaryWriter:
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
             prepared.append((tag, pngs, width, height))
         for tag, pngs, width, height in prepared:
-            self._writer.run.write_summary(
-                tag,
-                lambda first, tag=tag, pngs=pngs, w=width, h=height: _images_audio.image_summary(
-                    tag, pngs, w, h, with_metadata=first
-                ),
-                step,
-            )
+            self._writer.run.write("image", tag, pngs, width, height, step=step)
 
     def write_videos(self, step: int, videos: Mapping[str, Any]) -> None:
         import numpy as np
@@ -194,13 +187,7 @@ class SummaryWriter:
             ]
             prepared.append((tag, clips))
         for tag, clips in prepared:
-            self._writer.run.write_summary(
-                tag,
-                lambda first, tag=tag, clips=clips: _images_audio.audio_summary(
-                    tag, clips, with_metadata=first
-                ),
-                step,
-            )
+            self._writer.run.write("audio", tag, clips, step=step)
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         step = as_step(step, "step")
@@ -249,7 +236,6 @@ class SummaryWriter:
         values: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        from .._summaries.tensors import tensor_summary
 
         step = as_step(step, "step")
         metas = {} if metadata is None else _check_mapping(metadata, "metadata")
@@ -258,13 +244,7 @@ class SummaryWriter:
         ]
         for tag, value in built:
             md = metas.get(tag)
-            self._writer.run.write_summary(
-                tag,
-                lambda first, tag=tag, value=value, md=md: tensor_summary(
-                    tag, value, md, with_metadata=first
-                ),
-                step,
-            )
+            self._writer.run.write("tensor", tag, value, md, step=step)
 
     def flush(self) -> None:
         self._writer.flush()

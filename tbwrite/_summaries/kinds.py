@@ -1,0 +1,77 @@
+"""KINDS: every summary kind tbwrite writes, the one table the writers and the reader share.
+
+A kind is the plugin TensorBoard files it under and its builder, a pure function
+``build(tag, *payload, with_metadata) -> bytes`` (a serialized Summary) in a module of this
+package. The writers check their arguments, then hand the payload to
+:meth:`tbwrite._run.RunWriter.write` with the kind's name; the reader decodes the kinds whose
+``read_as`` is set (``read_scalars``, ``read_histograms``, ``read_text``).
+
+Adding a kind: one entry here, its builder, and the writer method that checks its arguments.
+
+Builder modules import numpy and protobuf, so they are imported when a kind is first used;
+this table imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Final
+
+from .._format.plugin_names import (
+    PLUGIN_AUDIO,
+    PLUGIN_CUSTOM_SCALARS,
+    PLUGIN_HISTOGRAMS,
+    PLUGIN_IMAGES,
+    PLUGIN_MESH,
+    PLUGIN_PR_CURVES,
+    PLUGIN_SCALARS,
+    PLUGIN_TEXT,
+)
+
+__all__ = ["KINDS", "READ_PLUGINS", "Kind", "builder"]
+
+Builder = Callable[..., bytes]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One summary kind: TensorBoard's plugin for it and where its builder lives."""
+
+    plugin: str  # "" for raw tensors, whose metadata the caller gives
+    module: str  # under tbwrite._summaries
+    function: str
+    read_as: str | None = None  # the reader's name for it, when tbwrite reads it back
+    _loaded: list[Builder] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def build(self) -> Builder:
+        """The builder, imported on first use."""
+        if not self._loaded:
+            module = importlib.import_module(f"{__package__}.{self.module}")
+            self._loaded.append(getattr(module, self.function))
+        return self._loaded[0]
+
+
+KINDS: Final[dict[str, Kind]] = {
+    "scalar": Kind(PLUGIN_SCALARS, "scalars_text", "scalar_tensor_summary", "scalars"),
+    "histogram": Kind(PLUGIN_HISTOGRAMS, "histograms", "histogram_summary", "histograms"),
+    "text": Kind(PLUGIN_TEXT, "scalars_text", "text_summary", "text"),
+    "image": Kind(PLUGIN_IMAGES, "images_audio", "image_summary"),
+    "audio": Kind(PLUGIN_AUDIO, "images_audio", "audio_summary"),
+    "pr_curve": Kind(PLUGIN_PR_CURVES, "pr_curves", "pr_curve_summary"),
+    "mesh": Kind(PLUGIN_MESH, "mesh", "mesh_summary"),
+    "custom_scalars": Kind(PLUGIN_CUSTOM_SCALARS, "custom_scalars", "custom_scalars_summary"),
+    "tensor": Kind("", "tensors", "tensor_summary"),
+}
+"""Kind name -> :class:`Kind`. (The scalar kind is its tensor form; ``simple_value``
+scalars are framed by the fast path in :mod:`tbwrite._format.fast_scalars`, and the
+hparams plugin's session summaries are written by the run core.)"""
+
+# Plugins whose values the reader decodes: scalars, histograms, text.
+READ_PLUGINS: Final = frozenset(k.plugin for k in KINDS.values() if k.read_as is not None)
+
+
+def builder(kind: str) -> Builder:
+    """The builder of ``kind`` (a key of :data:`KINDS`)."""
+    return KINDS[kind].build
