@@ -27,7 +27,7 @@ _LAZY = {
     "EventRecord": "._reading.records",
     "SkippedBytes": "._reading.records",
     "find_runs": "._reading.records",
-    "iter_events": "._reading.records",
+    "iter_events": "._reading.events",
     "HParamsTable": "._reading.results",
     "Runs": "._reading.results",
     "Series": "._reading.results",

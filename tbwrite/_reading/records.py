@@ -23,11 +23,10 @@ the file is ever allocated.
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from array import array
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
 from .._errors import CorruptRecordError
 from .._format.tfrecord import (
@@ -36,12 +35,11 @@ from .._format.tfrecord import (
     HEADER_SIZE,
     LENGTH_SIZE,
     MASK_DELTA,
-    NEED_DATA,
     RecordDecoder,
     load_crc32c,
     masked_crc32c,
 )
-from .._sinks import files_are_final, list_runs, open_read
+from .._sinks import list_runs, open_read
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,7 +48,6 @@ __all__ = [
     "EventRecord",
     "SkippedBytes",
     "find_runs",
-    "iter_events",
     "scan_records",
     "verify_file",
 ]
@@ -100,7 +97,7 @@ def check_on_corrupt(on_corrupt: str) -> None:
         raise ValueError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}")
 
 
-def _reason(err: CorruptRecordError) -> str:
+def reason(err: CorruptRecordError) -> str:
     return str(err).rsplit(" at byte offset", 1)[0]
 
 
@@ -296,162 +293,5 @@ def verify_file(path: str) -> FileCheck:
             records += len(chunk.starts)
             end = chunk.base + int(chunk.starts[-1] + chunk.lengths[-1]) + FOOTER_SIZE
     except CorruptRecordError as err:
-        return FileCheck(path, records, size, (err.offset, _reason(err)), 0)
+        return FileCheck(path, records, size, (err.offset, reason(err)), 0)
     return FileCheck(path, records, size, None, size - end)
-
-
-# -- streaming (iter_events) ----------------------------------------------------------------
-
-
-class _Follower:
-    """Incremental reader of one file: a RecordDecoder fed whatever was appended."""
-
-    def __init__(self, path: str, run: str) -> None:
-        self.path = path
-        self.run = run
-        self.read_to = 0
-        self.dec = RecordDecoder()
-        self.bad_since: int | None = None  # offset where skipping started
-        self.bad_reason = ""
-
-    def poll(
-        self, on_corrupt: str, raw: bool, parse: Callable[[bytes], Any], final: bool
-    ) -> Iterator[EventRecord]:
-        f, _size = open_read(self.path)
-        with f:
-            f.seek(self.read_to)
-            while True:
-                data = f.read(CHUNK_SIZE)
-                if not data:
-                    break
-                self.read_to += len(data)
-                self.dec.receive_data(data)
-                yield from self._drain(on_corrupt, raw, parse)
-        if final and self.bad_since is not None:
-            skip = SkippedBytes(
-                self.path, self.bad_since, self.dec.offset - self.bad_since, self.bad_reason
-            )
-            self.bad_since = None
-            warn_skipped([skip], stacklevel=4)
-
-    def _drain(
-        self, on_corrupt: str, raw: bool, parse: Callable[[bytes], Any]
-    ) -> Iterator[EventRecord]:
-        dec = self.dec
-        while True:
-            offset = dec.offset
-            try:
-                rec = dec.next_record()
-            except CorruptRecordError as err:
-                if on_corrupt == "raise":
-                    raise CorruptRecordError(_reason(err), err.offset, self.path) from None
-                if self.bad_since is None:
-                    self.bad_since, self.bad_reason = offset, _reason(err)
-                dec.skip_byte()
-                continue
-            if rec is NEED_DATA:
-                return
-            assert isinstance(rec, bytes)
-            if self.bad_since is not None:
-                warn_skipped(
-                    [
-                        SkippedBytes(
-                            self.path, self.bad_since, offset - self.bad_since, self.bad_reason
-                        )
-                    ],
-                    stacklevel=5,
-                )
-                self.bad_since = None
-            if raw:
-                yield EventRecord(self.run, self.path, offset, rec)
-                continue
-            try:
-                event = parse(rec)
-            except Exception:
-                err2 = CorruptRecordError("record does not parse as an Event", offset, self.path)
-                if on_corrupt == "raise":
-                    raise err2 from None
-                warn_skipped(
-                    [
-                        SkippedBytes(
-                            self.path,
-                            offset,
-                            dec.offset - offset,
-                            "record does not parse as an Event",
-                        )
-                    ],
-                    stacklevel=5,
-                )
-                continue
-            yield EventRecord(self.run, self.path, offset, event)
-
-
-def iter_events(
-    path: str | os.PathLike[str],
-    *,
-    follow: bool = False,
-    poll_interval: float = 1.0,
-    timeout: float | None = None,
-    on_corrupt: str = "raise",
-    raw: bool = False,
-) -> Iterator[EventRecord]:
-    """Yield every event of an event file, a run directory or a logdir tree.
-
-    Runs are found recursively and read in run-name order; a run's files in file-name
-    order (see :func:`find_runs`). Both checksums of every record are verified. A truncated
-    last record is "not written yet": reading stops before it (and, with ``follow``, resumes
-    when the rest arrives).
-
-    Args:
-        path: an event file, a run directory or a logdir.
-        follow: keep watching for new events, new files and new runs, as a notebook watching
-            a live run wants; polls every ``poll_interval`` seconds.
-        timeout: with ``follow``, stop after this many seconds without new events (None:
-            never; break out of the loop to stop).
-        on_corrupt: ``"raise"`` (default) raises :class:`~tbwrite.CorruptRecordError` naming
-            the file and byte offset; ``"skip"`` resynchronises on the next valid record and
-            reports each skipped range with a ``RuntimeWarning``.
-        raw: yield each record's bytes instead of a parsed ``Event``.
-
-    Yields:
-        :class:`EventRecord` (run, path, offset, event).
-    """
-    check_on_corrupt(on_corrupt)
-    root = os.fspath(path)
-    parse: Callable[[bytes], Any]
-    if raw:
-        parse = bytes
-    else:
-        from .._proto.event_pb2 import Event
-
-        parse = Event.FromString
-
-    # Store objects are immutable once a later one exists: a file that was read after a
-    # later file appeared is done, and is not fetched again at every poll.
-    final_when_superseded = files_are_final(root)
-    followers: dict[str, _Follower] = {}
-    done: set[str] = set()
-    idle_since = time.monotonic()
-    while True:
-        got = False
-        for run, files in find_runs(root).items():
-            for i, file in enumerate(files):
-                if file in done:
-                    continue
-                fol = followers.get(file)
-                if fol is None:
-                    fol = followers[file] = _Follower(file, run)
-                for rec in fol.poll(on_corrupt, raw, parse, final=not follow):
-                    got = True
-                    yield rec
-                if final_when_superseded and i + 1 < len(files):
-                    done.add(file)
-                    del followers[file]
-        if not follow:
-            return
-        now = time.monotonic()
-        if got:
-            idle_since = now
-        elif timeout is not None and now - idle_since >= timeout:
-            return
-        time.sleep(poll_interval)

@@ -11,11 +11,9 @@ unless a figure is handed in (and then it is already loaded). Nothing here does 
 
 from __future__ import annotations
 
-import io
 import math
 import struct
 import sys
-import wave
 import zlib
 from collections.abc import Sequence
 from typing import Any, Final
@@ -25,6 +23,10 @@ import numpy as np
 from .._checks import as_real_array
 
 __all__ = [
+    "PCM16_MAX",
+    "WAV_SAMPLE_WIDTH",
+    "pillow",
+    "show_shape",
     "PNG_SIGNATURE",
     "VIDEO_EXTRA_HINT",
     "as_array",
@@ -35,15 +37,11 @@ __all__ = [
     "draw_boxes",
     "figure_pixels",
     "figures_image",
-    "gif_encode",
     "image_hwc",
     "images_nhwc",
     "make_grid",
     "png_encode",
     "rescale_nearest",
-    "sound_samples",
-    "video_frames",
-    "wav_encode",
 ]
 
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
@@ -62,7 +60,7 @@ VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
 _CHANNELS: Final = (1, 3, 4)
 
 
-def _show_shape(arr: np.ndarray) -> str:
+def show_shape(arr: np.ndarray) -> str:
     return f"shape {tuple(arr.shape)}"
 
 
@@ -106,7 +104,7 @@ def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
     """Transpose ``arr`` (laid out as ``fmt``) to ``target``, adding a missing C axis."""
     if arr.ndim != len(fmt):
         raise ValueError(
-            f"{what} has {_show_shape(arr)} but dataformats {fmt!r} needs {len(fmt)} dimensions"
+            f"{what} has {show_shape(arr)} but dataformats {fmt!r} needs {len(fmt)} dimensions"
         )
     if "C" not in fmt:
         arr = arr[..., np.newaxis]
@@ -116,10 +114,10 @@ def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
     if channels not in _CHANNELS:
         raise ValueError(
             f"{what} must have 1 (grey), 3 (RGB) or 4 (RGBA) channels, got {channels} "
-            f"({_show_shape(arr)} as {target})"
+            f"({show_shape(arr)} as {target})"
         )
     if 0 in arr.shape:
-        raise ValueError(f"{what} must not be empty, got {_show_shape(arr)} as {target}")
+        raise ValueError(f"{what} must not be empty, got {show_shape(arr)} as {target}")
     return arr
 
 
@@ -208,7 +206,7 @@ def boxes_array(value: Any, name: str = "box_tensor") -> np.ndarray:
         arr = arr.reshape(1, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(
-            f"{name} must have shape (K, 4) of (xmin, ymin, xmax, ymax), got {_show_shape(arr)}"
+            f"{name} must have shape (K, 4) of (xmin, ymin, xmax, ymax), got {show_shape(arr)}"
         )
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
@@ -257,7 +255,7 @@ def draw_boxes(
 
 
 def _draw_labels(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    image_module, draw_module, font_module = _pillow("add_image_with_boxes(labels=...)")
+    image_module, draw_module, font_module = pillow("add_image_with_boxes(labels=...)")
     image = image_module.fromarray(pixels)
     draw = draw_module.Draw(image)
     font = font_module.load_default()
@@ -327,10 +325,7 @@ def close_figure(figure: Any) -> None:
         pyplot.close(figure)
 
 
-# -- video (GIF through Pillow) -----------------------------------------------------------
-
-
-def _pillow(feature: str) -> tuple[Any, Any, Any]:
+def pillow(feature: str) -> tuple[Any, Any, Any]:
     try:
         from PIL import Image, ImageDraw, ImageFont
     except ImportError as err:
@@ -338,90 +333,3 @@ def _pillow(feature: str) -> tuple[Any, Any, Any]:
             f"{feature} needs Pillow, which is not installed: {VIDEO_EXTRA_HINT}"
         ) from err
     return Image, ImageDraw, ImageFont
-
-
-def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:
-    """(N, T, C, H, W) videos as (T, H', W', C) uint8 frames, the N videos tiled in a grid of
-    2**floor(log2(N)/2) rows (as PyTorch) per frame. C is 1 or 3."""
-    arr = as_array(value, name)
-    if arr.ndim != 5:
-        raise ValueError(f"{name} must have shape (N, T, C, H, W), got {_show_shape(arr)}")
-    n, t, c, h, w = arr.shape
-    if c not in (1, 3):
-        raise ValueError(f"{name} must have 1 or 3 channels (axis 2 of N, T, C, H, W), got {c}")
-    if 0 in arr.shape:
-        raise ValueError(f"{name} must not be empty, got {_show_shape(arr)}")
-    pixels = as_uint8_pixels(arr, name)
-    rows = 2 ** ((n.bit_length() - 1) // 2)
-    cols = -(-n // rows)
-    grid = np.zeros((t, rows * h, cols * w, c), dtype=np.uint8)
-    for i in range(n):
-        y, x = (i // cols) * h, (i % cols) * w
-        grid[:, y : y + h, x : x + w] = pixels[i].transpose(0, 2, 3, 1)
-    return grid
-
-
-def gif_encode(frames: np.ndarray, fps: float) -> bytes:
-    """An animated GIF (looping) of (T, H, W, C) uint8 frames, C in {1, 3}; needs Pillow.
-
-    When all frames together use at most 256 colours they share one exact palette, so the
-    GIF holds the very pixels given; otherwise Pillow quantizes each frame.
-    """
-    image_module, _, _ = _pillow("add_video")
-    t, h, w, c = frames.shape
-    flat = frames.reshape(-1, c)
-    colors, index = np.unique(flat, axis=0, return_inverse=True)
-    if len(colors) <= 256:
-        palette = np.zeros((256, 3), dtype=np.uint8)
-        palette[: len(colors)] = colors if c == 3 else np.repeat(colors, 3, axis=1)
-        indices = index.reshape(t, h, w).astype(np.uint8)
-        images = []
-        for i in range(t):
-            im = image_module.frombytes("P", (w, h), indices[i].tobytes())
-            im.putpalette(palette.tobytes())
-            images.append(im)
-    else:
-        images = [image_module.fromarray(f[:, :, 0] if c == 1 else f) for f in frames]
-    buf = io.BytesIO()
-    images[0].save(
-        buf,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=max(1, round(1000.0 / fps)),
-        loop=0,
-        optimize=False,
-    )
-    return buf.getvalue()
-
-
-# -- audio (WAV) ------------------------------------------------------------------------
-
-
-def sound_samples(value: Any, name: str = "snd_tensor") -> np.ndarray:
-    """Mono float samples in [-1, 1]: shape (L,) or anything that squeezes to it, e.g. (1, L)."""
-    arr = as_array(value, name)
-    squeezed = arr.squeeze() if arr.ndim > 1 else arr
-    if squeezed.ndim != 1:
-        raise ValueError(
-            f"{name} must be one channel of samples, shape (L,) or (1, L), got {_show_shape(arr)}"
-        )
-    if squeezed.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    samples = squeezed.astype(np.float64)
-    ok = (samples >= -1.0) & (samples <= 1.0)  # False for NaN
-    if not ok.all():
-        raise ValueError(f"{name} samples must lie in [-1, 1], found {float(samples[~ok][0])!r}")
-    return samples
-
-
-def wav_encode(samples: np.ndarray, sample_rate: int) -> bytes:
-    """A mono PCM16 WAV of float samples in [-1, 1] (times 32767, rounded)."""
-    pcm = np.rint(samples * PCM16_MAX).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(WAV_SAMPLE_WIDTH)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
-    return buf.getvalue()

@@ -117,15 +117,15 @@ class MediaMethods:
         """Log videos (N, T, C, H, W), uint8 or float in [0, 1], C 1 or 3, as one animated
         GIF at ``fps`` frames per second (the N videos tiled). Needs Pillow: the ``video``
         extra (``pip install 'tbwrite[video]'``)."""
-        from .._summaries import media as _media
+        from .._summaries import av as _av
 
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = as_float(fps, "fps")
         if not 0 < rate < float("inf"):
             raise ValueError(f"fps must be a positive finite number, got {fps!r}")
-        frames = _media.video_frames(vid_tensor)
-        gif = _media.gif_encode(frames, rate)
+        frames = _av.video_frames(vid_tensor)
+        gif = _av.gif_encode(frames, rate)
         self._write_image(tag, frames[0], step, wall_time, encoded=gif)
 
     def add_audio(
@@ -137,13 +137,13 @@ class MediaMethods:
         walltime: Any = None,
     ) -> None:
         """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
+        from .._summaries import av as _av
         from .._summaries import images_audio as _images_audio
-        from .._summaries import media as _media
 
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = _images_audio.check_sample_rate(sample_rate)
-        wav = _media.wav_encode(_media.sound_samples(snd_tensor), rate)
+        wav = _av.wav_encode(_av.sound_samples(snd_tensor), rate)
         self._run.write("audio", tag, [wav], step=step, wall_time=wall_time)
 
     def add_pr_curve(

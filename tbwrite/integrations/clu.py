@@ -170,8 +170,8 @@ class SummaryWriter:
     def write_audios(self, step: int, audios: Mapping[str, Any], *, sample_rate: int) -> None:
         import numpy as np
 
+        from .._summaries import av as _av
         from .._summaries import images_audio as _images_audio
-        from .._summaries import media as _media
 
         step = as_step(step, "step")
         rate = _images_audio.check_sample_rate(sample_rate)
@@ -182,7 +182,7 @@ class SummaryWriter:
             if arr.ndim != 3:
                 raise ValueError(f"audios[{key!r}] must have shape [N, T, C], got {arr.shape}")
             clips = [
-                _media.wav_encode(_media.sound_samples(clip.mean(axis=1), f"audios[{key!r}]"), rate)
+                _av.wav_encode(_av.sound_samples(clip.mean(axis=1), f"audios[{key!r}]"), rate)
                 for clip in arr
             ]
             prepared.append((tag, clips))
