@@ -65,23 +65,6 @@ def test_export_csv_and_jsonl(logdir, capsys, tmp_path) -> None:
     assert {"run": "a", "tag": "nan", "step": 1, "wall_time": 5.0, "value": "nan"} in recs
 
 
-def test_hparams_table(tmp_path, capsys) -> None:
-    from tensorboardX import SummaryWriter as XWriter
-
-    for lr in (0.1, 0.2):
-        with XWriter(str(tmp_path / f"lr{lr}")) as w:
-            w.add_hparams({"lr": lr}, {"acc": lr * 2}, name="hp")
-    code, out, err = run_cli(capsys, "hparams", str(tmp_path))
-    assert code == 0, err
-    lines = out.splitlines()
-    assert lines[0].split() == ["run", "status", "lr", "acc"]
-    assert lines[1].split() == ["lr0.1/hp", "SUCCESS", "0.1", "0.2"]
-    code, out, err = run_cli(capsys, "hparams", str(tmp_path), "--format", "jsonl")
-    assert json.loads(out.splitlines()[1])["acc"] == pytest.approx(0.4)  # float32
-    code, out, err = run_cli(capsys, "hparams", str(tmp_path), "--format", "csv")
-    assert out.splitlines()[0] == "run,status,start_time,end_time,lr,acc"
-
-
 def test_verify_ok_and_corrupt(logdir, capsys) -> None:
     code, out, err = run_cli(capsys, "verify", str(logdir))
     assert code == 0, err

@@ -38,35 +38,6 @@ def test_frame_is_little_endian_and_sized() -> None:
     assert struct.unpack("<I", rec[-4:]) == (masked_crc32c(payload),)
 
 
-def test_frame_matches_tensorboard_record_writer(tmp_path) -> None:
-    from tensorboard.summary.writer.record_writer import RecordWriter
-
-    path = tmp_path / "r"
-    payloads = [b"", b"a", b"hello" * 100]
-    with open(path, "wb") as f:
-        rw = RecordWriter(f)
-        for p in payloads:
-            rw.write(p)
-    assert path.read_bytes() == b"".join(frame(p) for p in payloads)
-
-
-def test_decoder_reads_tensorboard_reader_output(tmp_path) -> None:
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
-
-    payloads = [b"one", b"", b"three" * 1000]
-    path = tmp_path / "r"
-    path.write_bytes(b"".join(frame(p) for p in payloads))
-    reader = PyRecordReader_New(str(path))
-    got = []
-    while True:
-        try:
-            reader.GetNext()
-        except Exception:
-            break
-        got.append(reader.record())
-    assert got == payloads
-
-
 def _decode_all(data: bytes, chunk: int | None = None) -> list[bytes]:
     dec = RecordDecoder()
     out: list[bytes] = []
