@@ -7,8 +7,7 @@ module imports numpy and protobuf, so the writers import it only when a kind nee
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -17,6 +16,11 @@ from .._format.plugin_names import PLUGIN_HISTOGRAMS
 from .._format.wire import encode_varint
 from .._proto import summary_pb2
 from .common import summary_metadata
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .._types import Real
 
 # As tf.summary.histogram: a fixed number of equal-width buckets from min to max, which
 # needs no sort and no per-call search of bucket edges.
@@ -178,11 +182,11 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
 
 
 def histogram_from_raw(
-    min: Any,
-    max: Any,
-    num: Any,
-    bucket_limits: Sequence[float] | np.ndarray,
-    bucket_counts: Sequence[float] | np.ndarray,
+    min: float,
+    max: float,
+    num: Real,
+    bucket_limits: ArrayLike,
+    bucket_counts: ArrayLike,
 ) -> np.ndarray:
     """The [k, 3] form of a legacy histogram, converted as TensorBoard's loaders convert it.
 

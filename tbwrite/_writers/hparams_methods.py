@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
 from .._format.fast_scalars import ScalarEncoder
 from .._format.tfrecord import frame
 from .._format.wire import summary_record
 from .._run import STATUSES, RunWriter
+
+if TYPE_CHECKING:
+    from .._types import Step
 
 __all__ = ["HParamsMethods"]
 
@@ -36,7 +39,7 @@ class HParamsMethods:
         metric_dict: Mapping[str, Any] | None = None,
         hparam_domain_discrete: Mapping[str, Any] | None = None,
         run_name: str | None = None,
-        global_step: Any = None,
+        global_step: Step = None,
     ) -> None:
         """Make this run an HParams session, with PyTorch's signature.
 

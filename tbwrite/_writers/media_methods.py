@@ -10,12 +10,15 @@ use together with numpy and protobuf), then hands the summary to the run core. M
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from .._checks import as_float, as_step, as_walltime, check_tag
 from .._format.plugin_names import CUSTOM_SCALARS_TAG
 from .._run import RunWriter
+
+if TYPE_CHECKING:
+    from .._types import ArrayLike, Real, Step, WallTime
 
 __all__ = ["MediaMethods"]
 
@@ -29,9 +32,9 @@ class MediaMethods:
     def add_image(
         self,
         tag: str,
-        img_tensor: Any,
-        global_step: Any = None,
-        walltime: Any = None,
+        img_tensor: ArrayLike,
+        global_step: Step = None,
+        walltime: WallTime = None,
         dataformats: str = "CHW",
     ) -> None:
         """Log one image as a PNG. ``img_tensor``: uint8 (0-255) or float (0.0-1.0) pixels
@@ -45,9 +48,9 @@ class MediaMethods:
     def add_images(
         self,
         tag: str,
-        img_tensor: Any,
-        global_step: Any = None,
-        walltime: Any = None,
+        img_tensor: ArrayLike,
+        global_step: Step = None,
+        walltime: WallTime = None,
         dataformats: str = "NCHW",
     ) -> None:
         """Log a batch of images (NCHW, NHWC, NHW, ...) tiled into one PNG, 8 per row with
@@ -62,13 +65,13 @@ class MediaMethods:
     def add_image_with_boxes(
         self,
         tag: str,
-        img_tensor: Any,
-        box_tensor: Any,
-        global_step: Any = None,
-        walltime: Any = None,
-        rescale: Any = 1,
+        img_tensor: ArrayLike,
+        box_tensor: ArrayLike,
+        global_step: Step = None,
+        walltime: WallTime = None,
+        rescale: Real = 1,
         dataformats: str = "CHW",
-        labels: Any = None,
+        labels: Sequence[str] | None = None,
     ) -> None:
         """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red,
         then resized by ``rescale``. ``labels`` (one str per box) are drawn with Pillow (the
@@ -90,9 +93,9 @@ class MediaMethods:
         self,
         tag: str,
         figure: Any,
-        global_step: Any = None,
+        global_step: Step = None,
         close: bool = True,
-        walltime: Any = None,
+        walltime: WallTime = None,
     ) -> None:
         """Log a matplotlib figure rendered with Agg (a list of figures of one size: a grid,
         as :meth:`add_images`), closed afterwards unless ``close=False``."""
@@ -109,10 +112,10 @@ class MediaMethods:
     def add_video(
         self,
         tag: str,
-        vid_tensor: Any,
-        global_step: Any = None,
-        fps: Any = 4,
-        walltime: Any = None,
+        vid_tensor: ArrayLike,
+        global_step: Step = None,
+        fps: Real = 4,
+        walltime: WallTime = None,
     ) -> None:
         """Log videos (N, T, C, H, W), uint8 or float in [0, 1], C 1 or 3, as one animated
         GIF at ``fps`` frames per second (the N videos tiled). Needs Pillow: the ``video``
@@ -131,10 +134,10 @@ class MediaMethods:
     def add_audio(
         self,
         tag: str,
-        snd_tensor: Any,
-        global_step: Any = None,
-        sample_rate: Any = 44100,
-        walltime: Any = None,
+        snd_tensor: ArrayLike,
+        global_step: Step = None,
+        sample_rate: SupportsIndex = 44100,
+        walltime: WallTime = None,
     ) -> None:
         """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
         from .._summaries import av as _av
@@ -149,12 +152,12 @@ class MediaMethods:
     def add_pr_curve(
         self,
         tag: str,
-        labels: Any,
-        predictions: Any,
-        global_step: Any = None,
-        num_thresholds: Any = 127,
-        weights: Any = None,
-        walltime: Any = None,
+        labels: ArrayLike,
+        predictions: ArrayLike,
+        global_step: Step = None,
+        num_thresholds: SupportsIndex = 127,
+        weights: ArrayLike | None = None,
+        walltime: WallTime = None,
     ) -> None:
         """Log a precision-recall curve of binary ``labels`` (0/1 or bool) and
         ``predictions`` in [0, 1] at ``num_thresholds`` thresholds evenly spaced in [0, 1]
@@ -169,16 +172,16 @@ class MediaMethods:
     def add_pr_curve_raw(
         self,
         tag: str,
-        true_positive_counts: Any,
-        false_positive_counts: Any,
-        true_negative_counts: Any,
-        false_negative_counts: Any,
-        precision: Any,
-        recall: Any,
-        global_step: Any = None,
-        num_thresholds: Any = 127,
-        weights: Any = None,
-        walltime: Any = None,
+        true_positive_counts: ArrayLike,
+        false_positive_counts: ArrayLike,
+        true_negative_counts: ArrayLike,
+        false_negative_counts: ArrayLike,
+        precision: ArrayLike,
+        recall: ArrayLike,
+        global_step: Step = None,
+        num_thresholds: SupportsIndex = 127,
+        weights: ArrayLike | None = None,
+        walltime: WallTime = None,
     ) -> None:
         """Log a precomputed PR curve: six 1-D arrays of one length (the number of
         thresholds TensorBoard shows, whatever ``num_thresholds`` says). ``weights`` is
@@ -201,12 +204,12 @@ class MediaMethods:
     def add_mesh(
         self,
         tag: str,
-        vertices: Any,
-        colors: Any = None,
-        faces: Any = None,
-        config_dict: Any = None,
-        global_step: Any = None,
-        walltime: Any = None,
+        vertices: ArrayLike,
+        colors: ArrayLike | None = None,
+        faces: ArrayLike | None = None,
+        config_dict: Mapping[str, Any] | None = None,
+        global_step: Step = None,
+        walltime: WallTime = None,
     ) -> None:
         """Log a batch of meshes for the mesh plugin: ``vertices`` (B, N, 3), ``colors``
         (B, N, 3) uint8 or floats in [0, 1], ``faces`` (B, F, 3) vertex indices, and
@@ -233,12 +236,12 @@ class MediaMethods:
 
     def add_embedding(
         self,
-        mat: Any,
-        metadata: Any = None,
-        label_img: Any = None,
-        global_step: Any = None,
+        mat: ArrayLike,
+        metadata: Sequence[Any] | None = None,
+        label_img: ArrayLike | None = None,
+        global_step: Step = None,
         tag: str = "default",
-        metadata_header: Any = None,
+        metadata_header: Sequence[str] | None = None,
     ) -> None:
         """Add an embedding for the projector: ``mat`` (N, D) points; ``metadata`` N labels,
         or N rows of labels with ``metadata_header`` naming the columns; ``label_img``

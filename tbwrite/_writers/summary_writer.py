@@ -18,13 +18,16 @@ import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
 from .._eventfile import EventFileWriter
 from .._run import RunWriter
 from .hparams_methods import HParamsMethods
 from .media_methods import MediaMethods
+
+if TYPE_CHECKING:
+    from .._types import ArrayLike, Real, Step, WallTime
 
 __all__ = ["SummaryWriter", "default_logdir"]
 
@@ -171,9 +174,9 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     def add_scalar(
         self,
         tag: str,
-        scalar_value: Any,
-        global_step: Any = None,
-        walltime: Any = None,
+        scalar_value: Real,
+        global_step: Step = None,
+        walltime: WallTime = None,
         new_style: bool = False,
         double_precision: bool = False,
     ) -> None:
@@ -214,9 +217,9 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     def add_scalars(
         self,
         main_tag: str,
-        tag_scalar_dict: Mapping[str, Any],
-        global_step: Any = None,
-        walltime: Any = None,
+        tag_scalar_dict: Mapping[str, Real],
+        global_step: Step = None,
+        walltime: WallTime = None,
     ) -> None:
         """Log several scalars as one chart: each key is a sub-run
         ``<log_dir>/<main_tag with '/' as '_'>_<key>`` holding the scalar tag ``main_tag``,
@@ -255,9 +258,9 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     def add_scalar_series(
         self,
         tag: str,
-        values: Any,
-        steps: Any = None,
-        walltimes: Any = None,
+        values: ArrayLike,
+        steps: ArrayLike | None = None,
+        walltimes: ArrayLike | None = None,
     ) -> None:
         """Log a whole series of scalars of one tag in one call, vectorized with numpy.
 
@@ -283,11 +286,11 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     def add_histogram(
         self,
         tag: str,
-        values: Any,
-        global_step: Any = None,
-        bins: Any = "tensorflow",
-        walltime: Any = None,
-        max_bins: Any = None,
+        values: ArrayLike,
+        global_step: Step = None,
+        bins: int | str | ArrayLike = "tensorflow",
+        walltime: WallTime = None,
+        max_bins: int | None = None,
     ) -> None:
         """Log a histogram of ``values`` (any array-like of finite real numbers).
 
@@ -307,15 +310,15 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     def add_histogram_raw(
         self,
         tag: str,
-        min: Any,
-        max: Any,
-        num: Any,
-        sum: Any,
-        sum_squares: Any,
-        bucket_limits: Any,
-        bucket_counts: Any,
-        global_step: Any = None,
-        walltime: Any = None,
+        min: Real,
+        max: Real,
+        num: Real,
+        sum: Real,
+        sum_squares: Real,
+        bucket_limits: ArrayLike,
+        bucket_counts: ArrayLike,
+        global_step: Step = None,
+        walltime: WallTime = None,
     ) -> None:
         """Log a histogram from precomputed buckets, PyTorch's signature.
 
@@ -340,7 +343,7 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     # -- text ---------------------------------------------------------------------------
 
     def add_text(
-        self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None
+        self, tag: str, text_string: str, global_step: Step = None, walltime: WallTime = None
     ) -> None:
         """Log markdown text."""
         tag = check_tag(tag)

@@ -25,11 +25,15 @@ import sys
 import threading
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from .. import SummaryWriter as _TbSummaryWriter
 from .._checks import as_step, check_tag
 from .._summaries.hparam_values import flatten
+
+if TYPE_CHECKING:
+    from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
 
@@ -111,17 +115,22 @@ class SummaryWriter:
     def __enter__(self) -> SummaryWriter:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._writer.__exit__(exc_type, exc, tb)
 
     # -- the MetricWriter interface --------------------------------------------------------
 
-    def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
+    def write_scalars(self, step: int, scalars: Mapping[str, Real]) -> None:
         step = as_step(step, "step")
         for key, value in _check_mapping(scalars, "scalars").items():
             self._writer.add_scalar(key, value, step)
 
-    def write_images(self, step: int, images: Mapping[str, Any]) -> None:
+    def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np
 
         from .._summaries import media as _media
@@ -140,7 +149,7 @@ class SummaryWriter:
         for tag, pngs, width, height in prepared:
             self._writer.run.write("image", tag, pngs, width, height, step=step)
 
-    def write_videos(self, step: int, videos: Mapping[str, Any]) -> None:
+    def write_videos(self, step: int, videos: Mapping[str, ArrayLike]) -> None:
         import numpy as np
 
         step = as_step(step, "step")
@@ -167,7 +176,7 @@ class SummaryWriter:
                 )
             self._writer.add_video(key, arr.transpose(0, 1, 4, 2, 3), step)
 
-    def write_audios(self, step: int, audios: Mapping[str, Any], *, sample_rate: int) -> None:
+    def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
         import numpy as np
 
         from .._summaries import av as _av
@@ -197,7 +206,7 @@ class SummaryWriter:
     def write_histograms(
         self,
         step: int,
-        arrays: Mapping[str, Any],
+        arrays: Mapping[str, ArrayLike],
         num_buckets: Mapping[str, int] | None = None,
     ) -> None:
         step = as_step(step, "step")
@@ -212,9 +221,9 @@ class SummaryWriter:
     def write_pointcloud(
         self,
         step: int,
-        point_clouds: Mapping[str, Any],
+        point_clouds: Mapping[str, ArrayLike],
         *,
-        point_colors: Mapping[str, Any] | None = None,
+        point_colors: Mapping[str, ArrayLike] | None = None,
         configs: Mapping[str, Any] | None = None,
     ) -> None:
         import numpy as np
@@ -233,7 +242,7 @@ class SummaryWriter:
     def write_summaries(
         self,
         step: int,
-        values: Mapping[str, Any],
+        values: Mapping[str, ArrayLike],
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
 
