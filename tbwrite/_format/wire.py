@@ -26,6 +26,7 @@ __all__ = [
     "pack_float32",
     "session_start_event",
     "summary_record",
+    "tensor_summary",
     "wrap_summary_event",
 ]
 
@@ -36,10 +37,33 @@ MAX_TAG_BYTES: Final = 65536
 WRITER_NAME: Final = "tbwrite"
 
 # Wire types.
-_VARINT: Final = 0
-_I64: Final = 1
-_LEN: Final = 2
-_I32: Final = 5
+VARINT: Final = 0
+I64: Final = 1
+LEN: Final = 2
+I32: Final = 5
+_VARINT, _I64, _LEN, _I32 = VARINT, I64, LEN, I32
+
+# Field numbers the hand-written encoders and the fast reader use.
+SUMMARY_VALUE_FIELD: Final = 1  # Summary.value
+VALUE_TAG_FIELD: Final = 1  # Summary.Value.tag
+VALUE_SIMPLE_VALUE_FIELD: Final = 2
+VALUE_TENSOR_FIELD: Final = 8
+VALUE_METADATA_FIELD: Final = 9
+TENSOR_DTYPE_FIELD: Final = 1  # TensorProto.dtype
+TENSOR_SHAPE_FIELD: Final = 2
+TENSOR_VERSION_FIELD: Final = 3
+TENSOR_CONTENT_FIELD: Final = 4
+TENSOR_FLOAT_VAL_FIELD: Final = 5
+SHAPE_DIM_FIELD: Final = 2  # TensorShapeProto.dim
+DIM_SIZE_FIELD: Final = 1  # TensorShapeProto.Dim.size
+DT_FLOAT: Final = 1  # DataType enum values
+DT_DOUBLE: Final = 2
+
+
+def key(field: int, wire_type: int) -> bytes:
+    """A field's key byte(s): ``(number << 3) | wire type`` as a varint (fields < 16: 1 byte)."""
+    return bytes([(field << 3) | wire_type])
+
 
 # Field keys ((number << 3) | wire type) of the fields encoded here.
 EVENT_WALL_TIME: Final = bytes([(1 << 3) | _I64])
@@ -51,9 +75,16 @@ EVENT_SOURCE_METADATA: Final = bytes([(10 << 3) | _LEN])
 SESSION_LOG_STATUS: Final = bytes([(1 << 3) | _VARINT])
 SESSION_LOG_START: Final = 1  # SessionLog.SessionStatus.START
 SOURCE_METADATA_WRITER: Final = bytes([(1 << 3) | _LEN])
-SUMMARY_VALUE: Final = bytes([(1 << 3) | _LEN])
-VALUE_TAG: Final = bytes([(1 << 3) | _LEN])
-VALUE_SIMPLE_VALUE: Final = bytes([(2 << 3) | _I32])
+SUMMARY_VALUE: Final = key(SUMMARY_VALUE_FIELD, LEN)
+VALUE_TAG: Final = key(VALUE_TAG_FIELD, LEN)
+VALUE_SIMPLE_VALUE: Final = key(VALUE_SIMPLE_VALUE_FIELD, I32)
+VALUE_TENSOR: Final = key(VALUE_TENSOR_FIELD, LEN)
+VALUE_METADATA: Final = key(VALUE_METADATA_FIELD, LEN)
+TENSOR_DTYPE: Final = key(TENSOR_DTYPE_FIELD, VARINT)
+TENSOR_SHAPE: Final = key(TENSOR_SHAPE_FIELD, LEN)
+TENSOR_CONTENT: Final = key(TENSOR_CONTENT_FIELD, LEN)
+SHAPE_DIM: Final = key(SHAPE_DIM_FIELD, LEN)
+DIM_SIZE: Final = key(DIM_SIZE_FIELD, VARINT)
 
 pack_double = struct.Struct("<d").pack
 _pack_float = struct.Struct("<f").pack
@@ -112,6 +143,24 @@ def file_version_event(wall_time: float, writer: str = WRITER_NAME) -> bytes:
 def wrap_summary_event(wall_time: float, step: int, summary: bytes) -> bytes:
     """``Event{wall_time, step, summary}`` around an already serialized Summary."""
     return event_prefix(wall_time, step) + len_field(EVENT_SUMMARY, summary)
+
+
+def tensor_summary(
+    tag: str, dtype: int, shape: tuple[int, ...], content: bytes, metadata: bytes | None
+) -> bytes:
+    """``Summary{value{tag, tensor{dtype, tensor_shape, tensor_content}, metadata}}`` with
+    ``metadata`` an already serialized SummaryMetadata (or None): the histogram's hot path,
+    which protobuf objects would slow down as much as the bucketing itself."""
+    # TensorShapeProto.Dim{size}: proto3 omits a zero size.
+    dims = (DIM_SIZE + encode_varint(n) if n else b"" for n in shape)
+    shape_bytes = b"".join(len_field(SHAPE_DIM, d) for d in dims)
+    tensor = TENSOR_DTYPE + encode_varint(dtype) + len_field(TENSOR_SHAPE, shape_bytes)
+    if content:
+        tensor += len_field(TENSOR_CONTENT, content)
+    value = len_field(VALUE_TAG, tag.encode("utf-8")) + len_field(VALUE_TENSOR, tensor)
+    if metadata is not None:
+        value += len_field(VALUE_METADATA, metadata)
+    return len_field(SUMMARY_VALUE, value)
 
 
 def summary_record(wall_time: float, step: int, summary: bytes) -> bytes:

@@ -15,6 +15,25 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 from .._errors import CorruptRecordError
+from .._format.wire import (
+    DT_FLOAT,
+    EVENT_STEP,
+    EVENT_SUMMARY,
+    EVENT_WALL_TIME,
+    I32,
+    I64,
+    LEN,
+    SUMMARY_VALUE_FIELD,
+    TENSOR_CONTENT_FIELD,
+    TENSOR_DTYPE_FIELD,
+    TENSOR_FLOAT_VAL_FIELD,
+    TENSOR_SHAPE_FIELD,
+    TENSOR_VERSION_FIELD,
+    VALUE_SIMPLE_VALUE_FIELD,
+    VALUE_TAG_FIELD,
+    VALUE_TENSOR_FIELD,
+    VARINT,
+)
 from .._summaries.kinds import READ_PLUGINS
 from .tensors import legacy_histogram
 
@@ -107,13 +126,13 @@ def _fields(b: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     while i < end:
         key, i = _read_varint(b, i)
         fn, wt = key >> 3, key & 7
-        if wt == 0:
+        if wt == VARINT:
             _, j = _read_varint(b, i)
-        elif wt == 1:
+        elif wt == I64:
             j = i + 8
-        elif wt == 5:
+        elif wt == I32:
             j = i + 4
-        elif wt == 2:
+        elif wt == LEN:
             n, i = _read_varint(b, i)
             j = i + n
         else:
@@ -131,39 +150,43 @@ def _classify_head(head: bytes) -> tuple[str, bool] | None:
     end = len(s)
     try:
         fs = list(_fields(s, 0, end))
-        if len(fs) != 1 or fs[0][:2] != (1, 2) or fs[0][3] != end:
+        if len(fs) != 1 or fs[0][:2] != (SUMMARY_VALUE_FIELD, LEN) or fs[0][3] != end:
             return None
         tag = None
         last = None
         for fn, wt, a, b in _fields(s, fs[0][2], end):
-            if fn == 1 and wt == 2:
+            if fn == VALUE_TAG_FIELD and wt == LEN:
                 tag = s[a:b].decode("utf-8")
-            elif fn in (2, 8):
+            elif fn in (VALUE_SIMPLE_VALUE_FIELD, VALUE_TENSOR_FIELD):
                 last = (fn, wt, a, b)
             else:
                 return None  # metadata, node_name, other kinds: the general path
         if tag is None or last is None or last[3] != end:
             return None
         fn, wt, a, b = last
-        if fn == 2:
-            return (tag, False) if wt == 5 else None
+        if fn == VALUE_SIMPLE_VALUE_FIELD:
+            return (tag, False) if wt == I32 else None
         dtype = 0
         value_field = None
         for tfn, twt, ta, tb in _fields(s, a, b):
-            if tfn == 1 and twt == 0:
+            if tfn == TENSOR_DTYPE_FIELD and twt == VARINT:
                 dtype, _ = _read_varint(s, ta)
-            elif tfn == 2 and twt == 2:
+            elif tfn == TENSOR_SHAPE_FIELD and twt == LEN:
                 if tb != ta:
                     return None  # a shape with dims: not rank 0
-            elif tfn in (4, 5) and twt == 2 and tb - ta == 4:
+            elif (
+                tfn in (TENSOR_CONTENT_FIELD, TENSOR_FLOAT_VAL_FIELD)
+                and twt == LEN
+                and tb - ta == 4
+            ):
                 value_field = (ta, tb)
-            elif tfn == 5 and twt == 5:
+            elif tfn == TENSOR_FLOAT_VAL_FIELD and twt == I32:
                 value_field = (ta, tb)
-            elif tfn == 3:
+            elif tfn == TENSOR_VERSION_FIELD:
                 continue
             else:
                 return None
-        if dtype != 1 or value_field is None or value_field[1] != end:
+        if dtype != DT_FLOAT or value_field is None or value_field[1] != end:
             return None
         return (tag, True)
     except (ValueError, IndexError, UnicodeDecodeError):
@@ -184,18 +207,18 @@ def fast_chunk(rd: RunData, buf: bytes, starts: np.ndarray, lengths: np.ndarray)
     ok = lengths >= 8
     pos = ps.copy()
     safe = np.minimum(pos, len(buf) - 1)
-    has_wall = (a8[safe] == 0x09) & ok
+    has_wall = (a8[safe] == EVENT_WALL_TIME[0]) & ok
     wall_bits = _gather_u64(a64, ps + 1)
     wall = np.where(has_wall, wall_bits, np.uint64(0)).view(np.float64)
     pos += 9 * has_wall
     safe = np.minimum(pos, len(buf) - 1)
-    has_step = a8[safe] == 0x10
+    has_step = a8[safe] == EVENT_STEP[0]
     sv, sn = _varints(_gather_u64(a64, pos + 1))
     ok &= ~has_step | (sn > 0)
     step = np.where(has_step, sv, np.uint64(0)).view(np.int64)
     pos += has_step * (1 + sn)
     safe = np.minimum(pos, len(buf) - 1)
-    ok &= a8[safe] == 0x2A
+    ok &= a8[safe] == EVENT_SUMMARY[0]
     lv, ln_ = _varints(_gather_u64(a64, pos + 1))
     ss = pos + 1 + ln_
     ok &= (ln_ > 0) & (ss + lv.astype(np.int64) == pe)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._checks import as_real_array
 from .._format.plugin_names import PLUGIN_HISTOGRAMS
-from .._format.wire import encode_varint
+from .._format.wire import DT_DOUBLE, tensor_summary
 from .._proto import summary_pb2
 from .common import summary_metadata
 
@@ -42,30 +42,14 @@ def histogram_summary(tag: str, buckets: np.ndarray, *, with_metadata: bool) -> 
     """
     global _HISTOGRAM_METADATA
     content = np.ascontiguousarray(buckets, dtype="<f8")
-    shape = b"".join(
-        b"\x12" + (encode_varint(len(d)) + d) for d in (_dim(n) for n in content.shape)
-    )
-    raw = content.tobytes()
-    tensor = b"".join(
-        (b"\x08\x02", b"\x12", encode_varint(len(shape)), shape)  # dtype DT_DOUBLE, shape
-        + ((b"\x22", encode_varint(len(raw)), raw) if raw else ())  # tensor_content
-    )
-    tag_bytes = tag.encode("utf-8")
-    value = b"\x0a" + encode_varint(len(tag_bytes)) + tag_bytes
-    value += b"\x42" + encode_varint(len(tensor)) + tensor
+    metadata = None
     if with_metadata:
         if _HISTOGRAM_METADATA is None:
-            md = summary_metadata(
+            _HISTOGRAM_METADATA = summary_metadata(
                 PLUGIN_HISTOGRAMS, summary_pb2.DATA_CLASS_TENSOR
             ).SerializeToString()
-            _HISTOGRAM_METADATA = b"\x4a" + encode_varint(len(md)) + md
-        value += _HISTOGRAM_METADATA
-    return b"\x0a" + encode_varint(len(value)) + value
-
-
-def _dim(size: int) -> bytes:
-    # TensorShapeProto.Dim{size}: proto3 omits a zero size.
-    return b"\x08" + encode_varint(size) if size else b""
+        metadata = _HISTOGRAM_METADATA
+    return tensor_summary(tag, DT_DOUBLE, content.shape, content.tobytes(), metadata)
 
 
 def as_finite_array(values: Any, name: str) -> np.ndarray:
