@@ -5,6 +5,8 @@
 protobuf; each is imported when a feature needs it.
 """
 
+from typing import TYPE_CHECKING
+
 from ._errors import (
     CorruptRecordError,
     HParamsError,
@@ -14,6 +16,16 @@ from ._errors import (
 )
 from ._format.tfrecord import NEED_DATA, RecordDecoder, frame, masked_crc32c
 from ._writers.summary_writer import SummaryWriter
+
+if TYPE_CHECKING:  # the lazy names below, as type checkers should see them
+    from ._reading.events import iter_events
+    from ._reading.hparams_table import read_hparams
+    from ._reading.loaders import read_histograms, read_scalars, read_text
+    from ._reading.records import EventRecord, SkippedBytes, find_runs
+    from ._reading.results import HParamsTable, Runs, Series, SessionRow
+    from ._summaries.hparams import Discrete, HParam, IntInterval, Metric, RealInterval
+    from ._writers.experiment import write_experiment
+    from ._writers.multiprocess import NullWriter, process_count, process_index, process_writer
 
 # Names whose modules import protobuf or numpy: loaded on first access, so that
 # `import tbwrite` stays light.

@@ -169,10 +169,6 @@ class RunWriter:
 
     # -- the HParams session ----------------------------------------------------------------
 
-    @property
-    def session_started(self) -> bool:
-        return self._session_started
-
     def start_session(self, records: Sequence[bytes]) -> None:
         """Write the session's start ``records`` (experiment, start info, first metric
         values) into the main file, and flush them so the dashboard shows the session now.

@@ -15,6 +15,8 @@ import itertools
 import os
 from typing import Any
 
+from .._format.names import FILE_PREFIX
+
 DEFAULT_DIR = "tbwrite-demo"
 
 
@@ -162,7 +164,7 @@ def prepare(root: str) -> None:
             path = os.path.join(root, entry)
             if entry in {_run_name(*g) for g in GRID}:
                 shutil.rmtree(path)
-            elif entry.startswith("events.out.tfevents.") and entry.endswith(".hparams"):
+            elif entry.startswith(FILE_PREFIX + ".") and entry.endswith(".hparams"):
                 os.remove(path)
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, MARKER), "w") as f:

@@ -90,7 +90,8 @@ _crc32c: Callable[[_Bytes], int] = _first_crc32c  # replaced by the C function o
 def mask_crc(crc: _N) -> _N:
     """Rotate right by 15 bits and add MASK_DELTA: TFRecord's masking of a CRC-32C.
 
-    ``crc`` is an int, or a numpy ``uint32`` array (the vectorized series encoder).
+    ``crc`` is an int, or a numpy unsigned integer array (the vectorized series encoder and
+    the loaders' checksum check): the same formula, element-wise.
     """
     return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & _MASK32  # type: ignore[operator, return-value]
 

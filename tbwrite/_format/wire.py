@@ -23,7 +23,6 @@ __all__ = [
     "encode_varint",
     "event_prefix",
     "file_version_event",
-    "pack_float32",
     "session_start_event",
     "summary_record",
     "tensor_summary",
@@ -110,14 +109,6 @@ def encode_varint(value: int) -> bytes:
 
 def len_field(key: bytes, payload: bytes) -> bytes:
     return key + encode_varint(len(payload)) + payload
-
-
-def pack_float32(value: float) -> bytes:
-    """``value`` rounded to float32 as C (and protobuf) rounds: beyond the range is +-inf."""
-    try:
-        return _pack_float(value)
-    except OverflowError:
-        return POS_INF_F32 if value > 0 else NEG_INF_F32
 
 
 def event_prefix(wall_time: float, step: int) -> bytes:

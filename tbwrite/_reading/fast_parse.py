@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import CorruptRecordError
 from .._format.wire import (
@@ -40,10 +40,7 @@ from .tensors import legacy_histogram
 if TYPE_CHECKING:
     import numpy as np
 
-_STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
 _MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
-
-ProgressFn = Callable[[int, int, str], None]
 
 
 # -- per-run accumulation -------------------------------------------------------------------

@@ -18,7 +18,6 @@ from .records import warn_skipped
 from .results import HParamsTable, SessionRow
 
 _STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
-_MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
 
 
 # -- hparams --------------------------------------------------------------------------------

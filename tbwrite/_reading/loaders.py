@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable
 
 from .._errors import CorruptRecordError
 from .._format.plugin_names import (
@@ -34,8 +34,6 @@ from .tensors import decoded, warn_undecodable
 if TYPE_CHECKING:
     import numpy as np
 
-_STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
-_MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
 
 ProgressFn = Callable[[int, int, str], None]
 

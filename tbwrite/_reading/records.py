@@ -34,9 +34,9 @@ from .._format.tfrecord import (
     HEADER,
     HEADER_SIZE,
     LENGTH_SIZE,
-    MASK_DELTA,
     RecordDecoder,
     load_crc32c,
+    mask_crc,
     masked_crc32c,
 )
 from .._sinks import list_runs, open_read
@@ -191,7 +191,7 @@ def scan_records(
                 ln -= HEADER_SIZE + FOOTER_SIZE
                 st = st + HEADER_SIZE
                 raw = np.frombuffer(crcs, dtype=np.uint32).astype(np.uint64)
-                masked = (((raw >> 15) | (raw << 17)) + MASK_DELTA) & 0xFFFFFFFF
+                masked = mask_crc(raw)
                 arr = np.frombuffer(buf, dtype=np.uint8)
                 foot = st + ln
                 stored = (

@@ -97,7 +97,7 @@ class TensorBoardCallback:
         return [f"{self._metric_name}_{i}" for i in range(n_values)]
 
     def __call__(self, study: Any, trial: Any) -> None:
-        from .._writers.summary_writer import SummaryWriter
+        from .. import SummaryWriter
 
         n_objectives = len(getattr(study, "directions", [None]))
         names = self._metric_names(n_objectives)
@@ -134,8 +134,7 @@ class TensorBoardCallback:
             _close_with_status(writer, status, end)
 
     def _maybe_write_experiment(self, study: Any, trial: Any, names: list[str]) -> None:
-        from .._summaries.hparams import Metric
-        from .._writers.experiment import write_experiment
+        from .. import Metric, write_experiment
 
         os.makedirs(self._logdir, exist_ok=True)
         marker = os.path.join(self._logdir, EXPERIMENT_MARKER)
@@ -160,7 +159,7 @@ class TensorBoardCallback:
 
 
 def _hparam_for(name: str, dist: Any) -> Any:
-    from .._summaries.hparams import Discrete, HParam, IntInterval, RealInterval
+    from .. import Discrete, HParam, IntInterval, RealInterval
 
     kind = type(dist).__name__
     if kind in (

@@ -61,7 +61,7 @@ class _Impl:
         return os.path.join(self._logdir, name or str(trial.trial_id))
 
     def log_trial_start(self, trial: Any) -> None:
-        from .._writers.summary_writer import SummaryWriter
+        from .. import SummaryWriter
 
         if trial in self._writers:
             return  # a restored trial goes on in the same run and session

@@ -81,7 +81,7 @@ def _domains(
     """Each parameter's domain: the grid's values where the search has a grid (lists in
     ``param_grid`` / ``param_distributions``), else the values seen (numbers drawn from a
     distribution as the interval they span); none when the values mix types."""
-    from .._summaries.hparams import Discrete, RealInterval
+    from .. import Discrete, RealInterval
 
     grids = getattr(search, "param_grid", None)
     if grids is None:
@@ -154,9 +154,8 @@ def log_search(
 
     Returns the run directories written, in candidate order.
     """
-    from .._summaries.hparams import HParam, Metric
-    from .._writers.experiment import write_experiment as _write_experiment
-    from .._writers.summary_writer import SummaryWriter
+    from .. import HParam, Metric, SummaryWriter
+    from .. import write_experiment as _write_experiment
 
     results = getattr(search, "cv_results_", None)
     if not isinstance(results, Mapping) or "params" not in results:
