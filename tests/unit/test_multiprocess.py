@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import types
@@ -93,9 +92,6 @@ def test_per_process_mode_names_sort(tmp_path, clean_env) -> None:
     w = process_writer(tmp_path, mode="per_process", process_index=3, process_count=12)
     w.close()
     assert w.get_logdir() == os.path.join(str(tmp_path), "process_03")
-    w = process_writer("memory://tbw-pp/logs", mode="per_process", process_index=0, process_count=1)
-    w.close()
-    assert w.get_logdir() == "memory://tbw-pp/logs/process_0"
 
 
 @pytest.mark.parametrize(
@@ -111,69 +107,3 @@ def test_per_process_mode_names_sort(tmp_path, clean_env) -> None:
 def test_bad_arguments(tmp_path, kwargs) -> None:
     with pytest.raises(ValueError):
         process_writer(tmp_path, **kwargs)
-
-
-# -- 4 processes at once ------------------------------------------------------------------
-
-CHILD = r"""
-import sys
-import tbwrite
-logdir, mode = sys.argv[1], sys.argv[2]
-if mode == "shared":
-    w = tbwrite.SummaryWriter(logdir, flush_secs=3600)
-else:
-    w = tbwrite.process_writer(logdir, mode=mode, flush_secs=3600)
-rank = tbwrite.process_index()
-for step in range(100):
-    w.add_scalar("loss", rank * 1000 + step, step)
-    if step % 10 == 9:
-        w.flush()
-w.close()
-"""
-
-
-def run_four(logdir: str, mode: str, env: dict[str, str] | None = None) -> None:
-    procs = []
-    for rank in range(4):
-        child_env = {**os.environ, **(env or {}), "RANK": str(rank), "WORLD_SIZE": "4"}
-        procs.append(subprocess.Popen([sys.executable, "-c", CHILD, logdir, mode], env=child_env))
-    codes = [p.wait(timeout=120) for p in procs]
-    assert codes == [0, 0, 0, 0]
-
-
-def check_four(logdir: str, mode: str) -> None:
-    runs = tbwrite.read_scalars(logdir)
-    if mode == "per_process":
-        assert list(runs) == [f"process_{r}" for r in range(4)]
-        for r in range(4):
-            s = runs[f"process_{r}"]["loss"]
-            assert list(s.steps) == list(range(100))
-            assert list(s.values) == [r * 1000 + i for i in range(100)]
-    elif mode == "main":
-        assert list(runs) == ["."]
-        assert list(runs["."]["loss"].values) == list(range(100))
-    else:  # four writers in one run directory: each its own files, nothing collides
-        files = tbwrite.find_runs(logdir)["."]
-        # ...tfevents.<time>.<host>.<pid>.<counter>[.<nonce>.<seq>] (a host may hold dots)
-        name = re.compile(r"\.(\d+)\.(\d+)(?:\.[0-9a-f]{6}\.\d{8})?$")
-        writers = {name.search(f).group(1) for f in files}  # type: ignore[union-attr]
-        assert len(writers) == 4
-        values = sorted(int(v) for v in runs["."]["loss"].values)
-        assert values == sorted(r * 1000 + i for r in range(4) for i in range(100))
-
-
-@pytest.mark.parametrize("mode", ["per_process", "main", "shared"])
-def test_four_processes_one_local_logdir(tmp_path, mode) -> None:
-    logdir = str(tmp_path / "logs")
-    run_four(logdir, mode)
-    check_four(logdir, mode)
-
-
-@pytest.mark.server
-@pytest.mark.parametrize("mode", ["per_process", "shared"])
-def test_four_processes_one_s3_logdir(moto_s3, mode) -> None:
-    logdir = f"s3://tbwrite/four/{mode}"
-    run_four(logdir, mode, moto_s3.env)
-    check_four(logdir, mode)
-    puts = moto_s3.puts(f"/tbwrite/four/{mode}/")
-    assert len({p for p, _ in puts}) == len(puts), "an object was uploaded twice"
