@@ -89,8 +89,12 @@ def _is_config(value: Any) -> bool:
     return isinstance(value, Mapping) or (hasattr(value, "items") and not isinstance(value, type))
 
 
-def flatten(hparams: Any, sep: str = ".") -> dict[str, Any]:
-    """clu's flattening of a config (see the module docstring)."""
+def flatten(hparams: Any, sep: str = ".", *, lists: bool = True) -> dict[str, Any]:
+    """clu's flattening of a config (see the module docstring), names joined by ``sep``.
+
+    ``lists=False`` keeps lists and tuples whole (Ray Tune's results, whose lists are
+    histograms, not one value per item).
+    """
     out: dict[str, Any] = {}
 
     def walk(prefix: tuple[str, ...], d: Any) -> None:
@@ -98,7 +102,7 @@ def flatten(hparams: Any, sep: str = ".") -> dict[str, Any]:
             key = prefix + (str(k),)
             if _is_config(v):
                 walk(key, v)
-            elif isinstance(v, (list, tuple)):
+            elif lists and isinstance(v, (list, tuple)):
                 walk(key, {str(i): item for i, item in enumerate(v)})
             else:
                 out[sep.join(key)] = "" if v is None else v

@@ -19,24 +19,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .._summaries.hparam_values import flatten, is_real_number
 from .._summaries.hparam_values import hparam_value_or_text as hparam_value
-from .._summaries.hparam_values import is_real_number
 
 __all__ = ["TbwriteLoggerCallback"]  # noqa: F822 - made on first access, see __getattr__
 
 # Result keys TBXLoggerCallback leaves out, as not worth a chart.
 _SKIP = ("config", "pid", "timestamp", "time_total_s", "training_iteration")
-
-
-def _flatten(d: Any, prefix: str = "", sep: str = "/") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{sep}{k}" if prefix else str(k)
-        if isinstance(v, dict):
-            out.update(_flatten(v, key, sep))
-        else:
-            out[key] = v
-    return out
 
 
 class _Impl:
@@ -66,7 +55,7 @@ class _Impl:
         if trial in self._writers:
             return  # a restored trial goes on in the same run and session
         writer = SummaryWriter(self._run_dir(trial), flush_secs=self._flush_secs, max_queue=100)
-        params = _flatten(trial.evaluated_params or trial.config or {}, sep="/")
+        params = flatten(trial.evaluated_params or trial.config or {}, sep="/")
         writer.add_hparams({k: hparam_value(v) for k, v in params.items()})
         self._writers[trial] = writer
 
@@ -76,7 +65,7 @@ class _Impl:
         writer = self._writers[trial]
         step = result.get("timesteps_total") or result.get("training_iteration") or iteration
         values = {k: v for k, v in result.items() if k not in _SKIP}
-        for key, value in _flatten(values).items():
+        for key, value in flatten(values, sep="/", lists=False).items():
             tag = self._tag_prefix + key
             if is_real_number(value):
                 writer.add_scalar(tag, value, step)
@@ -154,9 +143,10 @@ _DOC = """Ray Tune's ``LoggerCallback`` writing each trial with tbwrite.
     For each trial:
 
     - at its start, its searched parameters (``trial.evaluated_params``, as
-      ``TBXLoggerCallback``; the whole config when nothing was searched; nested keys as
-      ``a/b``) as the session's hparams, typed as :mod:`tbwrite._summaries.hparam_values`
-      says, so the HParams table lists the trial while it runs;
+      ``TBXLoggerCallback``; the whole config when nothing was searched), flattened by
+      tbwrite's one flattener with Ray's ``/`` (nested keys ``a/b``, list items ``a/0``),
+      as the session's hparams, typed as :mod:`tbwrite._summaries.hparam_values` says, so
+      the HParams table lists the trial while it runs;
     - each reported result: numbers as scalars ``<tag_prefix><key>`` (nested keys joined
       with ``/``) at step ``timesteps_total`` or else ``training_iteration``; arrays as
       images (3-D), image grids (4-D), videos (5-D) or histograms; other values skipped;

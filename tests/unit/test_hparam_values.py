@@ -39,6 +39,9 @@ def test_flatten_follows_clu() -> None:
     }
     assert flatten(ConfigLike(model=ConfigLike(width=128))) == {"model.width": 128}
     assert flatten_hparams(config) == flatten(config)
+    # Ray's spelling: '/' between names; its results keep lists whole (histograms).
+    assert flatten({"a": {"b": [1, 2]}}, sep="/") == {"a/b/0": 1, "a/b/1": 2}
+    assert flatten({"a": {"b": [1, 2]}}, sep="/", lists=False) == {"a/b": [1, 2]}
 
 
 def test_value_policies() -> None:
