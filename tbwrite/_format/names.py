@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import threading
 import time
 from typing import Final
@@ -39,6 +38,8 @@ def event_file_stem(wall_time: float | None = None) -> str:
     """``events.out.tfevents.{time}.{host}.{pid}.{n}`` with the next process-wide ``n``."""
     with _counter_lock:
         n = next(_counter)
+    import socket  # here, not at import: it costs more than the rest of this module
+
     t = int(time.time() if wall_time is None else wall_time)
     return f"{FILE_PREFIX}.{t:010d}.{socket.gethostname()}.{os.getpid()}.{n}"
 

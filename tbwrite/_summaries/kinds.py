@@ -15,8 +15,7 @@ this table imports nothing heavy.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Callable, Final
+from typing import Callable, Final, NamedTuple
 
 from .._format.plugin_names import (
     PLUGIN_AUDIO,
@@ -34,23 +33,28 @@ __all__ = ["KINDS", "READ_PLUGINS", "Kind", "builder"]
 Builder = Callable[..., bytes]
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One summary kind: TensorBoard's plugin for it and where its builder lives."""
+class Kind(NamedTuple):
+    """One summary kind: TensorBoard's plugin for it and where its builder lives.
+
+    (A NamedTuple, not a dataclass: importing dataclasses would double ``import tbwrite``.)
+    """
 
     plugin: str  # "" for raw tensors, whose metadata the caller gives
     module: str  # under tbwrite._summaries
     function: str
     read_as: str | None = None  # the reader's name for it, when tbwrite reads it back
-    _loaded: list[Builder] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def build(self) -> Builder:
         """The builder, imported on first use."""
-        if not self._loaded:
+        built = _builders.get(self.function)
+        if built is None:
             module = importlib.import_module(f"{__package__}.{self.module}")
-            self._loaded.append(getattr(module, self.function))
-        return self._loaded[0]
+            built = _builders[self.function] = getattr(module, self.function)
+        return built
+
+
+_builders: dict[str, Builder] = {}
 
 
 KINDS: Final[dict[str, Kind]] = {

@@ -11,12 +11,10 @@ first use together with numpy. The media methods live in :mod:`.media_methods`.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import warnings
 from collections.abc import Mapping
-from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +34,9 @@ _now = time.time  # bound once: add_scalar is the hot path
 
 def default_logdir(comment: str = "") -> str:
     """``runs/<Mon><dd>_<HH-MM-SS>_<host><comment>``, as PyTorch names a new run."""
+    import socket
+    from datetime import datetime
+
     current_time = datetime.now().strftime("%b%d_%H-%M-%S")
     return os.path.join("runs", current_time + "_" + socket.gethostname() + comment)
 
