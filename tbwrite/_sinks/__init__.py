@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from .local import LocalSink
+    from .memory import MemorySink
     from .remote import RemoteSink
 
 __all__ = [
@@ -153,3 +154,9 @@ def files_are_final(path: str) -> bool:
     """Whether an event file under ``path`` is complete once a later one exists (true of
     store objects, which are immutable; a local file may still grow)."""
     return is_remote(path)
+
+
+if TYPE_CHECKING:
+
+    def _every_sink_is_a_sink(a: LocalSink, b: RemoteSink, c: MemorySink) -> list[Sink]:
+        return [a, b, c]  # mypy checks each class against the protocol here
