@@ -1,3 +1,5 @@
+"""``python -m tbwrite``: the command line."""
+
 import sys
 
 from ._cli import main

@@ -1,13 +1,10 @@
-"""Loaders: every scalar, histogram, text and hparams session of a logdir, no sampling.
+"""Loaders: every scalar, histogram and text value of a logdir, no sampling.
 
 Strategy: :func:`tbwrite._reading.records.scan_records` hands over verified records a chunk at a
-time; scalar events are then parsed for the whole chunk at once with numpy. An Event of a
-scalar is ``wall_time, step, summary{value{tag, simple_value | rank-0 float tensor}}``:
-everything from the summary's first byte to the value's last four is the same for every
-event of one tag (its "head"), so heads are grouped by content (a hash of their bytes,
-confirmed word by word), each distinct head is parsed once, and the wall times, steps and
-values are gathered with fancy indexing. Records of any other shape take the general path
-through the protobuf classes in :mod:`tbwrite._proto`.
+time; scalar events are then parsed for the whole chunk at once with numpy
+(:mod:`.fast_parse`), records of any other shape through the protobuf classes. Each run's
+values are then assembled into series, with TensorBoard's purge rules when asked for.
+``read_hparams`` builds on :func:`load_runs` in :mod:`.hparams_table`.
 
 What a tag is follows TensorBoard: the first metadata seen for a (run, tag) names its
 plugin (``scalars``, ``histograms``, ``text``, ``hparams``); ``simple_value`` is always a

@@ -1,8 +1,8 @@
-"""Reading event files: runs, records, events; streaming and follow mode.
+"""Reading records: the runs of a logdir, the fast record walk, verifying a file.
 
 Strategy: two record paths over the same format.
 
-- :func:`iter_events` streams through :class:`~tbwrite.RecordDecoder` (no I/O inside it)
+- :func:`~tbwrite._reading.events.iter_events` streams through :class:`~tbwrite.RecordDecoder` (no I/O inside it)
   fed from files in chunks, so a truncated last record is simply "need more data" and a
   follow mode only has to feed it what the writer appends later.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so

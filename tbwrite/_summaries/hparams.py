@@ -1,4 +1,4 @@
-"""HParams: typed values, sessions and the experiment config, as the hparams plugin reads them.
+"""HParams summaries: sessions and the experiment config, as the hparams plugin reads them.
 
 Strategy: TensorBoard's hparams plugin treats any run holding a
 ``_hparams_/session_start_info`` summary as a session, and each metric column shows the

@@ -1,11 +1,11 @@
-"""Pixels and samples: the array handling and encoders behind the image, video and audio kinds.
+"""Pixels: the array handling and PNG encoding behind the image kinds (and video frames).
 
 Strategy: every input is first turned into one canonical numpy form and checked, with
 errors naming the argument: images into (H, W, C) uint8 with C in {1, 3, 4}, batches into
-(N, H, W, C), sounds into float samples in [-1, 1]. Encoders then take only canonical
-arrays. PNG is written with ``zlib`` (adaptive per-row filters, as libpng chooses them) and
-WAV with ``wave``, both from the standard library; GIF (for video) needs Pillow, the
-``video`` extra, imported only when a video is written. matplotlib is never imported here
+(N, H, W, C). Encoders then take only canonical arrays. PNG is written with ``zlib``
+(adaptive per-row filters, as libpng chooses them) from the standard library; GIF and WAV
+are in :mod:`.av`. Pillow (the ``video`` extra) is imported only to draw box labels or
+write a video. matplotlib is never imported here
 unless a figure is handed in (and then it is already loaded). Nothing here does file I/O.
 """
 
