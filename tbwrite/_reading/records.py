@@ -3,8 +3,8 @@
 Strategy: two record paths over the same format.
 
 - ``iter_events`` (:mod:`.events`) streams through :class:`~tbwrite.RecordDecoder` (no I/O
-  inside it) fed from files in chunks, so a truncated last record is simply "need more data" and a
-  follow mode only has to feed it what the writer appends later.
+  inside it) fed from files in chunks, so a truncated last record is simply "need more
+  data" and a follow mode only has to feed it what the writer appends later.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
   :func:`scan_records` walks a whole chunk in one tight loop: a record header (length and
   its checksum) seen before is recognised by a dict lookup of its 12 bytes, each payload's
