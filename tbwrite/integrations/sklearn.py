@@ -14,10 +14,13 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._summaries.hparam_values import HParamValue
 from .._summaries.hparam_values import hparam_value_or_text as hparam_value
+
+if TYPE_CHECKING:
+    from .. import SummaryWriter
 
 __all__ = ["log_search", "log_curves", "CURVE_ATTRIBUTES"]
 
@@ -53,7 +56,7 @@ def _final_estimator(estimator: Any) -> Any:
     return estimator
 
 
-def log_curves(estimator: Any, writer: Any, prefix: str = "estimator/") -> list[str]:
+def log_curves(estimator: Any, writer: SummaryWriter, prefix: str = "estimator/") -> list[str]:
     """Log the iteration curves a fitted estimator exposes (:data:`CURVE_ATTRIBUTES`; a
     Pipeline's last step) as scalars ``<prefix><attribute without _>`` at steps 0, 1, ...
     into ``writer`` (a :class:`tbwrite.SummaryWriter`). Returns the tags written."""
