@@ -23,6 +23,7 @@ __all__ = [
     "encode_varint",
     "event_prefix",
     "file_version_event",
+    "file_version_record",
     "session_start_event",
     "summary_record",
     "tensor_summary",
@@ -152,6 +153,11 @@ def tensor_summary(
     if metadata is not None:
         value += len_field(VALUE_METADATA, metadata)
     return len_field(SUMMARY_VALUE, value)
+
+
+def file_version_record(wall_time: float) -> bytes:
+    """The framed first record of every event file (and of every store object)."""
+    return frame(file_version_event(wall_time))
 
 
 def summary_record(wall_time: float, step: int, summary: bytes) -> bytes:

@@ -12,8 +12,7 @@ import time
 
 from .._errors import WriterFailedError
 from .._format.names import event_file_name, is_event_file
-from .._format.tfrecord import frame
-from .._format.wire import file_version_event
+from .._format.wire import file_version_record
 
 __all__ = ["LocalSink", "list_runs"]
 
@@ -52,7 +51,7 @@ class LocalSink:
                 continue  # another host or process with our pid: take the next counter
             break
         self._fd, self.path, self._size = fd, path, 0
-        self.write(frame(file_version_event(now)))
+        self.write(file_version_record(now))
 
     def write(self, data: bytes) -> None:
         if self._fd < 0:

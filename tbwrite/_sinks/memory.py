@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 
 from .._errors import WriterFailedError
-from .._format.tfrecord import frame
-from .._format.wire import file_version_event
+from .._format.wire import file_version_record
 
 __all__ = ["MemorySink"]
 
@@ -29,7 +28,7 @@ class MemorySink:
 
     def __init__(self, path: str = "memory", *, header: bool = True) -> None:
         self.path = path
-        self.data = bytearray(frame(file_version_event(time.time())) if header else b"")
+        self.data = bytearray(file_version_record(time.time()) if header else b"")
         self.synced = len(self.data)
         self.syncs = 0
         self.closed = False

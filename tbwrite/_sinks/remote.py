@@ -42,8 +42,7 @@ from typing import Any, Final, TypeVar
 
 from .._errors import WriterFailedError
 from .._format.names import event_file_stem, is_event_file
-from .._format.tfrecord import frame
-from .._format.wire import file_version_event
+from .._format.wire import file_version_record
 
 __all__ = [
     "ATTEMPTS",
@@ -215,7 +214,7 @@ class RemoteSink:
                 data = b"".join(self._pending)
                 self._pending[:taken] = [data] if taken else []
             if self._header is None:
-                self._header = frame(file_version_event(time.time()))
+                self._header = file_version_record(time.time())
             seq = self._seq
             path = f"{self._root}/{self._prefix}.{seq:08d}{self._suffix}"
             body = self._header + data

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
 from .._format.fast_scalars import ScalarEncoder
-from .._format.tfrecord import frame
 from .._format.wire import summary_record
 from .._run import STATUSES, RunWriter
 
@@ -135,7 +134,7 @@ class HParamsMethods:
         self, metrics: Mapping[str, float | None], step: int, now: float
     ) -> list[bytes]:
         return [
-            frame(self._scalars.encode(tag, value, step, now))
+            self._scalars.record(tag, value, step, now)
             for tag, value in metrics.items()
             if value is not None
         ]
