@@ -12,7 +12,7 @@ from .._format.plugin_names import (
     PLUGIN_CUSTOM_SCALARS,
 )
 from .._proto import plugins_pb2, summary_pb2, tensor_pb2
-from .common import plugin_metadata, summary_value, tensor_proto
+from .summary_parts import plugin_metadata, summary_value, tensor_proto
 
 CHART_KINDS: Final = ("Multiline", "Margin")
 

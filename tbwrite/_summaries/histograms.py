@@ -15,7 +15,7 @@ from .._checks import as_real_array
 from .._format.plugin_names import PLUGIN_HISTOGRAMS
 from .._format.wire import DT_DOUBLE, tensor_summary
 from .._proto import summary_pb2
-from .common import summary_metadata
+from .summary_parts import summary_metadata
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -19,7 +19,7 @@ from .._format.plugin_names import (
     PLUGIN_IMAGES,
 )
 from .._proto import plugins_pb2, summary_pb2, tensor_pb2
-from .common import plugin_metadata, summary_value, tensor_proto
+from .summary_parts import plugin_metadata, summary_value, tensor_proto
 
 
 def image_summary(

@@ -17,8 +17,8 @@ from .._format.plugin_names import (
     PLUGIN_MESH,
 )
 from .._proto import plugins_pb2, summary_pb2, tensor_pb2
-from .common import finite_float64, plugin_metadata, summary_value, tensor_proto
 from .media import as_array
+from .summary_parts import finite_float64, plugin_metadata, summary_value, tensor_proto
 
 MESH_PARTS: Final = (
     ("vertices", plugins_pb2.MeshPluginData.VERTEX, "<f4", tensor_pb2.DT_FLOAT),

@@ -16,8 +16,8 @@ from .._format.plugin_names import (
     PLUGIN_PR_CURVES,
 )
 from .._proto import plugins_pb2, summary_pb2, tensor_pb2
-from .common import finite_float64, plugin_metadata, summary_value, tensor_proto
 from .media import as_array
+from .summary_parts import finite_float64, plugin_metadata, summary_value, tensor_proto
 
 # As TensorBoard's pr_curve summary: the floor under TP + FP and TP + FN in precision and recall.
 PR_MINIMUM_COUNT: Final = 1e-7

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .._format.plugin_names import PLUGIN_SCALARS, PLUGIN_TEXT
 from .._proto import summary_pb2, tensor_pb2
-from .common import single_value_summary, summary_metadata
+from .summary_parts import single_value_summary, summary_metadata
 
 
 def scalar_tensor_summary(
