@@ -1,0 +1,45 @@
+"""Project metadata people need to adopt tbwrite: the license file ships in the wheel, and
+the wheel names its license, authors and project URLs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_carries_license_authors_and_urls(tmp_path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("tbwrite-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(z.read(meta_name).decode())
+        license_name = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
+        shipped = z.read(license_name).decode()
+    assert shipped == (ROOT / "LICENSE").read_text()
+    assert "Apache License" in shipped and "Version 2.0" in shipped
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert meta["Author"]
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
+    assert {"Homepage", "Source", "Issues"} <= urls.keys()
+    assert all(u.startswith("https://") for u in urls.values())
