@@ -15,7 +15,6 @@ import atexit
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
@@ -125,7 +124,9 @@ def metric_value(value: Any) -> float | None:
         return None
 
 
-_open_runs: weakref.WeakSet[BoostingRun] = weakref.WeakSet()
+# Strong references: a run whose callback was dropped (``callbacks=[TensorBoardCallback(...)]``
+# inline) still has to end, at exit at the latest.
+_open_runs: set[BoostingRun] = set()
 _exit_hook_registered = False
 
 
