@@ -317,8 +317,14 @@ def test_lightgbm_sklearn_api_and_cv(tmp_path):
     _assert_matches(tmp_path / "sk", model.evals_result_)
     assert _session(tmp_path / "sk")[1] == "SUCCESS"
 
-    cv = lgb.cv({"verbose": -1, "metric": "l2"}, lgb.Dataset(xtr, ytr), num_boost_round=8,
-                nfold=3, stratified=False, callbacks=[TensorBoardCallback(tmp_path / "cv")])  # fmt: skip
+    cv = lgb.cv(
+        {"verbose": -1, "metric": "l2"},
+        lgb.Dataset(xtr, ytr),
+        num_boost_round=8,
+        nfold=3,
+        stratified=False,
+        callbacks=[TensorBoardCallback(tmp_path / "cv")],
+    )
     scalars = _scalars(tmp_path / "cv" / "valid")
     np.testing.assert_allclose([v for _, v in scalars["l2"]], cv["valid l2-mean"], rtol=1e-6)
     np.testing.assert_allclose([v for _, v in scalars["l2-stdv"]], cv["valid l2-stdv"], rtol=1e-6)
