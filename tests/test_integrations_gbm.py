@@ -2,15 +2,20 @@
 EventAccumulator: one sub-run per eval set holding every round's metrics exactly as the
 library's own ``evals_result`` / ``record_evaluation``, the parameters as the run's HParams
 session, SUCCESS after early stopping and FAILURE when training raises.
+
+The libraries train in a child interpreter (``_xgboost_runs`` / ``_lightgbm_runs``, which
+also save what the library itself reported): both start thread pools, and later tests of
+the suite fork.
 """
 
 from __future__ import annotations
 
-import inspect
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +24,24 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 pytestmark = pytest.mark.system
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = Path(__file__).resolve().parent
 STATUS = {1: "SUCCESS", 2: "FAILURE"}
+
+
+def _need(module):
+    return pytest.importorskip(
+        module, reason=f"{module} is not installed (pip install -e '.[test]')"
+    )
+
+
+def _child(code, *args, check=True):
+    """Run ``code`` in a fresh interpreter, in tests/ with this tbwrite first on the path."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]))
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=TESTS,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 def _data(n=400, seed=0):
@@ -37,9 +58,7 @@ def _session(run_dir):
     start = plugin_data_pb2.HParamsPluginData.FromString(
         acc.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
     ).session_start_info
-    hparams = {}
-    for name, value in start.hparams.items():
-        hparams[name] = getattr(value, value.WhichOneof("kind"))
+    hparams = {name: getattr(v, v.WhichOneof("kind")) for name, v in start.hparams.items()}
     status = None
     if "_hparams_/session_end_info" in tags:
         end = plugin_data_pb2.HParamsPluginData.FromString(
@@ -57,10 +76,10 @@ def _scalars(run_dir):
 
 def _assert_matches(run_dir, results):
     """Each eval set is a sub-run whose tags are its metrics, step i = results[...][i]."""
-    subruns = sorted(d for d in os.listdir(run_dir) if os.path.isdir(os.path.join(run_dir, d)))
-    assert subruns == sorted(results)
+    run_dir = Path(run_dir)
+    assert sorted(d.name for d in run_dir.iterdir() if d.is_dir()) == sorted(results)
     for eval_name, metrics in results.items():
-        scalars = _scalars(os.path.join(run_dir, eval_name))
+        scalars = _scalars(run_dir / eval_name)
         assert sorted(scalars) == sorted(metrics)
         for metric, values in metrics.items():
             got = scalars[metric]
@@ -76,13 +95,20 @@ def _assert_matches(run_dir, results):
 # -- XGBoost ------------------------------------------------------------------------------
 
 
-def test_xgboost_eval_sets_early_stopping_and_config_params(tmp_path):
-    xgb = pytest.importorskip("xgboost")
+def _xgboost_runs(root):
+    """In a child: every XGBoost training the tests read back, and what XGBoost reported."""
+    import copy
+
+    import xgboost as xgb
+
     from tbwrite.integrations.xgboost import TensorBoardCallback
 
+    root = Path(root)
+    out = {}
     xtr, ytr, xva, yva = _data()
     dtrain, dvalid = xgb.DMatrix(xtr, ytr), xgb.DMatrix(xva, yva)
-    results: dict = {}
+
+    results = {}
     params = {"max_depth": 6, "eta": 0.3, "eval_metric": ["rmse", "mae"], "seed": 1}
     booster = xgb.train(
         params,
@@ -90,36 +116,15 @@ def test_xgboost_eval_sets_early_stopping_and_config_params(tmp_path):
         num_boost_round=500,
         evals=[(dtrain, "train"), (dvalid, "valid")],
         evals_result=results,
-        callbacks=[TensorBoardCallback(tmp_path / "run"), xgb.callback.EarlyStopping(rounds=5)],
+        callbacks=[TensorBoardCallback(root / "early"), xgb.callback.EarlyStopping(rounds=5)],
         verbose_eval=False,
     )
-    rounds = len(results["valid"]["rmse"])
-    assert rounds < 500 and booster.best_iteration == rounds - 6  # it did stop early
-    _assert_matches(tmp_path / "run", results)
-    hparams, status = _session(tmp_path / "run")
-    assert status == "SUCCESS"
-    # read from the booster's configuration, float32 values as they were set
-    assert hparams["eta"] == 0.3 and hparams["max_depth"] == 6.0 and hparams["seed"] == 1.0
-    assert hparams["objective"] == "reg:squarederror"
-    assert hparams["eval_metric"] == "rmse, mae"
+    out["early"] = {"results": results, "best_iteration": booster.best_iteration}
 
-
-def test_xgboost_sklearn_api_and_given_params(tmp_path):
-    xgb = pytest.importorskip("xgboost")
-    from tbwrite.integrations.xgboost import TensorBoardCallback
-
-    xtr, ytr, xva, yva = _data()
-    cb = TensorBoardCallback(tmp_path / "run", params={"n_estimators": 20, "tag": None})
+    cb = TensorBoardCallback(root / "sklearn", params={"n_estimators": 20, "tag": None})
     model = xgb.XGBRegressor(n_estimators=20, max_depth=3, callbacks=[cb])
     model.fit(xtr, ytr, eval_set=[(xtr, ytr), (xva, yva)], verbose=False)
-    _assert_matches(tmp_path / "run", model.evals_result())
-    hparams, status = _session(tmp_path / "run")
-    assert hparams == {"n_estimators": 20.0, "tag": "None"} and status == "SUCCESS"
-
-
-def test_xgboost_exception_mid_training_is_failure(tmp_path):
-    xgb = pytest.importorskip("xgboost")
-    from tbwrite.integrations.xgboost import TensorBoardCallback
+    out["sklearn"] = {"results": model.evals_result()}
 
     class Boom(xgb.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log):
@@ -127,17 +132,61 @@ def test_xgboost_exception_mid_training_is_failure(tmp_path):
                 raise RuntimeError("boom")
             return False
 
-    xtr, ytr, _, _ = _data()
-    dtrain = xgb.DMatrix(xtr, ytr)
-    with pytest.raises(RuntimeError, match="boom"), TensorBoardCallback(tmp_path / "run") as cb:
-        xgb.train({}, dtrain, 20, evals=[(dtrain, "train")], callbacks=[cb, Boom()],
-                  verbose_eval=False)  # fmt: skip
-    assert _session(tmp_path / "run")[1] == "FAILURE"
-    assert [s for s, _ in _scalars(tmp_path / "run" / "train")["rmse"]] == [0, 1, 2, 3]
+    try:
+        with TensorBoardCallback(root / "raised") as cb:
+            xgb.train({}, dtrain, 20, evals=[(dtrain, "train")], callbacks=[cb, Boom()],
+                      verbose_eval=False)  # fmt: skip
+    except RuntimeError as err:
+        out["raised"] = str(err)
+
+    twin = copy.deepcopy(TensorBoardCallback(root / "never", params={"a": 1}, flush_every=3))
+    out["copy"] = [twin.log_dir, twin.params, twin.flush_every]
+    out["errors"] = []
+    for args, kwargs in [((None,), {}), ((root,), {"params": [1]}), ((root,), {"flush_every": 0})]:
+        try:
+            TensorBoardCallback(*args, **kwargs)
+        except (TypeError, ValueError) as err:
+            out["errors"].append(f"{type(err).__name__}: {err}")
+    (root / "reported.json").write_text(json.dumps(out))
+
+
+@pytest.fixture(scope="module")
+def xgb_root(tmp_path_factory):
+    _need("xgboost")
+    root = tmp_path_factory.mktemp("xgb")
+    _child("import sys, test_integrations_gbm as t; t._xgboost_runs(sys.argv[1])", root)
+    return root, json.loads((root / "reported.json").read_text())
+
+
+def test_xgboost_eval_sets_early_stopping_and_config_params(xgb_root):
+    root, reported = xgb_root
+    results = reported["early"]["results"]
+    rounds = len(results["valid"]["rmse"])
+    assert rounds < 500 and reported["early"]["best_iteration"] == rounds - 6  # stopped early
+    _assert_matches(root / "early", results)
+    hparams, status = _session(root / "early")
+    assert status == "SUCCESS"
+    # read from the booster's configuration, float32 values as they were set
+    assert hparams["eta"] == 0.3 and hparams["max_depth"] == 6.0 and hparams["seed"] == 1.0
+    assert hparams["objective"] == "reg:squarederror"
+    assert hparams["eval_metric"] == "rmse, mae"
+
+
+def test_xgboost_sklearn_api_and_given_params(xgb_root):
+    root, reported = xgb_root
+    _assert_matches(root / "sklearn", reported["sklearn"]["results"])
+    assert _session(root / "sklearn") == ({"n_estimators": 20.0, "tag": "None"}, "SUCCESS")
+
+
+def test_xgboost_exception_mid_training_is_failure(xgb_root):
+    root, reported = xgb_root
+    assert reported["raised"] == "boom"
+    assert _session(root / "raised")[1] == "FAILURE"
+    assert [s for s, _ in _scalars(root / "raised" / "train")["rmse"]] == [0, 1, 2, 3]
 
 
 def test_xgboost_uncaught_exception_is_failure_at_exit(tmp_path):
-    pytest.importorskip("xgboost")
+    _need("xgboost")
     code = textwrap.dedent(
         """
         import sys, numpy as np, xgboost as xgb
@@ -149,183 +198,188 @@ def test_xgboost_uncaught_exception_is_failure_at_exit(tmp_path):
                   callbacks=[TensorBoardCallback(sys.argv[1])])
         """
     )
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = _child(code, tmp_path / "run", check=False)
     assert proc.returncode != 0 and "boom" in proc.stderr
     assert _session(tmp_path / "run")[1] == "FAILURE"
 
 
-def test_xgboost_callback_copies_and_checks_arguments(tmp_path):
-    pytest.importorskip("xgboost")
-    import copy
-
-    from tbwrite.integrations.xgboost import TensorBoardCallback
-
-    cb = TensorBoardCallback(tmp_path, params={"a": 1}, flush_every=3)
-    twin = copy.deepcopy(cb)
-    assert (twin.log_dir, twin.params, twin.flush_every) == (str(tmp_path), {"a": 1}, 3)
-    with pytest.raises(TypeError, match="log_dir"):
-        TensorBoardCallback(None)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="params"):
-        TensorBoardCallback(tmp_path, params=[1])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="flush_every"):
-        TensorBoardCallback(tmp_path, flush_every=0)
-    assert os.listdir(tmp_path) == []
+def test_xgboost_callback_copies_and_checks_arguments(xgb_root):
+    root, reported = xgb_root
+    assert reported["copy"] == [str(root / "never"), {"a": 1}, 3]
+    assert not (root / "never").exists()
+    assert reported["errors"] == [
+        "TypeError: log_dir must be a non-empty str or os.PathLike, got None",
+        "TypeError: params must be a mapping of str to values or None, got [1]",
+        "ValueError: flush_every must be a positive int, got 0",
+    ]
 
 
 # -- LightGBM -----------------------------------------------------------------------------
 
 
-def _lgb_train(lgb, log_dir, rounds=500, extra=(), **kwargs):
+def _lightgbm_runs(root):
+    """In a child: every LightGBM training the tests read back, and what LightGBM reported."""
+    import lightgbm as lgb
+
     from tbwrite.integrations.lightgbm import TensorBoardCallback
 
+    root = Path(root)
+    out = {}
     xtr, ytr, xva, yva = _data()
-    dtrain = lgb.Dataset(xtr, ytr)
-    dvalid = lgb.Dataset(xva, yva, reference=dtrain)
-    results: dict = {}
-    params = {"objective": "regression", "metric": ["l2", "l1"], "learning_rate": 0.3,
-              "num_leaves": 15, "verbose": -1, "deterministic": True}  # fmt: skip
-    cb = TensorBoardCallback(log_dir, **kwargs)
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=rounds,
-        valid_sets=[dtrain, dvalid],
-        valid_names=["train", "valid"],
-        callbacks=[cb, lgb.record_evaluation(results), *extra],
-    )
-    return cb, booster, results
 
-
-def test_lightgbm_early_stopping_in_with_block_is_success(tmp_path):
-    lgb = pytest.importorskip("lightgbm")
-    from tbwrite.integrations.lightgbm import TensorBoardCallback
-
-    with TensorBoardCallback(tmp_path / "run") as cb:
-        xtr, ytr, xva, yva = _data()
+    def datasets():
         dtrain = lgb.Dataset(xtr, ytr)
-        dvalid = lgb.Dataset(xva, yva, reference=dtrain)
-        results: dict = {}
+        return dtrain, lgb.Dataset(xva, yva, reference=dtrain)
+
+    params = {"objective": "regression", "metric": ["l2", "l1"], "learning_rate": 0.3,
+              "verbose": -1}  # fmt: skip
+
+    # early stopping inside a with block
+    with TensorBoardCallback(root / "early") as cb:
+        dtrain, dvalid = datasets()
+        results = {}
         booster = lgb.train(
-            {
-                "objective": "regression",
-                "metric": ["l2", "l1"],
-                "learning_rate": 0.3,
-                "verbose": -1,
-            },  # fmt: skip
-            dtrain,
-            num_boost_round=500,
-            valid_sets=[dtrain, dvalid],
+            params, dtrain, num_boost_round=500, valid_sets=[dtrain, dvalid],
             valid_names=["train", "valid"],
             callbacks=[cb, lgb.record_evaluation(results), lgb.early_stopping(5, verbose=False)],
-        )
-        assert _session(tmp_path / "run")[1] is None  # still open: it stopped early
-    rounds = len(results["valid"]["l2"])
-    assert rounds < 500 and booster.best_iteration == rounds - 5
-    _assert_matches(tmp_path / "run", results)
-    hparams, status = _session(tmp_path / "run")
-    assert status == "SUCCESS"
-    assert hparams["objective"] == "regression" and hparams["learning_rate"] == 0.3
-    assert hparams["metric"] == "['l2', 'l1']" and hparams["num_iterations"] == 500.0
+        )  # fmt: skip
+        out["status_inside_with"] = _session(root / "early")[1]
+    out["early"] = {"results": results, "best_iteration": booster.best_iteration}
 
+    # all rounds: the callback closes the run itself
+    dtrain, dvalid = datasets()
+    results = {}
+    cb = TensorBoardCallback(root / "all")
+    lgb.train(
+        params, dtrain, num_boost_round=12, valid_sets=[dtrain, dvalid],
+        valid_names=["train", "valid"], callbacks=[cb, lgb.record_evaluation(results)],
+    )  # fmt: skip
+    out["all"] = {"results": results, "status_after_train": _session(root / "all")[1]}
 
-def test_lightgbm_all_rounds_closes_itself(tmp_path):
-    lgb = pytest.importorskip("lightgbm")
-    cb, _, results = _lgb_train(lgb, tmp_path / "run", rounds=12)
-    assert cb._run is None
-    _assert_matches(tmp_path / "run", results)
-    assert _session(tmp_path / "run")[1] == "SUCCESS"
-
-
-def test_lightgbm_early_stopping_without_with_is_success_at_exit(tmp_path):
-    pytest.importorskip("lightgbm")
-    code = textwrap.dedent(
-        """
-        import sys, numpy as np, lightgbm as lgb
-        from tbwrite.integrations.lightgbm import TensorBoardCallback
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(200, 3)); y = x[:, 0] + rng.normal(size=200)
-        dtrain = lgb.Dataset(x[:100], y[:100]); dvalid = lgb.Dataset(x[100:], y[100:])
-        b = lgb.train({"verbose": -1, "learning_rate": 0.5}, dtrain, 500, valid_sets=[dvalid],
-                      callbacks=[TensorBoardCallback(sys.argv[1]),
-                                 lgb.early_stopping(3, verbose=False)])
-        assert b.best_iteration < 400
-        """
-    )
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert _session(tmp_path / "run")[1] == "SUCCESS"
-    assert "l2" in _scalars(tmp_path / "run" / "valid_0")
-
-
-def test_lightgbm_exception_mid_training_is_failure(tmp_path):
-    lgb = pytest.importorskip("lightgbm")
-    from tbwrite.integrations.lightgbm import TensorBoardCallback
-
+    # an exception mid-training
     def boom(env):
         if env.iteration == 3:
             raise RuntimeError("boom")
 
     boom.order = 40  # after ours: rounds 0-3 are logged
-    with pytest.raises(RuntimeError, match="boom"), TensorBoardCallback(tmp_path / "run") as cb:
-        x, y, _, _ = _data()
-        d = lgb.Dataset(x, y)
-        lgb.train({"verbose": -1}, d, 20, valid_sets=[d], valid_names=["train"],
-                  callbacks=[cb, boom])  # fmt: skip
-    assert _session(tmp_path / "run")[1] == "FAILURE"
-    assert [s for s, _ in _scalars(tmp_path / "run" / "train")["l2"]] == [0, 1, 2, 3]
+    try:
+        with TensorBoardCallback(root / "raised") as cb:
+            dtrain, _ = datasets()
+            lgb.train({"verbose": -1}, dtrain, 20, valid_sets=[dtrain], valid_names=["train"],
+                      callbacks=[cb, boom])  # fmt: skip
+    except RuntimeError as err:
+        out["raised"] = str(err)
 
-
-def test_lightgbm_uncaught_exception_is_failure_at_exit(tmp_path):
-    pytest.importorskip("lightgbm")
-    code = textwrap.dedent(
-        """
-        import sys, numpy as np, lightgbm as lgb
-        from tbwrite.integrations.lightgbm import TensorBoardCallback
-        d = lgb.Dataset(np.arange(400.0).reshape(200, 2), np.arange(200.0))
-        def boom(env):
-            if env.iteration == 2:
-                raise RuntimeError("boom")
-        boom.order = 40
-        lgb.train({"verbose": -1}, d, 10, valid_sets=[d],
-                  callbacks=[TensorBoardCallback(sys.argv[1]), boom])
-        """
-    )
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert proc.returncode != 0 and "boom" in proc.stderr
-    assert _session(tmp_path / "run")[1] == "FAILURE"
-
-
-def test_lightgbm_sklearn_api_and_cv(tmp_path):
-    lgb = pytest.importorskip("lightgbm")
-    from tbwrite.integrations.lightgbm import TensorBoardCallback
-
-    xtr, ytr, xva, yva = _data()
+    # the scikit-learn API, and lgb.cv
     model = lgb.LGBMRegressor(n_estimators=15, verbose=-1)
     # lightgbm 4.7 takes eval_X / eval_y; eval_set before
+    import inspect
+
     if "eval_X" in inspect.signature(model.fit).parameters:
         evals = {"eval_X": (xva,), "eval_y": (yva,)}
     else:
         evals = {"eval_set": [(xva, yva)]}
     model.fit(xtr, ytr, **evals, eval_names=["holdout"],
-              callbacks=[TensorBoardCallback(tmp_path / "sk")])  # fmt: skip
-    _assert_matches(tmp_path / "sk", model.evals_result_)
-    assert _session(tmp_path / "sk")[1] == "SUCCESS"
-
+              callbacks=[TensorBoardCallback(root / "sklearn")])  # fmt: skip
+    out["sklearn"] = {"results": model.evals_result_}
     cv = lgb.cv(
         {"verbose": -1, "metric": "l2"},
         lgb.Dataset(xtr, ytr),
         num_boost_round=8,
         nfold=3,
         stratified=False,
-        callbacks=[TensorBoardCallback(tmp_path / "cv")],
+        callbacks=[TensorBoardCallback(root / "cv")],
     )
-    scalars = _scalars(tmp_path / "cv" / "valid")
+    out["cv"] = {k: list(v) for k, v in cv.items()}
+    (root / "reported.json").write_text(json.dumps(out))
+
+
+@pytest.fixture(scope="module")
+def lgb_root(tmp_path_factory):
+    _need("lightgbm")
+    root = tmp_path_factory.mktemp("lgb")
+    _child("import sys, test_integrations_gbm as t; t._lightgbm_runs(sys.argv[1])", root)
+    return root, json.loads((root / "reported.json").read_text())
+
+
+def test_lightgbm_early_stopping_in_with_block_is_success(lgb_root):
+    root, reported = lgb_root
+    assert reported["status_inside_with"] is None  # still open: it stopped early
+    results = reported["early"]["results"]
+    rounds = len(results["valid"]["l2"])
+    assert rounds < 500 and reported["early"]["best_iteration"] == rounds - 5
+    _assert_matches(root / "early", results)
+    hparams, status = _session(root / "early")
+    assert status == "SUCCESS"
+    assert hparams["objective"] == "regression" and hparams["learning_rate"] == 0.3
+    assert hparams["metric"] == "['l2', 'l1']" and hparams["num_iterations"] == 500.0
+
+
+def test_lightgbm_all_rounds_closes_itself(lgb_root):
+    root, reported = lgb_root
+    assert reported["all"]["status_after_train"] == "SUCCESS"
+    _assert_matches(root / "all", reported["all"]["results"])
+
+
+def test_lightgbm_exception_mid_training_is_failure(lgb_root):
+    root, reported = lgb_root
+    assert reported["raised"] == "boom"
+    assert _session(root / "raised")[1] == "FAILURE"
+    assert [s for s, _ in _scalars(root / "raised" / "train")["l2"]] == [0, 1, 2, 3]
+
+
+def test_lightgbm_sklearn_api_and_cv(lgb_root):
+    root, reported = lgb_root
+    _assert_matches(root / "sklearn", reported["sklearn"]["results"])
+    assert _session(root / "sklearn")[1] == "SUCCESS"
+    scalars = _scalars(root / "cv" / "valid")
+    cv = reported["cv"]
     np.testing.assert_allclose([v for _, v in scalars["l2"]], cv["valid l2-mean"], rtol=1e-6)
     np.testing.assert_allclose([v for _, v in scalars["l2-stdv"]], cv["valid l2-stdv"], rtol=1e-6)
-    assert _session(tmp_path / "cv")[1] == "SUCCESS"
+    assert _session(root / "cv")[1] == "SUCCESS"
+
+
+LGB_EXIT = """
+import sys, numpy as np, lightgbm as lgb
+from tbwrite.integrations.lightgbm import TensorBoardCallback
+rng = np.random.default_rng(0)
+x = rng.normal(size=(200, 3)); y = x[:, 0] + rng.normal(size=200)
+dtrain = lgb.Dataset(x[:100], y[:100]); dvalid = lgb.Dataset(x[100:], y[100:])
+def boom(env):
+    if sys.argv[2] == "raise" and env.iteration == 2:
+        raise RuntimeError("boom")
+boom.order = 40
+b = lgb.train({"verbose": -1, "learning_rate": 0.5}, dtrain, 500, valid_sets=[dvalid],
+              callbacks=[TensorBoardCallback(sys.argv[1]), boom,
+                         lgb.early_stopping(3, verbose=False)])
+assert b.best_iteration < 400
+"""
+
+
+def test_lightgbm_early_stopping_without_with_is_success_at_exit(tmp_path):
+    _need("lightgbm")
+    _child(LGB_EXIT, tmp_path / "run", "stop")
+    assert _session(tmp_path / "run")[1] == "SUCCESS"
+    assert "l2" in _scalars(tmp_path / "run" / "valid_0")
+
+
+def test_lightgbm_uncaught_exception_is_failure_at_exit(tmp_path):
+    _need("lightgbm")
+    proc = _child(LGB_EXIT, tmp_path / "run", "raise", check=False)
+    assert proc.returncode != 0 and "boom" in proc.stderr
+    assert _session(tmp_path / "run")[1] == "FAILURE"
+    assert [s for s, _ in _scalars(tmp_path / "run" / "valid_0")["l2"]] == [0, 1, 2]
+
+
+def test_lightgbm_callback_checks_arguments(tmp_path):
+    # tbwrite.integrations.lightgbm does not import lightgbm
+    from tbwrite.integrations.lightgbm import TensorBoardCallback
+
+    with pytest.raises(TypeError, match="log_dir"):
+        TensorBoardCallback(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="flush_every"):
+        TensorBoardCallback(tmp_path, flush_every=True)
+    cb = TensorBoardCallback(tmp_path)
+    assert (cb.order, cb.before_iteration) == (25, False)  # before lgb.early_stopping (30)
+    cb.close()  # nothing to end: harmless
+    assert os.listdir(tmp_path) == []
