@@ -137,8 +137,8 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         if profile_batch not in (0, "0", None, (0, 0), [0, 0], "0,0"):
             _warn_once(
                 "profile_batch",
-                "tbwrite.integrations.keras.TensorBoard does not profile: profile_batch "
-                f"={profile_batch!r} is ignored.",
+                "tbwrite.integrations.keras.TensorBoard does not profile: "
+                f"profile_batch={profile_batch!r} is ignored.",
             )
         super().__init__()
         self.log_dir = os.fspath(log_dir)
