@@ -151,9 +151,16 @@ def _xgboost_runs(root):
 
 
 @pytest.fixture(scope="module")
-def xgb_root(tmp_path_factory):
+def gbm_root(tmp_path_factory):
+    """The logdir holding every training of this module: ``xgb/...`` and ``lgb/...``."""
+    return tmp_path_factory.mktemp("gbm")
+
+
+@pytest.fixture(scope="module")
+def xgb_root(gbm_root):
     _need("xgboost")
-    root = tmp_path_factory.mktemp("xgb")
+    root = gbm_root / "xgb"
+    root.mkdir()
     _child("import sys, test_integrations_gbm as t; t._xgboost_runs(sys.argv[1])", root)
     return root, json.loads((root / "reported.json").read_text())
 
@@ -295,9 +302,10 @@ def _lightgbm_runs(root):
 
 
 @pytest.fixture(scope="module")
-def lgb_root(tmp_path_factory):
+def lgb_root(gbm_root):
     _need("lightgbm")
-    root = tmp_path_factory.mktemp("lgb")
+    root = gbm_root / "lgb"
+    root.mkdir()
     _child("import sys, test_integrations_gbm as t; t._lightgbm_runs(sys.argv[1])", root)
     return root, json.loads((root / "reported.json").read_text())
 
@@ -383,3 +391,40 @@ def test_lightgbm_callback_checks_arguments(tmp_path):
     assert (cb.order, cb.before_iteration) == (25, False)  # before lgb.early_stopping (30)
     cb.close()  # nothing to end: harmless
     assert os.listdir(tmp_path) == []
+
+
+# -- what a live TensorBoard shows ----------------------------------------------------------
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("load_fast", [True, False], ids=["load_fast=true", "load_fast=false"])
+def test_hparams_table_shows_eval_set_metrics_as_columns(gbm_root, xgb_root, lgb_root, tb_server,
+                                                         load_fast):  # fmt: skip
+    """Each training is a session; its columns are ``<eval set>/<metric>`` with the last
+    round's value; the statuses are those written."""
+    tb = tb_server(gbm_root, load_fast=load_fast)
+    sessions = {"xgb/early", "xgb/sklearn", "xgb/raised", "lgb/early", "lgb/all", "lgb/raised",
+                "lgb/sklearn", "lgb/cv"}  # fmt: skip
+
+    def ready():
+        exp = tb.hparams_experiment()
+        groups = tb.hparams_session_groups(experiment=exp).get("sessionGroups", [])
+        found = {g["sessions"][0]["name"]: g["sessions"][0] for g in groups}
+        return (exp, found) if set(found) == sessions else None
+
+    exp, found = tb.wait_for(ready, timeout=40.0, what="the 8 sessions")
+    columns = {(m["name"].get("group", ""), m["name"]["tag"]) for m in exp["metricInfos"]}
+    expected = {("valid", "rmse"), ("valid", "mae"), ("valid", "l2"), ("valid", "l1"),
+                ("validation_1", "rmse"), ("holdout", "l2"), ("valid", "l2-stdv")}  # fmt: skip
+    assert expected <= columns
+    statuses = {name: s["status"] for name, s in found.items()}
+    assert statuses == {
+        name: "STATUS_FAILURE" if name.endswith("raised") else "STATUS_SUCCESS" for name in sessions
+    }
+    for lib, metric in (("xgb", "rmse"), ("lgb", "l2")):
+        results = (xgb_root if lib == "xgb" else lgb_root)[1]["early"]["results"]
+        values = {
+            (m["name"].get("group"), m["name"]["tag"]): m["value"]
+            for m in found[f"{lib}/early"]["metricValues"]
+        }
+        assert values[("valid", metric)] == pytest.approx(results["valid"][metric][-1], rel=1e-6)
