@@ -36,12 +36,12 @@ BATCHES = 4  # 64 samples, batch_size 16
 EPOCHS = 3
 
 
-def _child(code, *args):
-    """Run ``code`` in a fresh interpreter on Keras's JAX backend, in tests/, with this
-    tbwrite first on the path; its stdout."""
+def _child(code, *args, backend="jax"):
+    """Run ``code`` in a fresh interpreter on a Keras backend, in tests/, with this tbwrite
+    first on the path; its stdout."""
     env = dict(
         os.environ,
-        KERAS_BACKEND="jax",
+        KERAS_BACKEND=backend,
         PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]),
     )
     proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=TESTS,
@@ -309,6 +309,34 @@ def test_arguments_checked_and_unsupported_ones(keras_root):
 def test_import_tbwrite_does_not_import_keras():
     code = "import sys, tbwrite, tbwrite.integrations; print('keras' in sys.modules)"
     assert _child(code).strip() == "False"
+
+
+def test_torch_backend_writes_the_same(tmp_path):
+    _need("keras", "torch")
+    code = """if True:
+        import json, sys, keras
+        from tbwrite.integrations.keras import TensorBoard
+        import test_integrations_keras as t
+        assert keras.backend.backend() == "torch"
+        x, y = t._data()
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="hidden")])
+        m.compile("adam", "mse")
+        h = m.fit(x, y, validation_data=(x[:16], y[:16]), epochs=2, batch_size=16, verbose=0,
+                  callbacks=[TensorBoard(sys.argv[1], histogram_freq=1, update_freq=2)])
+        print(json.dumps(h.history["loss"]))
+    """
+    loss = json.loads(_child(code, tmp_path, backend="torch").strip().splitlines()[-1])
+    train = _scalars(tmp_path / "train")
+    assert sorted(train) == ["batch_loss", "epoch_learning_rate", "epoch_loss"]
+    assert [s for s, _ in train["batch_loss"]] == [2, 4, 6, 8]
+    np.testing.assert_array_equal(_values(train["epoch_loss"]), _f32(loss))
+    assert sorted(accumulator(tmp_path / "train").Tags()["tensors"]) == [
+        "sequential/hidden/bias/histogram", "sequential/hidden/kernel/histogram"
+    ]  # fmt: skip
+    assert sorted(_scalars(tmp_path / "validation")) == [
+        "epoch_loss", "evaluation_loss_vs_iterations"
+    ]  # fmt: skip
 
 
 def test_same_tags_as_keras_own_callback(tmp_path):

@@ -13,7 +13,8 @@ scripts built on Keras's layout keep working:
 - ``<log_dir>/validation``: the validation metrics without their ``val_`` prefix
   (``epoch_loss``, ...) at step = the epoch, and after every evaluation (``fit``'s
   validation, ``model.evaluate``) ``evaluation_<metric>_vs_iterations`` at step = the
-  optimizer's iteration count;
+  optimizer's iteration count (always: Keras, with ``update_freq`` = N > 1, writes it
+  only when the evaluation's global batch count is a multiple of N);
 - with ``update_freq="batch"`` or N: ``batch_<metric>`` (the running values ``fit``
   reports after a batch) and with ``write_steps_per_second`` ``batch_steps_per_second``
   in ``train``, every N-th batch, at step = the batch number counted from 1 across
