@@ -74,6 +74,10 @@ def _scalars(run_dir):
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+def _values(points):
+    return [v for _, v in points]
+
+
 def _assert_matches(run_dir, results):
     """Each eval set is a sub-run whose tags are its metrics, step i = results[...][i]."""
     run_dir = Path(run_dir)
@@ -139,6 +143,10 @@ def _xgboost_runs(root):
     except RuntimeError as err:
         out["raised"] = str(err)
 
+    cv = xgb.cv({"max_depth": 3}, dtrain, num_boost_round=6, nfold=3,
+                callbacks=[TensorBoardCallback(root / "cv", params={"max_depth": 3})])  # fmt: skip
+    out["cv"] = {k: list(v) for k, v in cv.items()}
+
     twin = copy.deepcopy(TensorBoardCallback(root / "never", params={"a": 1}, flush_every=3))
     out["copy"] = [twin.log_dir, twin.params, twin.flush_every]
     out["errors"] = []
@@ -190,6 +198,21 @@ def test_xgboost_exception_mid_training_is_failure(xgb_root):
     assert reported["raised"] == "boom"
     assert _session(root / "raised")[1] == "FAILURE"
     assert [s for s, _ in _scalars(root / "raised" / "train")["rmse"]] == [0, 1, 2, 3]
+
+
+def test_xgboost_cv_mean_and_std(xgb_root):
+    root, reported = xgb_root
+    cv = reported["cv"]
+    for eval_name in ("train", "test"):
+        scalars = _scalars(root / "cv" / eval_name)
+        assert sorted(scalars) == ["rmse", "rmse-std"]
+        np.testing.assert_allclose(
+            _values(scalars["rmse"]), cv[f"{eval_name}-rmse-mean"], rtol=1e-6
+        )
+        np.testing.assert_allclose(
+            _values(scalars["rmse-std"]), cv[f"{eval_name}-rmse-std"], rtol=1e-6
+        )
+    assert _session(root / "cv") == ({"max_depth": 3.0}, "SUCCESS")
 
 
 def test_xgboost_uncaught_exception_is_failure_at_exit(tmp_path):
@@ -403,8 +426,8 @@ def test_hparams_table_shows_eval_set_metrics_as_columns(gbm_root, xgb_root, lgb
     """Each training is a session; its columns are ``<eval set>/<metric>`` with the last
     round's value; the statuses are those written."""
     tb = tb_server(gbm_root, load_fast=load_fast)
-    sessions = {"xgb/early", "xgb/sklearn", "xgb/raised", "lgb/early", "lgb/all", "lgb/raised",
-                "lgb/sklearn", "lgb/cv"}  # fmt: skip
+    sessions = {"xgb/early", "xgb/sklearn", "xgb/raised", "xgb/cv",
+                "lgb/early", "lgb/all", "lgb/raised", "lgb/sklearn", "lgb/cv"}  # fmt: skip
 
     def ready():
         exp = tb.hparams_experiment()
@@ -412,7 +435,7 @@ def test_hparams_table_shows_eval_set_metrics_as_columns(gbm_root, xgb_root, lgb
         found = {g["sessions"][0]["name"]: g["sessions"][0] for g in groups}
         return (exp, found) if set(found) == sessions else None
 
-    exp, found = tb.wait_for(ready, timeout=40.0, what="the 8 sessions")
+    exp, found = tb.wait_for(ready, timeout=40.0, what="the 9 sessions")
     columns = {(m["name"].get("group", ""), m["name"]["tag"]) for m in exp["metricInfos"]}
     expected = {("valid", "rmse"), ("valid", "mae"), ("valid", "l2"), ("valid", "l1"),
                 ("validation_1", "rmse"), ("holdout", "l2"), ("valid", "l2-stdv")}  # fmt: skip
