@@ -29,8 +29,9 @@ _FLUSH_SECS = 10.0
 
 def hparam(value: Any) -> HParamValue:
     """A parameter value as one of TensorBoard's hparam types (BOOL, STRING, FLOAT64):
-    bool as such, real numbers (numpy's too) as float, anything else as its text
-    (``None`` as ``"None"``, a list of metrics as ``"['l2', 'l1']"``)."""
+    bool as such, real numbers (numpy's too) as float, a function or class as its name,
+    anything else as its text (``None`` as ``"None"``, a list of metrics as
+    ``"['l2', 'l1']"``)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -42,7 +43,10 @@ def hparam(value: Any) -> HParamValue:
         kind in ("i", "u", "f") and getattr(value, "size", 0) == 1
     ):
         return float(value)
-    return str(value)
+    if callable(value) and hasattr(value, "__qualname__"):  # a custom objective, a class
+        return str(value.__qualname__)
+    text = str(value)
+    return type(value).__name__ if " object at 0x" in text else text
 
 
 def run_name(eval_name: str) -> str:
