@@ -19,12 +19,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import readback
 from readback import accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 pytestmark = pytest.mark.system
 
-TESTS = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent
+# The checkout whose tbwrite is tested, and where the helpers (readback) live: the children
+# get the same import path as this process.
+ROOT = next(p for p in HERE.parents if (p / "pyproject.toml").exists())
+MODULE = Path(__file__).stem  # imported by the children
+CHILD_PATH = os.pathsep.join(
+    dict.fromkeys([str(ROOT), str(HERE), str(Path(readback.__file__).resolve().parent)])
+)
 STATUS = {1: "SUCCESS", 2: "FAILURE"}
 
 
@@ -36,8 +44,8 @@ def _need(module):
 
 def _child(code, *args, check=True):
     """Run ``code`` in a fresh interpreter, in tests/ with this tbwrite first on the path."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]))
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=TESTS,
+    env = dict(os.environ, PYTHONPATH=CHILD_PATH)
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=HERE,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -169,7 +177,7 @@ def xgb_root(gbm_root):
     _need("xgboost")
     root = gbm_root / "xgb"
     root.mkdir()
-    _child("import sys, test_integrations_gbm as t; t._xgboost_runs(sys.argv[1])", root)
+    _child(f"import sys, {MODULE} as t; t._xgboost_runs(sys.argv[1])", root)
     return root, json.loads((root / "reported.json").read_text())
 
 
@@ -329,7 +337,7 @@ def lgb_root(gbm_root):
     _need("lightgbm")
     root = gbm_root / "lgb"
     root.mkdir()
-    _child("import sys, test_integrations_gbm as t; t._lightgbm_runs(sys.argv[1])", root)
+    _child(f"import sys, {MODULE} as t; t._lightgbm_runs(sys.argv[1])", root)
     return root, json.loads((root / "reported.json").read_text())
 
 

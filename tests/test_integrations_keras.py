@@ -27,11 +27,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import readback
 from readback import accumulator
 
 pytestmark = pytest.mark.system
 
-TESTS = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent
+# The checkout whose tbwrite is tested, and where the helpers (readback) live: the children
+# get the same import path as this process.
+ROOT = next(p for p in HERE.parents if (p / "pyproject.toml").exists())
+MODULE = Path(__file__).stem  # imported by the children
+CHILD_PATH = os.pathsep.join(
+    dict.fromkeys([str(ROOT), str(HERE), str(Path(readback.__file__).resolve().parent)])
+)
 BATCHES = 4  # 64 samples, batch_size 16
 EPOCHS = 3
 
@@ -42,9 +50,9 @@ def _child(code, *args, backend="jax"):
     env = dict(
         os.environ,
         KERAS_BACKEND=backend,
-        PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]),
+        PYTHONPATH=CHILD_PATH,
     )
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=TESTS,
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=HERE,
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -154,7 +162,7 @@ def _need(*modules):
 def keras_root(tmp_path_factory):
     _need("keras", "jax")
     root = tmp_path_factory.mktemp("keras")
-    _child("import sys, test_integrations_keras as t; t._keras_runs(sys.argv[1])", root)
+    _child(f"import sys, {MODULE} as t; t._keras_runs(sys.argv[1])", root)
     return root, json.loads((root / "reported.json").read_text())
 
 
@@ -313,10 +321,10 @@ def test_import_tbwrite_does_not_import_keras():
 
 def test_torch_backend_writes_the_same(tmp_path):
     _need("keras", "torch")
-    code = """if True:
+    code = f"""if True:
         import json, sys, keras
         from tbwrite.integrations.keras import TensorBoard
-        import test_integrations_keras as t
+        import {MODULE} as t
         assert keras.backend.backend() == "torch"
         x, y = t._data()
         keras.utils.set_random_seed(0)
@@ -343,10 +351,10 @@ def test_same_tags_as_keras_own_callback(tmp_path):
     _need("keras", "jax")
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("tensorflow is not installed: Keras's own callback writes through it")
-    code = """if True:
+    code = f"""if True:
         import sys, keras, numpy as np
         from tbwrite.integrations.keras import TensorBoard
-        import test_integrations_keras as t
+        import {MODULE} as t
         x, y = t._data()
         kwargs = dict(histogram_freq=1, write_images=True, update_freq="batch",
                       write_steps_per_second=True, write_graph=False)
