@@ -8,11 +8,25 @@ from collections.abc import Sequence
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import importlib.util
+    import shlex
+
     from .demo import run_demo
 
     print(f"writing a demo sweep into {args.dir}/ ...")
     runs = run_demo(args.dir)
-    print(f"wrote {len(runs)} runs. View them with:\n\n    tensorboard --logdir {args.dir}\n")
+    where = shlex.quote(args.dir)
+    print(
+        f"wrote {len(runs)} runs. How training went, right here:\n\n    python -m tbwrite ls {where}\n"
+    )
+    # The hint must work where the demo ran: a fresh environment has tbwrite alone, and
+    # tbwrite never needs TensorBoard to write.
+    try:
+        have_tensorboard = importlib.util.find_spec("tensorboard") is not None
+    except (ImportError, ValueError):
+        have_tensorboard = False
+    install = "" if have_tensorboard else "    pip install tensorboard\n"
+    print(f"View them in TensorBoard:\n\n{install}    tensorboard --logdir {where}\n")
     return 0
 
 

@@ -105,3 +105,48 @@ def test_progress_goes_to_stderr(logdir) -> None:
         cwd=ROOT,
     )
     assert out.returncode == 0 and "[2/2]" in out.stderr and out.stdout == ""
+
+
+def _demo_in_child(tmp_path, hide_tensorboard: bool) -> str:
+    # The environment of README's first command: tbwrite alone, no tensorboard.
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'tensorboard':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        if hide_tensorboard
+        else ""
+    )
+    code = blocker + "from tbwrite._cli import main\nraise SystemExit(main(['demo', 'my demo']))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_demo_hint_works_where_the_demo_ran(tmp_path) -> None:
+    out = _demo_in_child(tmp_path, hide_tensorboard=True)
+    lines = [line.strip() for line in out.splitlines()]
+    # Without tensorboard the hint installs it first; the log dir is quoted for the shell.
+    assert lines.index("pip install tensorboard") < lines.index("tensorboard --logdir 'my demo'")
+    ls_line = lines.index("python -m tbwrite ls 'my demo'")
+    # The terminal view it offers runs as printed and shows the demo's runs.
+    shown = subprocess.run(
+        [sys.executable, "-m", "tbwrite", "ls", "my demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ls_line >= 0 and shown.returncode == 0, shown.stderr
+    assert "loss/train" in shown.stdout or "loss" in shown.stdout
+
+
+def test_demo_hint_skips_the_install_where_tensorboard_is(tmp_path) -> None:
+    pytest.importorskip("tensorboard")
+    out = _demo_in_child(tmp_path, hide_tensorboard=False)
+    assert "pip install tensorboard" not in out
+    assert "tensorboard --logdir 'my demo'" in out
