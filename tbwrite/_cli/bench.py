@@ -16,6 +16,7 @@ import platform
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["main"]
@@ -71,7 +72,8 @@ def _available(writer: str) -> str | None:
 
 def _run_child(args: list[str]) -> dict[str, Any]:
     env = dict(os.environ)
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The checkout (or site-packages) holding this tbwrite, so the child runs the same code.
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     out = subprocess.run(
         [sys.executable, "-m", "tbwrite._cli.bench", "--child", *args],
@@ -106,6 +108,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
+README_START = "<!-- bench:start (python -m tbwrite bench --markdown README.md) -->"
+README_END = "<!-- bench:end -->"
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -114,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=3, help="runs per measurement (median; default 3)"
     )
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, one repeat")
+    parser.add_argument(
+        "--markdown",
+        nargs="?",
+        const="-",
+        metavar="README",
+        help="print the figures as README's Markdown table; given a file, replace its table "
+        f"(between {README_START!r} and {README_END!r}) instead",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -128,30 +142,61 @@ def main(argv: list[str] | None = None) -> int:
                 result = {"skip": str(skip)}
         print(json.dumps(result))
         return 0
-    return _parent(args.repeats if not args.quick else 1, 0.1 if args.quick else 1.0)
+    repeats, scale = (1, 0.1) if args.quick else (args.repeats, 1.0)
+    if args.markdown is None:
+        return _parent(repeats, scale)
+    block = markdown(measure(repeats, scale, say=lambda _: None))
+    if args.markdown == "-":
+        print(block)
+    else:
+        replace_block(args.markdown, block)
+        print(f"wrote the benchmark table into {args.markdown}")
+    return 0
 
 
-def _parent(repeats: int, scale: float) -> int:
-    print(f"machine: {machine()}")
+class Figures:
+    """One benchmark run: the table and what it was measured on."""
+
+    def __init__(
+        self,
+        machine: str,
+        versions: dict[str, str],
+        skipped: dict[str, str],
+        repeats: int,
+        header: list[str],
+        rows: list[list[str]],
+        series_note: str,
+    ) -> None:
+        self.machine = machine
+        self.versions = versions
+        self.skipped = skipped
+        self.repeats = repeats
+        self.header = header
+        self.rows = rows
+        self.series_note = series_note
+
+
+def measure(repeats: int, scale: float, say: Callable[[str], None] = print) -> Figures:
+    """Run every workload for every installed writer; ``say`` reports progress."""
     present = []
+    skipped = {}
     for writer in WRITERS:
         why = _available(writer)
         if why:
-            print(f"skipping {writer}: {why}")
+            skipped[writer] = why
+            say(f"skipping {writer}: {why}")
         else:
             present.append(writer)
     versions = {}
     for writer in present:
-        mod = MODULES[writer].split(".")[0]
         try:
             versions[writer] = __import__("importlib.metadata").metadata.version(
                 {"tf.summary": "tensorflow", "torch": "torch"}.get(writer, writer)
             )
         except Exception:  # noqa: BLE001 - a version is only decoration
             versions[writer] = "?"
-        del mod
-    print("versions: " + ", ".join(f"{w} {v}" for w, v in versions.items()))
-    print(
+    say("versions: " + ", ".join(f"{w} {v}" for w, v in versions.items()))
+    say(
         f"each figure: median of {repeats} runs in a fresh process after one untimed "
         "warm-up run, timed through close()\n"
     )
@@ -159,6 +204,7 @@ def _parent(repeats: int, scale: float) -> int:
     others = [w for w in present if w != "tbwrite"]
     header = ["workload", "tbwrite"] + [x for w in others for x in (w, "ratio")]
     rows: list[list[str]] = []
+    rss: dict[str, Any] = {}
     for key, (label, _unit, _fn, _size) in WORKLOADS.items():
         results = {w: _run_child([w, key, str(repeats), str(scale)]) for w in present}
         ours = results.get("tbwrite", {})
@@ -190,32 +236,71 @@ def _parent(repeats: int, scale: float) -> int:
         ]
     rows.append(row)
 
+    n = int(N_RSS_SERIES * scale)
+    r = _run_child(["rss", str(n)])
+    if "rate" in r:
+        series_note = (
+            f"tbwrite add_scalar_series of {n / 1e6:g}M points: {_fmt_rate(r['rate'])}, "
+            f"{r['file_mb']:.0f} MB written, peak RSS +{r['growth_mib']:.0f} MiB over the "
+            f"{r['input_mib']:.0f} MiB input array"
+        )
+    else:
+        series_note = f"series RSS run failed: {r.get('error')}"
+    return Figures(machine(), versions, skipped, repeats, header, rows, series_note)
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, columns padded to one width."""
     widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.ljust(wd) for c, wd in zip(cells, widths)) + " |"
 
-    print(line(header))
-    print("|" + "|".join("-" * (wd + 2) for wd in widths) + "|")
-    for cells in rows:
-        print(line(cells))
+    return [line(header), "|" + "|".join("-" * (wd + 2) for wd in widths) + "|"] + [
+        line(cells) for cells in rows
+    ]
+
+
+def markdown(fig: Figures) -> str:
+    """README's benchmark paragraph and table for ``fig``."""
+    peers = ", ".join(f"{w} {v}" for w, v in fig.versions.items() if w != "tbwrite")
+    missing = "; ".join(f"{w} skipped: {why}" for w, why in fig.skipped.items())
+    lines = [
+        f"On {fig.machine}; {peers or 'no other writer installed'}"
+        + (f" ({missing})" if missing else "")
+        + f". Median of {fig.repeats} runs, each in a fresh process, timed through `close()`:",
+        "",
+        *table(fig.header, fig.rows),
+        "",
+        f"{fig.series_note}.",
+    ]
+    return "\n".join(lines)
+
+
+def replace_block(path: str, block: str) -> None:
+    """Put ``block`` between README_START and README_END in the file ``path``."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path!r} has no {README_START!r} ... {README_END!r} block")
+    head = text[: start + len(README_START)]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}\n{block}\n{text[end:]}")
+
+
+def _parent(repeats: int, scale: float) -> int:
+    print(f"machine: {machine()}")
+    fig = measure(repeats, scale)
+    for line in table(fig.header, fig.rows):
+        print(line)
     print("\nratio: tbwrite's rate / the other's (import, RSS: the other's / tbwrite's).")
     print("tensorboardX's import is timed with torch hidden (it imports torch when present);")
     print(
         "the others have no bulk path: their row is their add_scalar loop over "
         f"{int(N_SERIES_LOOP * scale)} points."
     )
-
-    n = int(N_RSS_SERIES * scale)
-    r = _run_child(["rss", str(n)])
-    if "rate" in r:
-        print(
-            f"\ntbwrite add_scalar_series of {n / 1e6:g}M points: {_fmt_rate(r['rate'])}, "
-            f"{r['file_mb']:.0f} MB written, peak RSS +{r['growth_mib']:.0f} MiB over the "
-            f"{r['input_mib']:.0f} MiB input array"
-        )
-    else:
-        print(f"\nseries RSS run failed: {r.get('error')}")
+    print(f"\n{fig.series_note}")
     return 0
 
 

@@ -16,9 +16,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"writing a demo sweep into {args.dir}/ ...")
     runs = run_demo(args.dir)
     where = shlex.quote(args.dir)
-    print(
-        f"wrote {len(runs)} runs. How training went, right here:\n\n    python -m tbwrite ls {where}\n"
-    )
+    print(f"wrote {len(runs)} runs. How training went, right here:\n")
+    print(f"    python -m tbwrite ls {where}\n")
     # The hint must work where the demo ran: a fresh environment has tbwrite alone, and
     # tbwrite never needs TensorBoard to write.
     try:
@@ -33,7 +32,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
-    return bench_main([*(["--quick"] if args.quick else []), "--repeats", str(args.repeats)])
+    argv = [*(["--quick"] if args.quick else []), "--repeats", str(args.repeats)]
+    if args.markdown is not None:
+        argv += ["--markdown", args.markdown]
+    return bench_main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats", type=int, default=3, help="runs per figure, median (default: 3)"
     )
     bench.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run each")
+    bench.add_argument(
+        "--markdown",
+        nargs="?",
+        const="-",
+        metavar="README",
+        help="print README's Markdown table; given README.md, replace the table in it",
+    )
     bench.set_defaults(func=_cmd_bench)
     from .read_commands import add_read_commands
 
