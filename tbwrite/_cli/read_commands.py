@@ -105,6 +105,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     data, skipped = _load_all(args)
     _report_skipped(skipped)
     out = _open_out(args)
+    rows = series = 0
+    runs = set()
     try:
         writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
         if writer is not None:
@@ -112,6 +114,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for run, rd in data.items():
             for tag, s in _loaders.series_of(rd, _names.PLUGIN_SCALARS, args.purge).items():
                 steps, walls, values = s.steps.tolist(), s.wall_times.tolist(), s.values.tolist()
+                rows, series = rows + len(steps), series + 1
+                runs.add(run)
                 if writer is not None:
                     writer.writerows(
                         zip(
@@ -140,7 +144,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    if out is not sys.stdout:
+        _say_written(
+            args, f"{rows} scalar points ({series} series of {len(runs)} runs), one per row"
+        )
     return 0
+
+
+def _say_written(args: argparse.Namespace, what: str) -> None:
+    # With -o the data goes to the file; the terminal learns what went where.
+    size = os.path.getsize(args.output)
+    print(f"wrote {what} to {args.output} ({args.format}, {size} bytes)")
 
 
 def _cmd_hparams(args: argparse.Namespace) -> int:
@@ -183,6 +197,8 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    if out is not sys.stdout:
+        _say_written(args, f"{len(records)} sessions, one per row")
     return 0
 
 

@@ -59,8 +59,14 @@ def test_export_csv_and_jsonl(logdir, capsys, tmp_path) -> None:
 
     target = tmp_path / "out.jsonl"
     code, out, err = run_cli(capsys, "export", str(logdir), "--format", "jsonl", "-o", str(target))
-    assert code == 0 and out == ""
+    size = target.stat().st_size
+    # The data went to the file; the terminal is told what went where.
+    said = (
+        f"wrote 8 scalar points (4 series of 2 runs), one per row to {target} (jsonl, {size} bytes)"
+    )
+    assert code == 0 and out == said + "\n"
     recs = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(recs) == 8
     assert recs[0] == {"run": "a", "tag": "loss", "step": 0, "wall_time": 100.0, "value": 0.0}
     assert {"run": "a", "tag": "nan", "step": 1, "wall_time": 5.0, "value": "nan"} in recs
 
@@ -104,7 +110,9 @@ def test_progress_goes_to_stderr(logdir) -> None:
         text=True,
         cwd=ROOT,
     )
-    assert out.returncode == 0 and "[2/2]" in out.stderr and out.stdout == ""
+    # Progress goes to stderr; stdout has only the closing line about the file written.
+    assert out.returncode == 0 and "[2/2]" in out.stderr and "[2/2]" not in out.stdout
+    assert out.stdout.startswith("wrote 8 scalar points") and out.stdout.count("\n") == 1
 
 
 def _demo_in_child(tmp_path, hide_tensorboard: bool) -> str:
@@ -150,3 +158,18 @@ def test_demo_hint_skips_the_install_where_tensorboard_is(tmp_path) -> None:
     out = _demo_in_child(tmp_path, hide_tensorboard=False)
     assert "pip install tensorboard" not in out
     assert "tensorboard --logdir 'my demo'" in out
+
+
+def test_hparams_to_a_file_says_what_it_wrote(tmp_path, capsys) -> None:
+    for lr in (0.1, 0.2):
+        with tbwrite.SummaryWriter(tmp_path / "sweep" / f"lr={lr}") as w:
+            w.add_hparams({"lr": lr}, {"loss": 1.0})
+    target = tmp_path / "table.csv"
+    code, out, err = run_cli(
+        capsys, "hparams", str(tmp_path / "sweep"), "--format", "csv", "-o", str(target)
+    )
+    rows = list(csv.reader(target.open()))
+    assert code == 0, err
+    assert len(rows) == 3 and "lr" in rows[0]
+    size = target.stat().st_size
+    assert out == f"wrote 2 sessions, one per row to {target} (csv, {size} bytes)\n"
