@@ -201,8 +201,10 @@ def scan_records(
     on_corrupt: str = "raise",
     skipped: list[SkippedBytes] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    start: int = 0,
 ) -> Iterator[Chunk]:
-    """Every verified record of the file ``path``, a chunk at a time.
+    """Every verified record of the file ``path``, a chunk at a time, from byte ``start``
+    (a record boundary).
 
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
     record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid
@@ -214,7 +216,7 @@ def scan_records(
     hcache: dict[bytes, int] = {}
     f, size = _open_read(path)
     with f:
-        off = 0
+        off = start
         want = chunk_size
         while off + HEADER_SIZE <= size:
             f.seek(off)
