@@ -160,10 +160,18 @@ class DirectoryDeletedError(Exception):
 
 
 def make_ndarray(tensor_proto: Any) -> np.ndarray:
-    """A TensorProto (tbwrite's, TensorBoard's or TensorFlow's) as a numpy array: numeric
-    and bool dtypes by value, DT_STRING as an object array of ``str``."""
+    """A TensorProto (tbwrite's, TensorBoard's or TensorFlow's) as a numpy array of its
+    shape, as ``tensor_util.make_ndarray``: numeric and bool dtypes by value, DT_STRING as
+    an object array of ``bytes``."""
+    import numpy as np
+
     from ._loaders import tensor_to_numpy
 
+    if tensor_proto.dtype == 7:  # DT_STRING
+        shape = [d.size for d in tensor_proto.tensor_shape.dim]
+        arr = np.empty(len(tensor_proto.string_val), dtype=object)
+        arr[:] = list(tensor_proto.string_val)
+        return arr.reshape(shape)
     return tensor_to_numpy(tensor_proto)
 
 
