@@ -27,7 +27,7 @@ record by record, which finds and reports the first damaged record exactly.
 from __future__ import annotations
 
 from array import array
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from crc32c import crc32c as _crc32c
 
@@ -36,7 +36,7 @@ from ._framing import FOOTER_SIZE, HEADER_SIZE, LENGTH_SIZE, MASK_DELTA, masked_
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["walk"]
+__all__ = ["ScalarRecords", "scalar_records", "walk"]
 
 _LEARN: Final = 64  # records walked one by one before predicting again
 _MAX_LEARN: Final = 4096
@@ -266,3 +266,159 @@ def _group_ok(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> bool:
             if want != int(agg[w, i]):
                 return False
     return True
+
+
+# -- scalar events, a chunk at a time ---------------------------------------------------------
+
+_MAX_HEAD_BYTES: Final = 128
+_TABLE_BITS: Final = 20
+
+
+def _varints(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decode the varint starting at byte 0 of each word: (values, lengths); length 0 marks
+    a varint longer than 8 bytes (not decoded here)."""
+    import numpy as np
+
+    stop = ~w & np.uint64(0x8080808080808080)
+    low = stop & (~stop + np.uint64(1))
+    nbytes = np.zeros(len(w), dtype=np.int64)
+    nz = low != 0
+    nbytes[nz] = (np.log2(low[nz].astype(np.float64)).astype(np.int64) - 7) // 8 + 1
+    val = w & np.uint64(0x7F)
+    for k in range(1, 8):
+        more = nbytes > k
+        if not more.any():
+            break
+        part = ((w >> np.uint64(8 * k)) & np.uint64(0x7F)) << np.uint64(7 * k)
+        val |= np.where(more, part, np.uint64(0))
+    return val, nbytes
+
+
+class ScalarRecords(NamedTuple):
+    """The scalar events among a chunk's records, in record order: ``sel`` their indices
+    among the chunk's records; ``codes`` index ``tags`` / ``is_tensor`` (a rank-0 float
+    tensor rather than a ``simple_value``)."""
+
+    sel: np.ndarray
+    codes: np.ndarray
+    tags: list[str]
+    is_tensor: list[bool]
+    steps: np.ndarray
+    walls: np.ndarray
+    values: np.ndarray
+
+
+def scalar_records(
+    buf: bytes,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    heads: dict[bytes, tuple[str, bool] | None],
+) -> ScalarRecords:
+    """Recognise the records of ``buf`` (payloads at ``starts``, ``lengths`` bytes) that are
+    ``Event{wall_time, step, summary{value{tag, float32}}}`` with no metadata.
+
+    Such an event's bytes from the summary's value to its last four bytes (its "head") are
+    the same for every event of one tag: records are grouped by a hash of their head,
+    each group's head is compared word by word with its representative's and classified
+    once (``heads`` caches the classification by head bytes), and steps, wall times and
+    values are then gathered for all records at once. Anything else is left out.
+    """
+    import numpy as np
+
+    from ._loaders import _classify_head
+
+    blen = len(buf)
+    n = len(starts)
+    empty = ScalarRecords(np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], *(np.zeros(0),) * 3)
+    if blen < 8 or not n:
+        return empty
+    u64 = np.ndarray((blen - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+    a8 = np.frombuffer(buf, dtype=np.uint8)
+    last = blen - 8  # the last offset an 8-byte load may start at
+
+    def load(offs: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        # Loads past the buffer only concern records the fast path cannot take anyway.
+        ok &= offs <= last
+        out: np.ndarray = u64[np.where(ok, offs, 0)]
+        return out
+
+    ps = starts
+    pe = starts + lengths
+    ok = lengths >= 8
+    has_wall = (a8[np.minimum(ps, blen - 1)] == 0x09) & ok
+    wall = np.where(has_wall, load(ps + 1, ok), np.uint64(0)).view(np.float64)
+    pos = ps + 9 * has_wall
+    has_step = a8[np.minimum(pos, blen - 1)] == 0x10
+    sv, sn = _varints(load(pos + 1, ok))
+    ok &= ~has_step | (sn > 0)
+    step = np.where(has_step, sv, np.uint64(0)).view(np.int64)
+    pos += has_step * (1 + sn)
+    ok &= a8[np.minimum(pos, blen - 1)] == 0x2A
+    lv, ln = _varints(load(pos + 1, ok))
+    ss = pos + 1 + ln
+    ok &= (ln > 0) & (ss + lv.astype(np.int64) == pe)
+    hl = pe - 4 - ss
+    ok &= (hl >= 4) & (hl <= _MAX_HEAD_BYTES)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return empty
+    ss, hl, pe, step, wall = ss[idx], hl[idx], pe[idx], step[idx], wall[idx]
+    nwords = int((hl.max() + 7) // 8)
+    words = []
+    good = np.ones(len(idx), dtype=bool)
+    h = hl.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for j in range(nwords):
+        w = load(ss + 8 * j, good)
+        rem = hl - 8 * j
+        part = (rem > 0) & (rem < 8)
+        if part.any():
+            keep = (
+                np.uint64(1) << (np.clip(rem, 0, 7).astype(np.uint64) * np.uint64(8))
+            ) - np.uint64(1)
+            w = np.where(part, w & keep, w)
+        w = np.where(rem > 0, w, np.uint64(0))
+        words.append(w)
+        h = (h ^ w) * np.uint64(0x100000001B3) + np.uint64(j + 1)
+        h ^= h >> np.uint64(29)
+    # A representative per hash bucket, without sorting: of the records sharing a bucket,
+    # whichever was assigned last. Every record is then compared with its representative,
+    # so a bucket shared by two heads only sends one of them to the general path.
+    table = np.empty(1 << _TABLE_BITS, dtype=np.int64)
+    bucket = (h >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
+    table[bucket] = np.arange(len(idx))
+    rep = table[bucket]
+    for w in words:
+        good &= w == w[rep]
+    is_rep = np.zeros(len(idx), dtype=bool)
+    is_rep[rep[good]] = True
+    reps = np.flatnonzero(is_rep)
+    code_of = np.full(len(idx), -1, dtype=np.int64)
+    tags: list[str] = []
+    is_tensor: list[bool] = []
+    for r in reps.tolist():
+        a = int(ss[r])
+        head = buf[a : a + int(hl[r])]
+        if head in heads:
+            cls = heads[head]
+        else:
+            cls = _classify_head(head)
+            if len(heads) < 100_000:
+                heads[head] = cls
+        if cls is not None:
+            code_of[r] = len(tags)
+            tags.append(cls[0])
+            is_tensor.append(cls[1])
+    codes = np.where(good, code_of[rep], -1)
+    keep = codes >= 0
+    sel = idx[keep]
+    pe = pe[keep]
+    vbits = (u64[pe - 4] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return ScalarRecords(
+        sel,
+        codes[keep],
+        tags,
+        is_tensor,
+        step[keep],
+        wall[keep],
+        vbits.view(np.float32).astype(np.float64),
+    )

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 _STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
-_MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -248,41 +247,6 @@ class _RunData:
         self.heads: dict[bytes, tuple[str, bool] | None] = {}
 
 
-def _gather_u64(a64: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """Little-endian uint64 at arbitrary byte offsets of the buffer viewed by ``a64``."""
-    import numpy as np
-
-    # Offsets past the buffer only occur for records that fail the shape checks; clip them.
-    offs = np.minimum(offs, 8 * (len(a64) - 2))
-    q = offs >> 3
-    sh = ((offs & 7) << 3).astype(np.uint64)
-    lo = a64[q] >> sh
-    # (hi << (64 - sh)) without a shift by 64 when sh == 0.
-    hi = (a64[q + 1] << np.uint64(1)) << (np.uint64(63) - sh)
-    out: np.ndarray = lo | hi
-    return out
-
-
-def _varints(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decode the varint starting at byte 0 of each word: (values, lengths); length 0 marks
-    a varint longer than 8 bytes (not decoded here)."""
-    import numpy as np
-
-    stop = ~w & np.uint64(0x8080808080808080)
-    low = stop & (~stop + np.uint64(1))
-    nbytes = np.zeros(len(w), dtype=np.int64)
-    nz = low != 0
-    nbytes[nz] = (np.log2(low[nz].astype(np.float64)).astype(np.int64) - 7) // 8 + 1
-    val = w & np.uint64(0x7F)
-    for k in range(1, 8):
-        more = nbytes > k
-        if not more.any():
-            break
-        part = ((w >> np.uint64(8 * k)) & np.uint64(0x7F)) << np.uint64(7 * k)
-        val |= np.where(more, part, np.uint64(0))
-    return val, nbytes
-
-
 def _read_varint(b: bytes, i: int) -> tuple[int, int]:
     result = 0
     shift = 0
@@ -371,95 +335,26 @@ def _fast_chunk(rd: _RunData, buf: bytes, starts: np.ndarray, lengths: np.ndarra
     general path."""
     import numpy as np
 
-    n = len(starts)
-    pad = (-len(buf)) % 8 + 32
-    a64 = np.frombuffer(buf + bytes(pad), dtype="<u8")
-    a8 = np.frombuffer(buf, dtype=np.uint8)
-    ps = starts
-    pe = starts + lengths
-    ok = lengths >= 8
-    pos = ps.copy()
-    safe = np.minimum(pos, len(buf) - 1)
-    has_wall = (a8[safe] == 0x09) & ok
-    wall_bits = _gather_u64(a64, ps + 1)
-    wall = np.where(has_wall, wall_bits, np.uint64(0)).view(np.float64)
-    pos += 9 * has_wall
-    safe = np.minimum(pos, len(buf) - 1)
-    has_step = a8[safe] == 0x10
-    sv, sn = _varints(_gather_u64(a64, pos + 1))
-    ok &= ~has_step | (sn > 0)
-    step = np.where(has_step, sv, np.uint64(0)).view(np.int64)
-    pos += has_step * (1 + sn)
-    safe = np.minimum(pos, len(buf) - 1)
-    ok &= a8[safe] == 0x2A
-    lv, ln_ = _varints(_gather_u64(a64, pos + 1))
-    ss = pos + 1 + ln_
-    ok &= (ln_ > 0) & (ss + lv.astype(np.int64) == pe)
-    hl = pe - 4 - ss
-    ok &= (hl >= 4) & (hl <= 8 * _MAX_HEAD_WORDS)
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
-        return ~ok
-    ss_o = ss[idx]
-    hl_o = hl[idx]
-    nwords = int((hl_o.max() + 7) // 8)
-    words = []
-    h = hl_o.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    for j in range(nwords):
-        w = _gather_u64(a64, ss_o + 8 * j)
-        rem = hl_o - 8 * j
-        keep = np.where(
-            rem >= 8,
-            np.uint64(0xFFFFFFFFFFFFFFFF),
-            (np.uint64(1) << (np.clip(rem, 0, 7).astype(np.uint64) * np.uint64(8))) - np.uint64(1),
-        )
-        w &= keep
-        words.append(w)
-        h = (h ^ w) * np.uint64(0x100000001B3) + np.uint64(j + 1)
-        h ^= h >> np.uint64(29)
-    uh, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    rep = first[inv]
-    same = np.ones(len(idx), dtype=bool)
-    for w in words:
-        same &= w == w[rep]
-    # Classify each distinct head once (cached per run).
-    code_of_head = np.full(len(uh), -1, dtype=np.int64)
-    tags: list[str] = []
-    is_tensor: list[bool] = []
-    for u, r in enumerate(first.tolist()):
-        a = int(ss_o[r])
-        head = buf[a : a + int(hl_o[r])]
-        if head in rd.heads:
-            cls = rd.heads[head]
-        else:
-            cls = _classify_head(head)
-            if len(rd.heads) < 100_000:
-                rd.heads[head] = cls
-        if cls is not None:
-            code_of_head[u] = len(tags)
-            tags.append(cls[0])
-            is_tensor.append(cls[1])
-    codes = code_of_head[inv]
-    good = same & (codes >= 0)
-    sel = idx[good]
-    codes = codes[good]
+    from ._fastscan import scalar_records
+
+    found = scalar_records(buf, starts, lengths, rd.heads)
+    rest = np.ones(len(starts), dtype=bool)
+    sel, codes = found.sel, found.codes
     if sel.size:
-        vbits = (_gather_u64(a64, pe[sel] - 4) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        values = vbits.view(np.float32).astype(np.float64)
         ridx = rd.n + sel
-        st = step[sel]
-        wt = wall[sel]
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+        # Stable radix sort on small codes: one piece per tag, in record order.
+        small = codes.astype(np.int16) if len(found.tags) < 2**15 else codes
+        order = np.argsort(small, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
         for part in np.split(order, bounds):
             c = int(codes[part[0]])
-            target = rd.tensor_scalar if is_tensor[c] else rd.simple
-            target[tags[c]].append((ridx[part], st[part], wt[part], values[part]))
-        rd.sum_pieces.append((ridx, st))
-        rd.fast_tags.append((ridx, codes, tags))
-    rest = np.ones(n, dtype=bool)
-    rest[sel] = False
+            target = rd.tensor_scalar if found.is_tensor[c] else rd.simple
+            target[found.tags[c]].append(
+                (ridx[part], found.steps[part], found.walls[part], found.values[part])
+            )
+        rd.sum_pieces.append((ridx, found.steps))
+        rd.fast_tags.append((ridx, codes, found.tags))
+        rest[sel] = False
     return rest
 
 
