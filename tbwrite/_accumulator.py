@@ -37,6 +37,7 @@ return the serialized bytes (tbwrite has no GraphDef message).
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import threading
@@ -406,10 +407,18 @@ class _ScalarBucket(_Bucket):
 
                 idx = np.array(self.items, dtype=np.int64)
                 steps, walls, values = steps[idx], walls[idx], values[idx]
-            make = tuple.__new__
-            self._cache = [
-                make(ScalarEvent, t) for t in zip(walls.tolist(), steps.tolist(), values.tolist())
-            ]
+            # Creating a million tuples would run the cyclic garbage collector hundreds of
+            # times over the growing list (4/5 of the time); tuples of floats and ints
+            # cannot form cycles, so it is paused while they are made.
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._cache = list(
+                    map(ScalarEvent, walls.tolist(), steps.tolist(), values.tolist())
+                )
+            finally:
+                if enabled:
+                    gc.enable()
         return list(self._cache)
 
 
@@ -538,7 +547,7 @@ class EventAccumulator:
         # Where reading resumes: the current file and the offset after its last record.
         self._file: str | None = None
         self._offset = 0
-        self._deleted = False
+        self._heads: dict[bytes, tuple[str, bool] | None] = {}
 
     # -- loading --------------------------------------------------------------------------
 
@@ -590,13 +599,11 @@ class EventAccumulator:
         many. Stops at a damaged record, as TensorBoard's loader does."""
         import numpy as np
 
-        from ._loaders import _fast_chunk, _RunData
+        from ._fastscan import scalar_records
         from ._proto.event_pb2 import Event
         from ._reader import scan_records
 
         done = 0
-        rd = _RunData()
-        fast = limit is None
         try:
             for chunk in scan_records(path, start=self._offset):
                 starts, lengths = chunk.starts, chunk.lengths
@@ -604,21 +611,22 @@ class EventAccumulator:
                     starts, lengths = starts[: limit - done], lengths[: limit - done]
                 n = len(starts)
                 rest = np.ones(n, dtype=bool)
-                scal: list[tuple[Any, Any, Any, Any, str]] = []
-                if fast:
-                    rd.n = 0
-                    rest = _fast_chunk(rd, chunk.buf, starts, lengths)
-                    for tag, pieces in rd.simple.items():
-                        for idx, st, wt, val in pieces:
-                            scal.append((idx, st, wt, val, tag))
-                    # Scalar tensors are tensors here: back to the general path.
-                    for pieces in rd.tensor_scalar.values():
-                        for p in pieces:
-                            rest[p[0]] = True
-                    rd.simple.clear()
-                    rd.tensor_scalar.clear()
-                    rd.sum_pieces.clear()
-                    rd.fast_tags.clear()
+                if limit is None:
+                    found = scalar_records(chunk.buf, starts, lengths, self._heads)
+                    # Scalar tensors are tensors to this accumulator: the general path.
+                    simple = ~np.array(found.is_tensor + [False], dtype=bool)[found.codes]
+                    sel = found.sel[simple]
+                    rest[sel] = False
+                    scal = (
+                        sel,
+                        found.codes[simple],
+                        found.steps[simple],
+                        found.walls[simple],
+                        found.values[simple],
+                        found.tags,
+                    )
+                else:
+                    scal = None
                 self._process_chunk(chunk.buf, starts, lengths, rest, scal, Event)
                 done += n
                 end = int(starts[-1] + lengths[-1]) + FOOTER_SIZE
@@ -637,26 +645,17 @@ class EventAccumulator:
         starts: Any,
         lengths: Any,
         rest: Any,
-        scal: list[tuple[Any, Any, Any, Any, str]],
+        scal: tuple[Any, Any, Any, Any, Any, list[str]] | None,
         event_cls: Any,
     ) -> None:
         import numpy as np
 
         slow = np.flatnonzero(rest).tolist()
-        if scal:
-            idx = np.concatenate([s[0] for s in scal])
-            code = np.concatenate(
-                [np.full(len(s[0]), i, dtype=np.int64) for i, s in enumerate(scal)]
-            )
-            st = np.concatenate([s[1] for s in scal])
-            wt = np.concatenate([s[2] for s in scal])
-            val = np.concatenate([s[3] for s in scal])
-            order = np.argsort(idx, kind="stable")
-            idx, code, st, wt, val = idx[order], code[order], st[order], wt[order], val[order]
-            tags = [s[4] for s in scal]
+        if scal is not None:
+            idx, code, st, wt, val, tags = scal
         else:
-            idx = np.empty(0, dtype=np.int64)
-        # Interleave: fast scalar runs between the records parsed one by one.
+            idx = np.zeros(0, dtype=np.int64)
+        # Interleave: runs of scalar events between the records parsed one by one.
         pos = 0
         bounds = np.searchsorted(idx, np.array(slow, dtype=np.int64)).tolist() if slow else []
         for i, b in zip(slow, bounds):
@@ -714,7 +713,8 @@ class EventAccumulator:
         else:
             # One group per tag, in the order the tags first appear (new buckets are
             # created, and so listed by Tags(), in that order).
-            order = np.argsort(code, kind="stable")
+            small = code.astype(np.int16) if len(tags) < 2**15 else code
+            order = np.argsort(small, kind="stable")  # a radix sort for int16
             sc = code[order]
             cuts = (np.flatnonzero(np.diff(sc)) + 1).tolist()
             parts = np.split(order, cuts)
