@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -53,6 +54,8 @@ __all__ = [
 _STATUS_NAMES: Final = ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")
 
 ProgressFn = Callable[[int, int, str], None]
+
+REMOTE_THREADS: Final = 16  # runs fetched at once from a store
 
 
 # -- results --------------------------------------------------------------------------------
@@ -617,7 +620,9 @@ def _rows(items: list[tuple[int, int, float, Any]]) -> tuple[Any, Any, Any, list
     )
 
 
-def _series_of(rd: _RunData, kind: str, purge: bool) -> dict[str, Series]:
+def _series_of(
+    rd: _RunData, kind: str, purge: bool, want: Callable[[str], bool] | None = None
+) -> dict[str, Series]:
     import numpy as np
 
     global_cuts: list[tuple[int, int]] = []
@@ -634,6 +639,8 @@ def _series_of(rd: _RunData, kind: str, purge: bool) -> dict[str, Series]:
         tags |= {
             t for t in (set(rd.tensor_scalar) | set(rd.tensors)) if plugin(t) == PLUGIN_SCALARS
         }
+        if want is not None:
+            tags = {t for t in tags if want(t)}
         for tag in sorted(tags):
             pieces = list(rd.simple.get(tag, ()))
             if rd.slow_simple.get(tag):
@@ -657,6 +664,8 @@ def _series_of(rd: _RunData, kind: str, purge: bool) -> dict[str, Series]:
         tags = {t for t in rd.tensors if plugin(t) == kind}
         if kind == PLUGIN_HISTOGRAMS:
             tags |= set(rd.histos)
+        if want is not None:
+            tags = {t for t in tags if want(t)}
         for tag in sorted(tags):
             rows: list[tuple[int, int, float, Any]] = []
             if kind == PLUGIN_HISTOGRAMS:
@@ -688,16 +697,48 @@ def _load(
     logdir: str | os.PathLike[str],
     on_corrupt: str,
     progress: ProgressFn | None,
+    runs: Any = None,
+    threads: int | None = None,
 ) -> tuple[dict[str, _RunData], list[SkippedBytes]]:
+    from ._remote import is_remote
+    from ._select import name_filter
+
     check_on_corrupt(on_corrupt)
-    runs = find_runs(logdir)
-    total = sum(len(f) for f in runs.values())
+    want_run = name_filter(runs, "runs")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    found = find_runs(logdir)
+    if want_run is not None:
+        found = {run: files for run, files in found.items() if want_run(run)}
+    total = sum(len(f) for f in found.values())
     skipped: list[SkippedBytes] = []
     done = [0]
-    data = {
-        run: _load_run(run, files, on_corrupt, skipped, progress, done, total)
-        for run, files in runs.items()
-    }
+    if threads is None:
+        threads = REMOTE_THREADS if is_remote(os.fspath(logdir)) else 1
+    if threads == 1 or len(found) < 2:
+        data = {
+            run: _load_run(run, files, on_corrupt, skipped, progress, done, total)
+            for run, files in found.items()
+        }
+        return data, skipped
+    # Runs on a store are mostly waiting for the network: fetch several at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    locked: ProgressFn | None = None
+    if progress is not None:
+        report = progress
+
+        def locked(i: int, n: int, path: str) -> None:
+            with lock:
+                report(i, n, path)
+
+    with ThreadPoolExecutor(min(threads, len(found))) as pool:
+        futures = {
+            run: pool.submit(_load_run, run, files, on_corrupt, skipped, locked, done, total)
+            for run, files in found.items()
+        }
+        data = {run: fut.result() for run, fut in futures.items()}
     return data, skipped
 
 
@@ -707,11 +748,17 @@ def _read_kind(
     purge: bool,
     on_corrupt: str,
     progress: ProgressFn | None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
-    data, skipped = _load(logdir, on_corrupt, progress)
+    from ._select import name_filter
+
+    want_tag = name_filter(tags, "tags")
+    data, skipped = _load(logdir, on_corrupt, progress, runs, threads)
     out = Runs(skipped=skipped)
     for run, rd in data.items():
-        series = _series_of(rd, kind, purge)
+        series = _series_of(rd, kind, purge, want_tag)
         if series:
             out[run] = series
     warn_skipped(skipped, stacklevel=4)
@@ -724,6 +771,9 @@ def read_scalars(
     purge: bool = False,
     on_corrupt: str = "raise",
     progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
     """Every scalar of a logdir, run dir or event file: ``{run: {tag: Series}}``.
 
@@ -746,11 +796,17 @@ def read_scalars(
             offset); ``"skip"`` resynchronises on the next valid record, lists what it
             passed over in the result's ``skipped`` and warns (``RuntimeWarning``).
         progress: called as ``progress(files_done, files_total, path)`` before each file.
+        runs: only the runs whose names match: a glob pattern (``"lr_*/train"``, the whole
+            name), a compiled regular expression (``re.compile("seed[12]")``, searched), or a
+            list of those. Other runs' files are not read at all.
+        tags: only the tags that match, likewise; other tags are not assembled or decoded.
+        threads: runs read at once (default: 1 for local paths, ``REMOTE_THREADS`` (16) for
+            store URLs, where runs are fetched concurrently).
 
     Returns:
         :class:`Runs`; each :class:`Series` has numpy ``steps``, ``wall_times``, ``values``.
     """
-    return _read_kind(PLUGIN_SCALARS, logdir, purge, on_corrupt, progress)
+    return _read_kind(PLUGIN_SCALARS, logdir, purge, on_corrupt, progress, runs, tags, threads)
 
 
 def read_histograms(
@@ -759,6 +815,9 @@ def read_histograms(
     purge: bool = False,
     on_corrupt: str = "raise",
     progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
     """Every histogram: ``{run: {tag: Series}}`` with ``values`` a list of ``[k, 3]``
     float64 arrays of (left edge, right edge, count).
@@ -767,7 +826,7 @@ def read_histograms(
     as TensorBoard converts them: empty outer buckets dropped, min and max as outer edges).
     Arguments as :func:`read_scalars`.
     """
-    return _read_kind(PLUGIN_HISTOGRAMS, logdir, purge, on_corrupt, progress)
+    return _read_kind(PLUGIN_HISTOGRAMS, logdir, purge, on_corrupt, progress, runs, tags, threads)
 
 
 def read_text(
@@ -776,11 +835,14 @@ def read_text(
     purge: bool = False,
     on_corrupt: str = "raise",
     progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
     """Every text summary: ``{run: {tag: Series}}`` with ``values`` a list of ``str`` (a
     numpy array of ``str`` for a text tensor of rank >= 1). Arguments as
     :func:`read_scalars`."""
-    return _read_kind(PLUGIN_TEXT, logdir, purge, on_corrupt, progress)
+    return _read_kind(PLUGIN_TEXT, logdir, purge, on_corrupt, progress, runs, tags, threads)
 
 
 # -- hparams --------------------------------------------------------------------------------
