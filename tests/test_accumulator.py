@@ -473,3 +473,29 @@ def test_reservoir_samples_like_tensorboard(size, scalars, ops) -> None:
     assert ours.Keys() == theirs.Keys()
     for key in theirs.Keys():
         assert ours.Items(key) == theirs.Items(key)
+
+
+def test_damage_and_unfinished_records_like_tensorboard(tmp_path) -> None:
+    def record(step: int) -> bytes:
+        ev = event_pb2.Event(wall_time=1.0 + step, step=step)
+        ev.summary.value.add(tag="v", simple_value=float(step))
+        return frame(ev.SerializeToString())
+
+    run = tmp_path / "run"
+    run.mkdir()
+    first = bytearray(b"".join(record(s) for s in range(50)))
+    first[sum(len(record(s)) for s in range(20)) + 15] ^= 0x01  # record 20's data CRC fails
+    (run / "events.out.tfevents.1.h").write_bytes(bytes(first))
+    tail = b"".join(record(s) for s in range(50, 60))
+    (run / "events.out.tfevents.2.h").write_bytes(tail + record(60)[:-5])
+    ours = EventAccumulator(str(run), size_guidance={"scalars": 0})
+    theirs = tb_ea.EventAccumulator(str(run), size_guidance={"scalars": 0})
+    ours.Reload()
+    theirs.Reload()
+    assert assert_same(ours, theirs) == 30
+    assert [e.step for e in ours.Scalars("v")] == [*range(20), *range(50, 60)]
+    # The unfinished record is completed: the next Reload picks it up.
+    (run / "events.out.tfevents.2.h").write_bytes(tail + record(60) + record(61))
+    ours.Reload()
+    theirs.Reload()
+    assert assert_same(ours, theirs) == 32
