@@ -43,7 +43,7 @@ _MAX_LEARN: Final = 4096
 _FIRST_SPAN: Final = 1024  # records predicted at once, doubling while predictions hold
 _MAX_SPAN: Final = 1 << 20
 _MAX_PERIOD: Final = 32
-_SMALL_GROUP: Final = 8  # groups this small are checked record by record
+_SMALL_GROUP: Final = 256  # groups this small are checked record by record (cheaper)
 _PARTS: Final = 64  # each group is checked in 2 x 64 subsets
 _MAX_CACHED_HEADERS: Final = 4096
 
