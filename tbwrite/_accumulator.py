@@ -42,6 +42,7 @@ import os
 import random
 import threading
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Callable, Final, NamedTuple
 
 from ._errors import CorruptRecordError
@@ -413,9 +414,9 @@ class _ScalarBucket(_Bucket):
             enabled = gc.isenabled()
             gc.disable()
             try:
-                self._cache = list(
-                    map(ScalarEvent, walls.tolist(), steps.tolist(), values.tolist())
-                )
+                # tuple.__new__ on zipped rows: no Python-level call per event.
+                rows = zip(walls.tolist(), steps.tolist(), values.tolist())
+                self._cache = list(map(tuple.__new__, repeat(ScalarEvent), rows))
             finally:
                 if enabled:
                     gc.enable()
