@@ -367,11 +367,10 @@ class _ScalarBucket(_Bucket):
             return
         items = self.items
         size = self.size
-        i = 0
-        while i < n and len(items) < size:
-            items.append(base + i)
-            i += 1
-            self.seen += 1
+        # Until the bucket is full, every item is kept without a draw.
+        i = max(0, min(n, size - len(items)))
+        items.extend(range(base, base + i))
+        self.seen += i
         below = self._below
         seen = self.seen
         keep_last = self.keep_last
