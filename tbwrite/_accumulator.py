@@ -74,6 +74,7 @@ __all__ = [
     "Reservoir",
     "ScalarEvent",
     "TensorEvent",
+    "Unsupported",
     "compress_histogram_proto",
     "make_ndarray",
 ]
@@ -159,6 +160,11 @@ class TensorEvent(NamedTuple):
 
 class DirectoryDeletedError(Exception):
     """The run directory of an accumulator no longer exists."""
+
+
+class Unsupported(NotImplementedError, AttributeError):
+    """A TensorBoard reader method tbwrite does not provide (also an ``AttributeError``,
+    so that ``hasattr`` answers False)."""
 
 
 def make_ndarray(tensor_proto: Any) -> np.ndarray:
@@ -932,14 +938,14 @@ class EventAccumulator:
             raise KeyError(f"Asset {asset_name!r} not found for plugin {plugin_name!r}") from None
 
     def RetrieveHealthPills(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        raise NotImplementedError(
+        raise Unsupported(
             "RetrieveHealthPills is not supported by tbwrite's EventAccumulator "
             "(TensorFlow debugger data); use tensorboard's EventAccumulator"
         )
 
     def __getattr__(self, name: str) -> Any:
         if name[:1].isupper():
-            raise NotImplementedError(
+            raise Unsupported(
                 f"EventAccumulator.{name} is not supported by tbwrite; use tensorboard's "
                 "EventAccumulator for it"
             )

@@ -15,7 +15,7 @@ import os
 import threading
 from typing import Any
 
-from ._accumulator import DirectoryDeletedError, EventAccumulator
+from ._accumulator import DirectoryDeletedError, EventAccumulator, Unsupported
 
 __all__ = ["EventMultiplexer"]
 
@@ -202,7 +202,7 @@ class EventMultiplexer:
 
     def __getattr__(self, name: str) -> Any:
         if name[:1].isupper():
-            raise NotImplementedError(
+            raise Unsupported(
                 f"EventMultiplexer.{name} is not supported by tbwrite; use tensorboard's "
                 "EventMultiplexer for it"
             )

@@ -240,6 +240,9 @@ def test_absent_things_raise_like_tensorboard(tmp_path) -> None:
         ours.RetrieveHealthPills("node")
     with pytest.raises(NotImplementedError, match="SomethingElse"):
         ours.SomethingElse()
+    assert not hasattr(ours, "SomethingElse")  # also an AttributeError
+    with pytest.raises(NotImplementedError, match="EventMultiplexer.RetrieveHealthPills"):
+        EventMultiplexer().RetrieveHealthPills("run", "node")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match="No event timestamp"):
