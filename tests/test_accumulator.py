@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -502,3 +503,30 @@ def test_damage_and_unfinished_records_like_tensorboard(tmp_path) -> None:
     ours.Reload()
     theirs.Reload()
     assert assert_same(ours, theirs) == 32
+
+
+@pytest.mark.parametrize("source", ["torch", "tensorboardX"])
+def test_restart_with_purge_step_like_tensorboard(tmp_path, source) -> None:
+    if source == "torch":
+        cls = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
+    else:
+        cls = pytest.importorskip("tensorboardX").SummaryWriter
+    run = str(tmp_path / "run")
+    w = cls(run)
+    for step in range(30):
+        w.add_scalar("loss", float(step), step)
+        w.add_histogram("h", np.arange(step + 3.0), step)
+    w.close()
+    # Both name files by the second first (tensorboardX by the second only, PyTorch then by a
+    # per-process counter that sorts "10" before "9"): the restart starts a second later, so
+    # that its file sorts after the first, as a real restart's does.
+    time.sleep(1.1)
+    w = cls(run, purge_step=12)
+    for step in range(12, 20):
+        w.add_scalar("loss", -float(step), step)
+    w.close()
+    for sg in (None, {"scalars": 0, "histograms": 0}):
+        ours, theirs = both(run, size_guidance=sg)
+        assert assert_same(ours, theirs) > 20
+    assert [e.step for e in ours.Scalars("loss")] == list(range(20))
+    assert ours.Scalars("loss")[15].value == -15.0
