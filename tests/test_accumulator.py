@@ -341,12 +341,12 @@ event_st = st.tuples(
 )
 file_st = st.tuples(
     st.sampled_from(["brain.Event:2", "brain.Event:1", None]),
-    st.lists(event_st, min_size=0, max_size=60),
+    st.lists(event_st, min_size=0, max_size=120),
 )
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     files=st.lists(file_st, min_size=1, max_size=3),
