@@ -5,8 +5,9 @@ one :class:`~tbwrite.EventAccumulator` per run, the same methods taking a run na
 ``AddRunsFromDirectory`` names runs as TensorBoard does: every directory under ``path``
 holding an event file is a run, named by its path relative to ``path`` (``"."`` for
 ``path`` itself), joined under ``name`` when one is given. ``Reload`` reloads the runs on
-``max_reload_threads`` threads (1: one after another, TensorBoard's classic behaviour); on a
-remote store several threads fetch runs concurrently.
+``max_reload_threads`` threads; by default one after another (TensorBoard's classic
+behaviour) for local runs, and 16 at once when a run is on a store (an fsspec URL), where
+reloading is mostly waiting for the network.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class EventMultiplexer:
     Args:
         run_path_map: ``{run name: path}`` to add at once.
         size_guidance, purge_orphaned_data: passed to each accumulator.
-        max_reload_threads: runs reloaded at once by :meth:`Reload` (default 1).
+        max_reload_threads: runs reloaded at once by :meth:`Reload` (default: 1 for local
+            runs, 16 when any run is a store URL).
     """
 
     def __init__(
@@ -48,7 +50,7 @@ class EventMultiplexer:
         self._reload_called = False
         self._size_guidance = size_guidance
         self.purge_orphaned_data = purge_orphaned_data
-        self._threads = max_reload_threads or 1
+        self._threads = max_reload_threads
         if run_path_map is not None:
             for run, path in run_path_map.items():
                 self.AddRun(path, run)
@@ -115,10 +117,16 @@ class EventMultiplexer:
             except OSError:
                 pass  # as TensorBoard: logged there, retried at the next Reload
 
-        if self._threads > 1 and len(items) > 1:
+        threads = self._threads
+        if threads is None:
+            from ._loaders import REMOTE_THREADS
+            from ._remote import is_remote
+
+            threads = REMOTE_THREADS if any(is_remote(a.path) for _, a in items) else 1
+        if threads > 1 and len(items) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(min(self._threads, len(items))) as pool:
+            with ThreadPoolExecutor(min(threads, len(items))) as pool:
                 list(pool.map(one, items))
         else:
             for item in items:

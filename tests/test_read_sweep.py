@@ -99,7 +99,7 @@ def test_s3_sweep_read_concurrently_equals_local(tmp_path, moto_s3) -> None:
     part = _flat(tbwrite.read_scalars(url, runs="lr_0/*", tags="loss"))
     assert part == {k: v for k, v in local.items() if k[0].startswith("lr_0/") and k[1] == "loss"}
 
-    ours = EventMultiplexer(max_reload_threads=8).AddRunsFromDirectory(url).Reload()
+    ours = EventMultiplexer().AddRunsFromDirectory(url).Reload()  # 16 threads for URLs
     assert sorted(ours.Runs()) == sorted({k[0] for k in local})
     for run in ours.Runs():
         values = [e.value for e in ours.Scalars(run, "loss")]
