@@ -96,7 +96,7 @@ def _period(sizes: array[int]) -> int:
 
 
 def walk(
-    buf: bytes, hcache: dict[bytes, int]
+    buf: bytes, hcache: dict[bytes, int], exact: bool = False
 ) -> tuple[int, np.ndarray, np.ndarray, int, int | None]:
     """The verified records of ``buf`` from 0.
 
@@ -104,7 +104,8 @@ def walk(
     the last good record; ``need`` as :func:`_learn`'s at ``end``; ``bad_data_at`` the start
     of the first record whose data checksum is wrong (the records returned are those before
     it, and ``end`` is it), or None. ``hcache`` maps a verified header's 12 bytes to its
-    record's size, across calls.
+    record's size, across calls. ``exact`` checks every data checksum on its own (for
+    ``verify``) instead of in aggregate.
     """
     import numpy as np
 
@@ -174,7 +175,7 @@ def walk(
         sizes = np.concatenate(pieces_n) if len(pieces_n) > 1 else pieces_n[0]
     else:
         starts = sizes = np.zeros(0, dtype=np.int64)
-    bad = _check_data(buf, u64, starts, sizes)
+    bad = _check_data(buf, u64, starts, sizes, exact)
     if bad is not None:
         starts, sizes = starts[:bad], sizes[:bad]
         end = int(starts[-1] + sizes[-1]) if len(starts) else 0
@@ -190,7 +191,9 @@ def _unmask(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_data(buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> int | None:
+def _check_data(
+    buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarray, exact: bool = False
+) -> int | None:
     """Index of the first record whose data checksum is wrong, or None."""
     import numpy as np
 
@@ -222,7 +225,7 @@ def _check_data(buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarr
         order = np.argsort(inverse, kind="stable")
         cuts = np.flatnonzero(np.diff(inverse[order])) + 1
         for g, idx in zip(lengths.tolist(), np.split(body[order], cuts)):
-            if len(idx) < _SMALL_GROUP or not _group_ok(buf, u64, ps[idx], int(g)):
+            if exact or len(idx) < _SMALL_GROUP or not _group_ok(buf, u64, ps[idx], int(g)):
                 b = one_by_one(idx)
                 if b is not None:
                     bads.append(b)
