@@ -193,9 +193,11 @@ def scan_records(
     skipped: list[SkippedBytes] | None = None,
     chunk_size: int = CHUNK_SIZE,
     start: int = 0,
+    exact: bool = False,
 ) -> Iterator[Chunk]:
     """Every verified record of the file ``path``, a chunk at a time, from byte ``start``
-    (a record boundary).
+    (a record boundary). ``exact`` checks each data checksum on its own rather than those
+    of equal-length records in aggregate.
 
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
     record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid
@@ -213,7 +215,7 @@ def scan_records(
             f.seek(off)
             buf = f.read(want)
             want = chunk_size
-            pos, st, ln, need, bad_at = _fastscan.walk(buf, hcache)
+            pos, st, ln, need, bad_at = _fastscan.walk(buf, hcache, exact)
             reason = "data checksum mismatch" if bad_at is not None else ""
             if len(st):
                 yield Chunk(buf, off, st, ln)
@@ -260,7 +262,7 @@ def verify_file(path: str) -> FileCheck:
     f, size = _open_read(path)
     f.close()
     try:
-        for chunk in scan_records(path):
+        for chunk in scan_records(path, exact=True):
             records += len(chunk.starts)
             end = chunk.base + int(chunk.starts[-1] + chunk.lengths[-1]) + FOOTER_SIZE
     except CorruptRecordError as err:
