@@ -171,3 +171,22 @@ def test_walk_finds_the_first_damaged_record(victim, where) -> None:
             f.flush()
             tbwrite.read_scalars(f.name)
     assert err.value.offset == int(starts[victim]) - 12
+
+
+def test_exact_walk_checks_every_record_alone(tmp_path) -> None:
+    from tbwrite._reader import verify_file
+
+    data = bytearray(_records([("a", 0)] * 1000))
+    _, starts, lengths, _, _ = walk(bytes(data), {})
+    # The same bit flipped in two records of one length (which cancels in a plain XOR of
+    # the group): the exact walk checks record by record and names the first.
+    for i in (100, 164):
+        data[int(starts[i]) + 5] ^= 0x01
+    assert walk(bytes(data), {}, exact=True)[4] == int(starts[100]) - 12
+    path = tmp_path / "events.out.tfevents.1.h"
+    path.write_bytes(bytes(data))
+    check = verify_file(str(path))
+    assert check.records == 100 and check.corrupt == (
+        int(starts[100]) - 12,
+        "data checksum mismatch",
+    )
