@@ -390,6 +390,9 @@ def scalar_records(
     bucket = (h >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
     table[bucket] = np.arange(len(idx))
     rep = table[bucket]
+    # Same length and words as a representative that was itself read whole (a word past the
+    # buffer reads as the buffer's first; such records take the general path).
+    good &= (hl == hl[rep]) & good[rep]
     for w in words:
         good &= w == w[rep]
     is_rep = np.zeros(len(idx), dtype=bool)
