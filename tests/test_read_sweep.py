@@ -189,3 +189,25 @@ def test_exact_walk_checks_every_record_alone(tmp_path) -> None:
     assert check.records == 100 and check.corrupt is not None
     assert check.corrupt[0] == int(starts[100]) - 12
     assert check.corrupt[1].endswith("data checksum mismatch")
+
+
+def test_heads_sharing_a_hash_bucket_are_told_apart(tmp_path, monkeypatch) -> None:
+    import tbwrite._fastscan as fastscan
+
+    # Two hash buckets for twelve tags: heads share buckets, and only the word-by-word
+    # comparison with each bucket's representative keeps their events apart (the others
+    # take the general path).
+    monkeypatch.setattr(fastscan, "_TABLE_BITS", 1)
+    tags = [t + z for t in ("ab", "cd", "efg", "h", "ijkl", "mn") for z in ("", "\x00")]
+    recs = []
+    for i in range(600):
+        ev = event_pb2.Event(wall_time=1.0 + i, step=i)
+        ev.summary.value.add(tag=tags[i % len(tags)], simple_value=float(i))
+        recs.append(frame(ev.SerializeToString()))
+    path = tmp_path / "events.out.tfevents.1.h"
+    path.write_bytes(b"".join(recs))
+    got = tbwrite.read_scalars(path)["."]
+    assert sorted(got) == sorted(tags)
+    for k, tag in enumerate(tags):
+        assert got[tag].steps.tolist() == list(range(k, 600, len(tags)))
+        assert got[tag].values.tolist() == [float(i) for i in range(k, 600, len(tags))]
