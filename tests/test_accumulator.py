@@ -98,6 +98,8 @@ def assert_same(ours: EventAccumulator, theirs: tb_ea.EventAccumulator) -> int:
         assert ours.PluginTagToContent(plugin) == theirs.PluginTagToContent(plugin)
     assert sorted(ours.ActivePlugins()) == sorted(theirs._plugin_to_tag_to_content)
     assert ours.file_version == theirs.file_version
+    assert ours.GetSourceWriter() == theirs.GetSourceWriter()
+    assert ours.most_recent_step == theirs.most_recent_step
     if theirs._first_event_timestamp is not None:
         assert ours.FirstEventTimestamp() == theirs.FirstEventTimestamp()
     return n
