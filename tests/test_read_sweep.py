@@ -211,3 +211,11 @@ def test_heads_sharing_a_hash_bucket_are_told_apart(tmp_path, monkeypatch) -> No
     for k, tag in enumerate(tags):
         assert got[tag].steps.tolist() == list(range(k, 600, len(tags)))
         assert got[tag].values.tolist() == [float(i) for i in range(k, 600, len(tags))]
+
+
+def test_iter_events_runs_filter(tmp_path) -> None:
+    _sweep(str(tmp_path), runs=3, steps=5)
+    seen = {rec.run for rec in tbwrite.iter_events(tmp_path, runs=["*/eval", re.compile("seed0")])}
+    assert seen == {"lr_0/seed0/train", "lr_0/seed0/eval", "lr_1/seed1/eval", "lr_2/seed2/eval"}
+    with pytest.raises(TypeError, match="runs must be"):
+        next(tbwrite.iter_events(tmp_path, runs=1))
