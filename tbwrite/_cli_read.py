@@ -62,7 +62,10 @@ def _load_all(args: argparse.Namespace) -> Any:
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from . import _loaders, _names
+    from ._sparkline import scalar_cells, unicode_ok
 
+    spark = None if args.no_spark else "unicode" if unicode_ok(sys.stdout) else "ascii"
+    header = ("run", "tag", "kind", "points", "steps", "last", "range", *(["trend"] * bool(spark)))
     data, skipped = _load_all(args)
     _report_skipped(skipped)
     rows = []
@@ -70,17 +73,21 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT):
             for tag, s in _loaders._series_of(rd, kind, args.purge).items():
                 steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
-                rows.append((run, tag, kind, str(len(s)), steps))
+                scalar = kind == _names.PLUGIN_SCALARS
+                cells = scalar_cells(s.values, spark) if scalar else ("",) * (len(header) - 5)
+                rows.append((run, tag, kind, str(len(s)), steps, *cells))
     if not rows:
         print(f"no scalars, histograms or text in {args.logdir}", file=sys.stderr)
         return 0
-    header = ("run", "tag", "kind", "points", "steps")
     _print_table([header, *rows])
     return 0
 
 
 def _print_table(rows: list[tuple[str, ...]], out: TextIO | None = None) -> None:
+    from ._sparkline import escape
+
     out = out or sys.stdout
+    rows = [tuple(escape(c) for c in r) for r in rows]  # names from files: no raw ESC, CR
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
@@ -254,8 +261,11 @@ def add_read_commands(sub: Any) -> None:
             )
         p.add_argument("--progress", action="store_true", help="report progress on stderr")
 
-    ls = sub.add_parser("ls", help="list runs and tags with their point counts")
+    ls = sub.add_parser(
+        "ls", help="list runs and tags: point counts; scalars' last value, range and sparkline"
+    )
     common(ls)
+    ls.add_argument("--no-spark", action="store_true", help="leave out the sparkline column")
     ls.set_defaults(func=_quiet_pipe(_cmd_ls))
 
     export = sub.add_parser("export", help="export every scalar as CSV or JSON lines")
