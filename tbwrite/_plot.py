@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["PANELS", "X_AXES", "plot_runs", "tb_smooth"]
+__all__ = ["PANELS", "X_AXES", "plot_runs", "selection", "tb_smooth"]
 
 X_AXES: Final = ("step", "wall_time", "relative")
 PANELS: Final = ("per-tag", "shared")
@@ -102,6 +102,32 @@ def _select(names: Iterable[str], patterns: list[str] | None, name: str) -> list
     return list(chosen)
 
 
+def selection(
+    runs: Mapping[str, Mapping[str, Any]],
+    tags: str | Sequence[str] | None = None,
+    run: str | Sequence[str] | None = None,
+) -> tuple[list[str], list[str]]:
+    """The runs and the tags ``plot_runs`` draws, in the order it draws them."""
+    import numpy as np
+
+    tag_patterns = _as_patterns(tags, "tags")
+    run_names = _select(runs, _as_patterns(run, "run"), "run")
+    all_tags: dict[str, None] = {}
+    for r in run_names:
+        for tag, s in runs[r].items():
+            values = s.values
+            if not (isinstance(values, np.ndarray) and values.dtype.kind in "fiu"):
+                raise TypeError(
+                    f"plots draw scalars, but tag {tag!r} of run {r!r} is not a scalar series "
+                    "(read the logdir with read_scalars)"
+                )
+            all_tags[tag] = None
+    tag_names = _select(sorted(all_tags), tag_patterns, "tags")
+    if not tag_names:
+        raise ValueError("there are no scalar series to plot")
+    return run_names, tag_names
+
+
 def _time_unit(seconds: float) -> tuple[str, float]:
     if seconds < 120:
         return "s", 1.0
@@ -127,8 +153,6 @@ def plot_runs(
     """Draw scalar series of ``runs`` (``{run: {tag: Series}}``); see ``Runs.plot``."""
     import numpy as np
 
-    tag_patterns = _as_patterns(tags, "tags")
-    run_patterns = _as_patterns(run, "run")
     if x not in X_AXES:
         raise ValueError(f"x must be one of {', '.join(X_AXES)}; got {x!r}")
     if panels not in PANELS:
@@ -144,20 +168,7 @@ def plot_runs(
     ):
         raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}")
 
-    run_names = _select(runs, run_patterns, "run")
-    all_tags: dict[str, None] = {}
-    for r in run_names:
-        for tag, s in runs[r].items():
-            values = s.values
-            if not (isinstance(values, np.ndarray) and values.dtype.kind in "fiu"):
-                raise TypeError(
-                    f"plots draw scalars, but tag {tag!r} of run {r!r} is not a scalar series "
-                    "(read the logdir with read_scalars)"
-                )
-            all_tags[tag] = None
-    tag_names = _select(sorted(all_tags), tag_patterns, "tags")
-    if not tag_names:
-        raise ValueError("there are no scalar series to plot")
+    run_names, tag_names = selection(runs, tags, run)
 
     mpl = _matplotlib()
     n_panels = len(tag_names) if panels == "per-tag" else 1
