@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_read import add_read_commands
 
     add_read_commands(sub)  # ls, export, hparams, verify
+    from ._cli_plot import add_plot_command
+
+    add_plot_command(sub)
     return parser
 
 
