@@ -163,6 +163,8 @@ def plot_runs(
         or not 0.0 <= smoothing < 1.0
     ):
         raise ValueError(f"smoothing must be a number in [0, 1), got {smoothing!r}")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi < math.inf:
+        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
     if figsize is not None and (
         len(figsize) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in figsize)
     ):

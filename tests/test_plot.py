@@ -207,6 +207,8 @@ def test_bad_arguments(runs, logdir) -> None:
         runs.plot([])
     with pytest.raises(ValueError, match="figsize"):
         runs.plot(figsize=(0, 3))
+    with pytest.raises(ValueError, match="dpi must be a positive number, got -1"):
+        runs.plot(dpi=-1)
     with tbwrite.SummaryWriter(logdir / "h") as w:
         w.add_histogram("weights", [1.0, 2.0], 0)
     try:
