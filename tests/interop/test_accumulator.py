@@ -464,7 +464,8 @@ def test_works_without_tensorboard(tmp_path) -> None:
 def test_reservoir_samples_like_tensorboard(size, scalars, ops) -> None:
     from tensorboard.backend.event_processing import reservoir as tb_reservoir
 
-    from tbwrite._reading.accumulator import Reservoir, ScalarEvent
+    from tbwrite._reading.event_types import ScalarEvent
+    from tbwrite._reading.reservoir import Reservoir
 
     ours = Reservoir(size, scalars=scalars)
     theirs = tb_reservoir.Reservoir(size)
