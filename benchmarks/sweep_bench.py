@@ -3,7 +3,7 @@
     python benchmarks/sweep_bench.py [--runs 200] [--latency-ms 0 20] [--repeat 3]
 
 Writes ``--runs`` small runs (2 scalar tags x 100 steps) with tbwrite, uploads them to a moto
-S3 server on loopback (tests/motoserver.py) and times, on the same objects:
+S3 server on loopback (tests/helpers/motoserver.py) and times, on the same objects:
 
 - ``read_scalars(url)``: one listing, then runs fetched on 16 threads (the default for URLs);
 - ``read_scalars(url, threads=1)``: the same reader, runs fetched one after another;
@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "helpers"))
 
 
 class LatencyProxy:
