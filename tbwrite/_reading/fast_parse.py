@@ -2,10 +2,11 @@
 
 An Event of a scalar is ``wall_time, step, summary{value{tag, simple_value | rank-0 float
 tensor}}``: everything from the summary's first byte to the value's last four is the same for
-every event of one tag (its "head"), so heads are grouped by content (a hash of their bytes,
-confirmed word by word), each distinct head is parsed once, and the wall times, steps and
-values are gathered with fancy indexing. Records of any other shape take the general path
-(:func:`slow_record`) through the protobuf classes.
+every event of one tag (its "head"), so heads are grouped by content (a hash table of their
+bytes, each confirmed word by word against its bucket's representative), each distinct head
+is parsed once, and the wall times, steps and values are gathered with fancy indexing
+(:func:`scalar_records`, also what ``EventAccumulator`` uses). Records of any other shape
+take the general path (:func:`slow_record`) through the protobuf classes.
 """
 
 from __future__ import annotations
