@@ -18,9 +18,11 @@ from ._format.tfrecord import NEED_DATA, RecordDecoder, frame, masked_crc32c
 from ._writers.summary_writer import SummaryWriter
 
 if TYPE_CHECKING:  # the lazy names below, as type checkers should see them
+    from ._reading.accumulator import EventAccumulator, make_ndarray
     from ._reading.events import iter_events
     from ._reading.hparams_table import read_hparams
     from ._reading.loaders import read_histograms, read_scalars, read_text
+    from ._reading.multiplexer import EventMultiplexer
     from ._reading.records import EventRecord, SkippedBytes, find_runs
     from ._reading.results import HParamsTable, Runs, Series, SessionRow
     from ._summaries.hparams import Discrete, HParam, IntInterval, Metric, RealInterval
@@ -36,6 +38,9 @@ _LAZY = {
     "Metric": "._summaries.hparams",
     "RealInterval": "._summaries.hparams",
     "write_experiment": "._writers.experiment",
+    "EventAccumulator": "._reading.accumulator",
+    "EventMultiplexer": "._reading.multiplexer",
+    "make_ndarray": "._reading.accumulator",
     "EventRecord": "._reading.records",
     "SkippedBytes": "._reading.records",
     "find_runs": "._reading.records",
@@ -79,6 +84,8 @@ __all__ = [
     "Metric",
     "RealInterval",
     "write_experiment",
+    "EventAccumulator",
+    "EventMultiplexer",
     "EventRecord",
     "HParamsTable",
     "Runs",
@@ -87,6 +94,7 @@ __all__ = [
     "SkippedBytes",
     "find_runs",
     "iter_events",
+    "make_ndarray",
     "read_histograms",
     "read_hparams",
     "read_scalars",

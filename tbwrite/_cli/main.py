@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .read_commands import add_read_commands
 
     add_read_commands(sub)  # ls, export, hparams, verify
+    from .plot_command import add_plot_command
+
+    add_plot_command(sub)
     return parser
 
 

@@ -15,10 +15,12 @@ import os
 import sys
 from typing import Any, Callable, TextIO
 
-__all__ = ["add_read_commands"]
+__all__ = ["add_read_commands", "check_path", "on_corrupt", "progress", "report_skipped"]
 
 
-def _progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | None:
+def progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | None:
+    """A ``progress(done, total, path)`` reporter on stderr, or None: only for a terminal or
+    with ``--progress``."""
     if not (args.progress or sys.stderr.isatty()):
         return None
 
@@ -30,11 +32,13 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | Non
     return report
 
 
-def _on_corrupt(args: argparse.Namespace) -> str:
+def on_corrupt(args: argparse.Namespace) -> str:
+    """The readers' ``on_corrupt`` for ``--skip-corrupt``."""
     return "skip" if args.skip_corrupt else "raise"
 
 
-def _report_skipped(skipped: list[Any]) -> None:
+def report_skipped(skipped: list[Any]) -> None:
+    """One line on stderr per damaged range that was skipped."""
     for s in skipped:
         print(
             f"skipped {s.nbytes} damaged bytes: {s.path} at byte offset {s.offset} ({s.reason})",
@@ -42,7 +46,8 @@ def _report_skipped(skipped: list[Any]) -> None:
         )
 
 
-def _check_path(path: str) -> None:
+def check_path(path: str) -> None:
+    """``FileNotFoundError`` (a one-line CLI error) for a local path that does not exist."""
     from .._sinks import exists
 
     if not exists(path):
@@ -54,34 +59,41 @@ def _load_all(args: argparse.Namespace) -> Any:
 
     from .._reading import loaders as _loaders
 
-    _check_path(args.logdir)
+    check_path(args.logdir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _loaders.load_runs(args.logdir, _on_corrupt(args), _progress(args))
+        return _loaders.load_runs(args.logdir, on_corrupt(args), progress(args))
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from .._format import plugin_names as _names
     from .._reading import loaders as _loaders
+    from .._text import scalar_cells, unicode_ok
 
+    spark = None if args.no_spark else "unicode" if unicode_ok(sys.stdout) else "ascii"
+    header = ("run", "tag", "kind", "points", "steps", "last", "range", *(["trend"] * bool(spark)))
     data, skipped = _load_all(args)
-    _report_skipped(skipped)
+    report_skipped(skipped)
     rows = []
     for run, rd in data.items():
         for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT):
             for tag, s in _loaders.series_of(rd, kind, args.purge).items():
                 steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
-                rows.append((run, tag, kind, str(len(s)), steps))
+                scalar = kind == _names.PLUGIN_SCALARS
+                cells = scalar_cells(s.values, spark) if scalar else ("",) * (len(header) - 5)
+                rows.append((run, tag, kind, str(len(s)), steps, *cells))
     if not rows:
         print(f"no scalars, histograms or text in {args.logdir}", file=sys.stderr)
         return 0
-    header = ("run", "tag", "kind", "points", "steps")
     _print_table([header, *rows])
     return 0
 
 
 def _print_table(rows: list[tuple[str, ...]], out: TextIO | None = None) -> None:
+    from .._text import escape
+
     out = out or sys.stdout
+    rows = [tuple(escape(c) for c in r) for r in rows]  # names from files: no raw ESC, CR
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
@@ -103,7 +115,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .._reading import loaders as _loaders
 
     data, skipped = _load_all(args)
-    _report_skipped(skipped)
+    report_skipped(skipped)
     out = _open_out(args)
     rows = series = 0
     runs = set()
@@ -162,13 +174,13 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
 
     from .._reading.hparams_table import read_hparams
 
-    _check_path(args.logdir)
+    check_path(args.logdir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         table = read_hparams(
-            args.logdir, purge=args.purge, on_corrupt=_on_corrupt(args), progress=_progress(args)
+            args.logdir, purge=args.purge, on_corrupt=on_corrupt(args), progress=progress(args)
         )
-    _report_skipped(table.skipped)
+    report_skipped(table.skipped)
     if not table:
         print(f"no hparams sessions in {args.logdir}", file=sys.stderr)
         return 0
@@ -207,16 +219,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     files = []
     for path in args.paths:
-        _check_path(path)
+        check_path(path)
         files += [f for run_files in find_runs(path).values() for f in run_files]
     if not files:
         print("no event files found", file=sys.stderr)
         return 1
-    progress = _progress(args)
+    report = progress(args)
     bad = 0
     for i, path in enumerate(files):
-        if progress is not None:
-            progress(i, len(files), path)
+        if report is not None:
+            report(i, len(files), path)
         check = verify_file(path)
         if check.corrupt is not None:
             bad += 1
@@ -272,8 +284,11 @@ def add_read_commands(sub: Any) -> None:
             )
         p.add_argument("--progress", action="store_true", help="report progress on stderr")
 
-    ls = sub.add_parser("ls", help="list runs and tags with their point counts")
+    ls = sub.add_parser(
+        "ls", help="list runs and tags: point counts; scalars' last value, range and sparkline"
+    )
     common(ls)
+    ls.add_argument("--no-spark", action="store_true", help="leave out the sparkline column")
     ls.set_defaults(func=_quiet_pipe(_cmd_ls))
 
     export = sub.add_parser("export", help="export every scalar as CSV or JSON lines")

@@ -22,6 +22,7 @@ from .._sinks import files_are_final, open_read
 if TYPE_CHECKING:
     pass
 from . import records
+from .filters import name_filter
 from .records import (
     EventRecord,
     SkippedBytes,
@@ -123,6 +124,7 @@ def iter_events(
     timeout: float | None = None,
     on_corrupt: str = "raise",
     raw: bool = False,
+    runs: Any = None,
 ) -> Iterator[EventRecord]:
     """Yield every event of an event file, a run directory or a logdir tree.
 
@@ -141,11 +143,14 @@ def iter_events(
             the file and byte offset; ``"skip"`` resynchronises on the next valid record and
             reports each skipped range with a ``RuntimeWarning``.
         raw: yield each record's bytes instead of a parsed ``Event``.
+        runs: only runs whose names match (a glob pattern, a compiled regular expression or
+            a list of those, as for :func:`~tbwrite.read_scalars`); others are not read.
 
     Yields:
         :class:`EventRecord` (run, path, offset, event).
     """
     check_on_corrupt(on_corrupt)
+    want_run = name_filter(runs, "runs")
     root = os.fspath(path)
     parse: Callable[[bytes], Any]
     if raw:
@@ -164,6 +169,8 @@ def iter_events(
     while True:
         got = False
         for run, files in find_runs(root).items():
+            if want_run is not None and not want_run(run):
+                continue
             for i, file in enumerate(files):
                 if file in done:
                     continue

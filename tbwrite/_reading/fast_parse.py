@@ -2,17 +2,18 @@
 
 An Event of a scalar is ``wall_time, step, summary{value{tag, simple_value | rank-0 float
 tensor}}``: everything from the summary's first byte to the value's last four is the same for
-every event of one tag (its "head"), so heads are grouped by content (a hash of their bytes,
-confirmed word by word), each distinct head is parsed once, and the wall times, steps and
-values are gathered with fancy indexing. Records of any other shape take the general path
-(:func:`slow_record`) through the protobuf classes.
+every event of one tag (its "head"), so heads are grouped by content (a hash table of their
+bytes, each confirmed word by word against its bucket's representative), each distinct head
+is parsed once, and the wall times, steps and values are gathered with fancy indexing
+(:func:`scalar_records`, also what ``EventAccumulator`` uses). Records of any other shape
+take the general path (:func:`slow_record`) through the protobuf classes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .._errors import CorruptRecordError
 from .._format.wire import (
@@ -40,7 +41,8 @@ from .tensors import legacy_histogram
 if TYPE_CHECKING:
     import numpy as np
 
-_MAX_HEAD_WORDS: Final = 16  # heads up to 128 bytes take the fast path
+_MAX_HEAD_BYTES: Final = 128  # longer heads take the general path
+_TABLE_BITS: Final = 20  # hash buckets of the grouping of heads
 
 
 # -- per-run accumulation -------------------------------------------------------------------
@@ -68,21 +70,6 @@ class RunData:
         self.heads: dict[bytes, tuple[str, bool] | None] = {}
 
 
-def _gather_u64(a64: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """Little-endian uint64 at arbitrary byte offsets of the buffer viewed by ``a64``."""
-    import numpy as np
-
-    # Offsets past the buffer only occur for records that fail the shape checks; clip them.
-    offs = np.minimum(offs, 8 * (len(a64) - 2))
-    q = offs >> 3
-    sh = ((offs & 7) << 3).astype(np.uint64)
-    lo = a64[q] >> sh
-    # (hi << (64 - sh)) without a shift by 64 when sh == 0.
-    hi = (a64[q + 1] << np.uint64(1)) << (np.uint64(63) - sh)
-    out: np.ndarray = lo | hi
-    return out
-
-
 def _varints(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decode the varint starting at byte 0 of each word: (values, lengths); length 0 marks
     a varint longer than 8 bytes (not decoded here)."""
@@ -103,7 +90,7 @@ def _varints(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return val, nbytes
 
 
-def _read_varint(b: bytes, i: int) -> tuple[int, int]:
+def read_varint(b: bytes, i: int) -> tuple[int, int]:
     result = 0
     shift = 0
     while True:
@@ -117,20 +104,20 @@ def _read_varint(b: bytes, i: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _fields(b: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+def fields(b: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     """(field number, wire type, start, end) of each field of b[i:end]; for varints the
     value's bytes, for LEN fields the payload."""
     while i < end:
-        key, i = _read_varint(b, i)
+        key, i = read_varint(b, i)
         fn, wt = key >> 3, key & 7
         if wt == VARINT:
-            _, j = _read_varint(b, i)
+            _, j = read_varint(b, i)
         elif wt == I64:
             j = i + 8
         elif wt == I32:
             j = i + 4
         elif wt == LEN:
-            n, i = _read_varint(b, i)
+            n, i = read_varint(b, i)
             j = i + n
         else:
             raise ValueError("unsupported wire type")
@@ -146,12 +133,12 @@ def _classify_head(head: bytes) -> tuple[str, bool] | None:
     s = head + b"\0\0\0\0"
     end = len(s)
     try:
-        fs = list(_fields(s, 0, end))
+        fs = list(fields(s, 0, end))
         if len(fs) != 1 or fs[0][:2] != (SUMMARY_VALUE_FIELD, LEN) or fs[0][3] != end:
             return None
         tag = None
         last = None
-        for fn, wt, a, b in _fields(s, fs[0][2], end):
+        for fn, wt, a, b in fields(s, fs[0][2], end):
             if fn == VALUE_TAG_FIELD and wt == LEN:
                 tag = s[a:b].decode("utf-8")
             elif fn in (VALUE_SIMPLE_VALUE_FIELD, VALUE_TENSOR_FIELD):
@@ -165,9 +152,9 @@ def _classify_head(head: bytes) -> tuple[str, bool] | None:
             return (tag, False) if wt == I32 else None
         dtype = 0
         value_field = None
-        for tfn, twt, ta, tb in _fields(s, a, b):
+        for tfn, twt, ta, tb in fields(s, a, b):
             if tfn == TENSOR_DTYPE_FIELD and twt == VARINT:
-                dtype, _ = _read_varint(s, ta)
+                dtype, _ = read_varint(s, ta)
             elif tfn == TENSOR_SHAPE_FIELD and twt == LEN:
                 if tb != ta:
                     return None  # a shape with dims: not rank 0
@@ -190,100 +177,160 @@ def _classify_head(head: bytes) -> tuple[str, bool] | None:
         return None
 
 
+class ScalarRecords(NamedTuple):
+    """The scalar events among a chunk's records, in record order: ``sel`` their indices
+    among the chunk's records; ``codes`` index ``tags`` / ``is_tensor`` (a rank-0 float
+    tensor rather than a ``simple_value``)."""
+
+    sel: np.ndarray
+    codes: np.ndarray
+    tags: list[str]
+    is_tensor: list[bool]
+    steps: np.ndarray
+    walls: np.ndarray
+    values: np.ndarray
+
+
+def scalar_records(
+    buf: bytes,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    heads: dict[bytes, tuple[str, bool] | None],
+) -> ScalarRecords:
+    """Recognise the records of ``buf`` (payloads at ``starts``, ``lengths`` bytes) that are
+    ``Event{wall_time, step, summary{value{tag, float32}}}`` with no metadata.
+
+    Such an event's bytes from the summary's value to its last four bytes (its "head") are
+    the same for every event of one tag: records are grouped by a hash of their head,
+    each group's head is compared word by word with its representative's and classified
+    once (``heads`` caches the classification by head bytes), and steps, wall times and
+    values are then gathered for all records at once. Anything else is left out.
+    """
+    import numpy as np
+
+    blen = len(buf)
+    n = len(starts)
+    empty = ScalarRecords(np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], *(np.zeros(0),) * 3)
+    if blen < 8 or not n:
+        return empty
+    u64 = np.ndarray((blen - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+    a8 = np.frombuffer(buf, dtype=np.uint8)
+    last = blen - 8  # the last offset an 8-byte load may start at
+
+    def load(offs: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        # Loads past the buffer only concern records the fast path cannot take anyway.
+        ok &= offs <= last
+        out: np.ndarray = u64[np.where(ok, offs, 0)]
+        return out
+
+    ps = starts
+    pe = starts + lengths
+    ok = lengths >= 8
+    has_wall = (a8[np.minimum(ps, blen - 1)] == EVENT_WALL_TIME[0]) & ok
+    wall = np.where(has_wall, load(ps + 1, ok), np.uint64(0)).view(np.float64)
+    pos = ps + 9 * has_wall
+    has_step = a8[np.minimum(pos, blen - 1)] == EVENT_STEP[0]
+    sv, sn = _varints(load(pos + 1, ok))
+    ok &= ~has_step | (sn > 0)
+    step = np.where(has_step, sv, np.uint64(0)).view(np.int64)
+    pos += has_step * (1 + sn)
+    ok &= a8[np.minimum(pos, blen - 1)] == EVENT_SUMMARY[0]
+    lv, ln = _varints(load(pos + 1, ok))
+    ss = pos + 1 + ln
+    ok &= (ln > 0) & (ss + lv.astype(np.int64) == pe)
+    hl = pe - 4 - ss
+    ok &= (hl >= 4) & (hl <= _MAX_HEAD_BYTES)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return empty
+    ss, hl, pe, step, wall = ss[idx], hl[idx], pe[idx], step[idx], wall[idx]
+    nwords = int((hl.max() + 7) // 8)
+    words = []
+    good = np.ones(len(idx), dtype=bool)
+    h = hl.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for j in range(nwords):
+        w = load(ss + 8 * j, good)
+        rem = hl - 8 * j
+        part = (rem > 0) & (rem < 8)
+        if part.any():
+            keep = (
+                np.uint64(1) << (np.clip(rem, 0, 7).astype(np.uint64) * np.uint64(8))
+            ) - np.uint64(1)
+            w = np.where(part, w & keep, w)
+        w = np.where(rem > 0, w, np.uint64(0))
+        words.append(w)
+        h = (h ^ w) * np.uint64(0x100000001B3) + np.uint64(j + 1)
+        h ^= h >> np.uint64(29)
+    # A representative per hash bucket, without sorting: of the records sharing a bucket,
+    # whichever was assigned last. Every record is then compared with its representative,
+    # so a bucket shared by two heads only sends one of them to the general path.
+    table = np.empty(1 << _TABLE_BITS, dtype=np.int64)
+    bucket = (h >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
+    table[bucket] = np.arange(len(idx))
+    rep = table[bucket]
+    # Same length and words as a representative that was itself read whole (a word past the
+    # buffer reads as the buffer's first; such records take the general path).
+    good &= (hl == hl[rep]) & good[rep]
+    for w in words:
+        good &= w == w[rep]
+    is_rep = np.zeros(len(idx), dtype=bool)
+    is_rep[rep[good]] = True
+    reps = np.flatnonzero(is_rep)
+    code_of = np.full(len(idx), -1, dtype=np.int64)
+    tags: list[str] = []
+    is_tensor: list[bool] = []
+    for r in reps.tolist():
+        a = int(ss[r])
+        head = buf[a : a + int(hl[r])]
+        if head in heads:
+            cls = heads[head]
+        else:
+            cls = _classify_head(head)
+            if len(heads) < 100_000:
+                heads[head] = cls
+        if cls is not None:
+            code_of[r] = len(tags)
+            tags.append(cls[0])
+            is_tensor.append(cls[1])
+    codes = np.where(good, code_of[rep], -1)
+    keep = codes >= 0
+    sel = idx[keep]
+    pe = pe[keep]
+    vbits = (u64[pe - 4] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return ScalarRecords(
+        sel,
+        codes[keep],
+        tags,
+        is_tensor,
+        step[keep],
+        wall[keep],
+        vbits.view(np.float32).astype(np.float64),
+    )
+
+
 def fast_chunk(rd: RunData, buf: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Take the scalar events of a chunk; returns a mask of the records left for the
     general path."""
     import numpy as np
 
-    n = len(starts)
-    pad = (-len(buf)) % 8 + 32
-    a64 = np.frombuffer(buf + bytes(pad), dtype="<u8")
-    a8 = np.frombuffer(buf, dtype=np.uint8)
-    ps = starts
-    pe = starts + lengths
-    ok = lengths >= 8
-    pos = ps.copy()
-    safe = np.minimum(pos, len(buf) - 1)
-    has_wall = (a8[safe] == EVENT_WALL_TIME[0]) & ok
-    wall_bits = _gather_u64(a64, ps + 1)
-    wall = np.where(has_wall, wall_bits, np.uint64(0)).view(np.float64)
-    pos += 9 * has_wall
-    safe = np.minimum(pos, len(buf) - 1)
-    has_step = a8[safe] == EVENT_STEP[0]
-    sv, sn = _varints(_gather_u64(a64, pos + 1))
-    ok &= ~has_step | (sn > 0)
-    step = np.where(has_step, sv, np.uint64(0)).view(np.int64)
-    pos += has_step * (1 + sn)
-    safe = np.minimum(pos, len(buf) - 1)
-    ok &= a8[safe] == EVENT_SUMMARY[0]
-    lv, ln_ = _varints(_gather_u64(a64, pos + 1))
-    ss = pos + 1 + ln_
-    ok &= (ln_ > 0) & (ss + lv.astype(np.int64) == pe)
-    hl = pe - 4 - ss
-    ok &= (hl >= 4) & (hl <= 8 * _MAX_HEAD_WORDS)
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
-        return ~ok
-    ss_o = ss[idx]
-    hl_o = hl[idx]
-    nwords = int((hl_o.max() + 7) // 8)
-    words = []
-    h = hl_o.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    for j in range(nwords):
-        w = _gather_u64(a64, ss_o + 8 * j)
-        rem = hl_o - 8 * j
-        keep = np.where(
-            rem >= 8,
-            np.uint64(0xFFFFFFFFFFFFFFFF),
-            (np.uint64(1) << (np.clip(rem, 0, 7).astype(np.uint64) * np.uint64(8))) - np.uint64(1),
-        )
-        w &= keep
-        words.append(w)
-        h = (h ^ w) * np.uint64(0x100000001B3) + np.uint64(j + 1)
-        h ^= h >> np.uint64(29)
-    uh, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    rep = first[inv]
-    same = np.ones(len(idx), dtype=bool)
-    for w in words:
-        same &= w == w[rep]
-    # Classify each distinct head once (cached per run).
-    code_of_head = np.full(len(uh), -1, dtype=np.int64)
-    tags: list[str] = []
-    is_tensor: list[bool] = []
-    for u, r in enumerate(first.tolist()):
-        a = int(ss_o[r])
-        head = buf[a : a + int(hl_o[r])]
-        if head in rd.heads:
-            cls = rd.heads[head]
-        else:
-            cls = _classify_head(head)
-            if len(rd.heads) < 100_000:
-                rd.heads[head] = cls
-        if cls is not None:
-            code_of_head[u] = len(tags)
-            tags.append(cls[0])
-            is_tensor.append(cls[1])
-    codes = code_of_head[inv]
-    good = same & (codes >= 0)
-    sel = idx[good]
-    codes = codes[good]
+    found = scalar_records(buf, starts, lengths, rd.heads)
+    rest = np.ones(len(starts), dtype=bool)
+    sel, codes = found.sel, found.codes
     if sel.size:
-        vbits = (_gather_u64(a64, pe[sel] - 4) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        values = vbits.view(np.float32).astype(np.float64)
         ridx = rd.n + sel
-        st = step[sel]
-        wt = wall[sel]
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+        # Stable radix sort on small codes: one piece per tag, in record order.
+        small = codes.astype(np.int16) if len(found.tags) < 2**15 else codes
+        order = np.argsort(small, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
         for part in np.split(order, bounds):
             c = int(codes[part[0]])
-            target = rd.tensor_scalar if is_tensor[c] else rd.simple
-            target[tags[c]].append((ridx[part], st[part], wt[part], values[part]))
-        rd.sum_pieces.append((ridx, st))
-        rd.fast_tags.append((ridx, codes, tags))
-    rest = np.ones(n, dtype=bool)
-    rest[sel] = False
+            target = rd.tensor_scalar if found.is_tensor[c] else rd.simple
+            target[found.tags[c]].append(
+                (ridx[part], found.steps[part], found.walls[part], found.values[part])
+            )
+        rd.sum_pieces.append((ridx, found.steps))
+        rd.fast_tags.append((ridx, codes, found.tags))
+        rest[sel] = False
     return rest
 
 

@@ -14,8 +14,9 @@ scalar and a legacy ``HistogramProto`` always a histogram.
 from __future__ import annotations
 
 import os
+import threading
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 from .._errors import CorruptRecordError
 from .._format.plugin_names import (
@@ -23,7 +24,9 @@ from .._format.plugin_names import (
     PLUGIN_SCALARS,
     PLUGIN_TEXT,
 )
+from .._sinks import is_remote
 from .fast_parse import RunData, fast_chunk, slow_record
+from .filters import name_filter
 from .records import SkippedBytes, check_on_corrupt, find_runs, scan_records, warn_skipped
 from .results import Runs, Series
 from .tensors import decoded, warn_undecodable
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 
 
 ProgressFn = Callable[[int, int, str], None]
+
+REMOTE_THREADS: Final = 16  # runs fetched at once from a store
 
 
 def _load_run(
@@ -170,7 +175,11 @@ def _rows(items: list[tuple[int, int, float, Any]]) -> tuple[Any, Any, Any, list
     )
 
 
-def series_of(rd: RunData, kind: str, purge: bool) -> dict[str, Series]:
+def series_of(
+    rd: RunData, kind: str, purge: bool, want: Callable[[str], bool] | None = None
+) -> dict[str, Series]:
+    """The series of one kind of a run; ``want`` (a tag predicate) leaves other tags out
+    before anything of theirs is decoded."""
     import numpy as np
 
     global_cuts: list[tuple[int, int]] = []
@@ -187,6 +196,8 @@ def series_of(rd: RunData, kind: str, purge: bool) -> dict[str, Series]:
         tags |= {
             t for t in (set(rd.tensor_scalar) | set(rd.tensors)) if plugin(t) == PLUGIN_SCALARS
         }
+        if want is not None:
+            tags = {t for t in tags if want(t)}
         for tag in sorted(tags):
             pieces = list(rd.simple.get(tag, ()))
             if rd.slow_simple.get(tag):
@@ -210,6 +221,8 @@ def series_of(rd: RunData, kind: str, purge: bool) -> dict[str, Series]:
         tags = {t for t in rd.tensors if plugin(t) == kind}
         if kind == PLUGIN_HISTOGRAMS:
             tags |= set(rd.histos)
+        if want is not None:
+            tags = {t for t in tags if want(t)}
         for tag in sorted(tags):
             rows: list[tuple[int, int, float, Any]] = []
             if kind == PLUGIN_HISTOGRAMS:
@@ -241,16 +254,49 @@ def load_runs(
     logdir: str | os.PathLike[str],
     on_corrupt: str,
     progress: ProgressFn | None,
+    runs: Any = None,
+    threads: int | None = None,
 ) -> tuple[dict[str, RunData], list[SkippedBytes]]:
+    """Every run under ``logdir`` whose name passes the filter ``runs``, read ``threads``
+    runs at once (default: 1 for local paths, :data:`REMOTE_THREADS` for store URLs)."""
     check_on_corrupt(on_corrupt)
-    runs = find_runs(logdir)
-    total = sum(len(f) for f in runs.values())
+    want_run = name_filter(runs, "runs")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    found = find_runs(logdir)
+    if want_run is not None:
+        found = {run: files for run, files in found.items() if want_run(run)}
+    total = sum(len(f) for f in found.values())
     skipped: list[SkippedBytes] = []
     done = [0]
-    data = {
-        run: _load_run(run, files, on_corrupt, skipped, progress, done, total)
-        for run, files in runs.items()
-    }
+    if threads is None:
+        threads = REMOTE_THREADS if is_remote(os.fspath(logdir)) else 1
+    if threads == 1 or len(found) < 2:
+        data = {
+            run: _load_run(run, files, on_corrupt, skipped, progress, done, total)
+            for run, files in found.items()
+        }
+        return data, skipped
+    # Runs on a store are mostly waiting for the network: fetch several at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    locked: ProgressFn | None = None
+    if progress is not None:
+        report = progress
+
+        def locked(i: int, n: int, path: str) -> None:
+            with lock:
+                report(i, n, path)
+
+    with ThreadPoolExecutor(min(threads, len(found))) as pool:
+        futures = {
+            run: pool.submit(_load_run, run, files, on_corrupt, skipped, locked, done, total)
+            for run, files in found.items()
+        }
+        data = {run: fut.result() for run, fut in futures.items()}
     return data, skipped
 
 
@@ -260,11 +306,15 @@ def _read_kind(
     purge: bool,
     on_corrupt: str,
     progress: ProgressFn | None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
-    data, skipped = load_runs(logdir, on_corrupt, progress)
+    want_tag = name_filter(tags, "tags")
+    data, skipped = load_runs(logdir, on_corrupt, progress, runs, threads)
     out = Runs(skipped=skipped)
     for run, rd in data.items():
-        series = series_of(rd, kind, purge)
+        series = series_of(rd, kind, purge, want_tag)
         if series:
             out[run] = series
     warn_skipped(skipped, stacklevel=4)
@@ -277,6 +327,9 @@ def read_scalars(
     purge: bool = False,
     on_corrupt: str = "raise",
     progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
     """Every scalar of a logdir, run dir or event file: ``{run: {tag: Series}}``.
 
@@ -299,11 +352,17 @@ def read_scalars(
             offset); ``"skip"`` resynchronises on the next valid record, lists what it
             passed over in the result's ``skipped`` and warns (``RuntimeWarning``).
         progress: called as ``progress(files_done, files_total, path)`` before each file.
+        runs: only the runs whose names match: a glob pattern (``"lr_*/train"``, the whole
+            name), a compiled regular expression (``re.compile("seed[12]")``, searched), or a
+            list of those. Other runs' files are not read at all.
+        tags: only the tags that match, likewise; other tags are not assembled or decoded.
+        threads: runs read at once (default: 1 for local paths, ``REMOTE_THREADS`` (16) for
+            store URLs, where runs are fetched concurrently).
 
     Returns:
         :class:`Runs`; each :class:`Series` has numpy ``steps``, ``wall_times``, ``values``.
     """
-    return _read_kind(PLUGIN_SCALARS, logdir, purge, on_corrupt, progress)
+    return _read_kind(PLUGIN_SCALARS, logdir, purge, on_corrupt, progress, runs, tags, threads)
 
 
 def read_histograms(
@@ -312,6 +371,9 @@ def read_histograms(
     purge: bool = False,
     on_corrupt: str = "raise",
     progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
     """Every histogram: ``{run: {tag: Series}}`` with ``values`` a list of ``[k, 3]``
     float64 arrays of (left edge, right edge, count).
@@ -320,7 +382,7 @@ def read_histograms(
     as TensorBoard converts them: empty outer buckets dropped, min and max as outer edges).
     Arguments as :func:`read_scalars`.
     """
-    return _read_kind(PLUGIN_HISTOGRAMS, logdir, purge, on_corrupt, progress)
+    return _read_kind(PLUGIN_HISTOGRAMS, logdir, purge, on_corrupt, progress, runs, tags, threads)
 
 
 def read_text(
@@ -329,8 +391,11 @@ def read_text(
     purge: bool = False,
     on_corrupt: str = "raise",
     progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
 ) -> Runs:
     """Every text summary: ``{run: {tag: Series}}`` with ``values`` a list of ``str`` (a
     numpy array of ``str`` for a text tensor of rank >= 1). Arguments as
     :func:`read_scalars`."""
-    return _read_kind(PLUGIN_TEXT, logdir, purge, on_corrupt, progress)
+    return _read_kind(PLUGIN_TEXT, logdir, purge, on_corrupt, progress, runs, tags, threads)

@@ -6,11 +6,11 @@ Strategy: two record paths over the same format.
   inside it) fed from files in chunks, so a truncated last record is simply "need more
   data" and a follow mode only has to feed it what the writer appends later.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
-  :func:`scan_records` walks a whole chunk in one tight loop: a record header (length and
-  its checksum) seen before is recognised by a dict lookup of its 12 bytes, each payload's
-  CRC-32C is computed in C, and all data checksums of the chunk are then masked and compared
-  at once with numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises
-  or resynchronises byte by byte exactly as the streaming path does.
+  :func:`scan_records` hands a whole chunk to :func:`tbwrite._reading.fastscan.walk`, which
+  finds its records by predicting the (periodic) record sizes and verifying every predicted
+  header at once, and checks the data checksums of equal-length records in aggregate with
+  numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises or
+  resynchronises byte by byte exactly as the streaming path does.
 
 A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
 listed and objects read through fsspec (:mod:`tbwrite._sinks`), imported only for URLs.
@@ -24,20 +24,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from array import array
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
 from .._errors import CorruptRecordError
 from .._format.tfrecord import (
     FOOTER_SIZE,
-    HEADER,
     HEADER_SIZE,
-    LENGTH_SIZE,
     RecordDecoder,
-    load_crc32c,
-    mask_crc,
-    masked_crc32c,
 )
 from .._sinks import list_runs, open_read
 
@@ -54,7 +48,6 @@ __all__ = [
 
 ON_CORRUPT: Final = ("raise", "skip")
 CHUNK_SIZE: Final = 32 << 20
-_MAX_CACHED_HEADERS: Final = 4096
 
 
 class SkippedBytes(NamedTuple):
@@ -161,54 +154,33 @@ def scan_records(
     on_corrupt: str = "raise",
     skipped: list[SkippedBytes] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    start: int = 0,
+    exact: bool = False,
 ) -> Iterator[Chunk]:
-    """Every verified record of the file ``path``, a chunk at a time.
+    """Every verified record of the file ``path``, a chunk at a time, from byte ``start``
+    (a record boundary). ``exact`` checks each data checksum on its own rather than those
+    of equal-length records in aggregate.
 
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
     record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid
     record and appended to ``skipped``. An unfinished last record ends the scan.
     """
-    import numpy as np
+    from . import fastscan
 
     check_on_corrupt(on_corrupt)
     hcache: dict[bytes, int] = {}
     f, size = open_read(path)
     with f:
-        off = 0
+        off = start
         want = chunk_size
         while off + HEADER_SIZE <= size:
             f.seek(off)
             buf = f.read(want)
             want = chunk_size
-            pos, (rec_starts, crcs), need = _walk(buf, hcache)
-            bad_at: int | None = None
-            reason = ""
-            if len(rec_starts):
-                st = np.frombuffer(rec_starts, dtype=np.int64)
-                ln = np.empty_like(st)
-                ln[:-1] = st[1:] - st[:-1]
-                ln[-1] = pos - st[-1]
-                ln -= HEADER_SIZE + FOOTER_SIZE
-                st = st + HEADER_SIZE
-                raw = np.frombuffer(crcs, dtype=np.uint32).astype(np.uint64)
-                masked = mask_crc(raw)
-                arr = np.frombuffer(buf, dtype=np.uint8)
-                foot = st + ln
-                stored = (
-                    arr[foot].astype(np.uint64)
-                    | (arr[foot + 1].astype(np.uint64) << 8)
-                    | (arr[foot + 2].astype(np.uint64) << 16)
-                    | (arr[foot + 3].astype(np.uint64) << 24)
-                )
-                bad = np.flatnonzero(masked != stored)
-                if bad.size:
-                    i = int(bad[0])
-                    bad_at = int(st[i]) - HEADER_SIZE
-                    reason = "data checksum mismatch"
-                    st, ln = st[:i], ln[:i]
-                    pos = bad_at
-                if len(st):
-                    yield Chunk(buf, off, st, ln)
+            pos, st, ln, need, bad_at = fastscan.walk(buf, hcache, exact)
+            reason = "data checksum mismatch" if bad_at is not None else ""
+            if len(st):
+                yield Chunk(buf, off, st, ln)
             if bad_at is None and need == -1:
                 bad_at = pos
                 reason = "length checksum mismatch"
@@ -234,43 +206,6 @@ def scan_records(
                 return
 
 
-def _walk(buf: bytes, hcache: dict[bytes, int]) -> tuple[int, tuple[array[int], array[int]], int]:
-    """Walk the records of ``buf`` from 0.
-
-    Returns (end of the last complete record, (record starts, raw CRC-32C of each
-    payload), need) where need is 0 at a clean end, the size of the next (incomplete)
-    record, or -1 when the next header's length checksum is wrong (at the returned end).
-    ``hcache`` maps a verified 12-byte header to its record's total size.
-    """
-    starts = array("q")
-    crcs = array("I")
-    s_app, c_app = starts.append, crcs.append
-    crc = load_crc32c()
-    get = hcache.get
-    blen = len(buf)
-    pos = 0
-    while True:
-        # The hot loop: one slice and one dict lookup recognise a header seen before.
-        n = get(buf[pos : pos + HEADER_SIZE])
-        if n is None:
-            h = buf[pos : pos + HEADER_SIZE]
-            if len(h) < HEADER_SIZE:
-                return pos, (starts, crcs), 0
-            length, hcrc = HEADER.unpack(h)
-            if masked_crc32c(h[:LENGTH_SIZE]) != hcrc:
-                return pos, (starts, crcs), -1
-            n = length + HEADER_SIZE + FOOTER_SIZE
-            if pos + n > blen:
-                return pos, (starts, crcs), n
-            if len(hcache) < _MAX_CACHED_HEADERS:
-                hcache[h] = n
-        elif pos + n > blen:
-            return pos, (starts, crcs), n
-        c_app(crc(buf[pos + HEADER_SIZE : pos + n - FOOTER_SIZE]))
-        s_app(pos)
-        pos += n
-
-
 class FileCheck(NamedTuple):
     """What :func:`verify_file` found: ``records`` valid ones, ``corrupt`` (offset, reason)
     of the first damaged record or None, ``incomplete`` bytes of an unfinished tail."""
@@ -289,7 +224,7 @@ def verify_file(path: str) -> FileCheck:
     f, size = open_read(path)
     f.close()
     try:
-        for chunk in scan_records(path):
+        for chunk in scan_records(path, exact=True):
             records += len(chunk.starts)
             end = chunk.base + int(chunk.starts[-1] + chunk.lengths[-1]) + FOOTER_SIZE
     except CorruptRecordError as err:

@@ -1,12 +1,13 @@
 """What the readers return: Series, Runs, SessionRow, HParamsTable.
 
-Plain containers of numpy arrays, with conversions to pandas and polars (each imported
-only when asked for).
+Plain containers of numpy arrays, with conversions to pandas and polars and a matplotlib
+figure (:meth:`Runs.plot`, drawn by :mod:`.plot`), each imported only when asked for.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,6 +118,55 @@ class Runs(dict):  # type: ignore[type-arg]
         if cols["value"].dtype == object:
             cols["value"] = list(cols["value"])
         return pl.DataFrame(cols)
+
+    def plot(
+        self,
+        tags: str | list[str] | None = None,
+        *,
+        run: str | list[str] | None = None,
+        x: str = "step",
+        smoothing: float = 0.0,
+        log_y: bool = False,
+        panels: str = "per-tag",
+        title: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        figsize: tuple[float, float] | None = None,
+        dpi: float = 100.0,
+    ) -> Any:
+        """Scalar series in one matplotlib figure; returns the ``Figure`` (needs the ``plot``
+        extra: ``pip install 'tbwrite[plot]'``).
+
+        Args:
+            tags: tags to draw, each an exact tag or an ``fnmatch`` pattern (``"loss/*"``), in
+                this order; default every scalar tag, sorted.
+            run: runs to draw, names or patterns as for ``tags``; default every run.
+            x: ``"step"``, ``"wall_time"`` (dates, UTC) or ``"relative"`` (time since each
+                series' first point).
+            smoothing: TensorBoard's smoothing weight in [0, 1) (its default is 0.6); the raw
+                series is drawn faintly behind the smoothed one.
+            log_y: a logarithmic y axis.
+            panels: ``"per-tag"`` (one panel per tag, a line per run, legend by run) or
+                ``"shared"`` (every line on one panel).
+            title: a title over the figure.
+            path: write the figure there (format from the suffix: png, svg, pdf, ...) with
+                the Agg canvas, without pyplot; without it the figure comes from pyplot.
+            figsize, dpi: the figure's size in inches and resolution.
+        """
+        from .plot import plot_runs
+
+        return plot_runs(
+            self,
+            tags,
+            run=run,
+            x=x,
+            smoothing=smoothing,
+            log_y=log_y,
+            panels=panels,
+            title=title,
+            path=path,
+            figsize=figsize,
+            dpi=dpi,
+        )
 
 
 @dataclass

@@ -249,25 +249,41 @@ def list_runs(url: str) -> dict[str, list[str]] | None:
     root = root.rstrip("/")
     fs.invalidate_cache()
     base = url.rstrip("/")
-    if fs.isfile(root):
+    # One recursive listing (a paginated LIST on object stores), not one per directory.
+    found = fs.find(root, detail=True)
+    if root in found:
         return None
-    runs: dict[str, list[str]] = {}
-    found = False
-    for dirpath, _dirs, files in fs.walk(root):
-        found = True
-        names = sorted(f for f in files if is_event_file(f))
-        if not names:
-            continue
-        dirpath = dirpath.rstrip("/")
-        rel = dirpath[len(root) :].strip("/") if dirpath.startswith(root) else dirpath
-        run = rel or "."
-        runs[run] = [join(base, rel, n) if rel else join(base, n) for n in names]
     if not found and not fs.exists(root):
         raise FileNotFoundError(f"no such file or directory: {url!r}")
+    runs: dict[str, list[str]] = {}
+    if len(_SIZES) > _MAX_SIZES:
+        _SIZES.clear()
+    for path, info in sorted(found.items()):
+        rel = path[len(root) :].strip("/") if path.startswith(root) else path
+        folder, _, name = rel.rpartition("/")
+        if not is_event_file(name):
+            continue
+        obj = join(base, rel)
+        runs.setdefault(folder or ".", []).append(obj)
+        if isinstance(info, dict) and isinstance(info.get("size"), int):
+            _SIZES[obj] = info["size"]
     return dict(sorted(runs.items()))
+
+
+# Object sizes from the latest listing: opening an object then needs no request of its own
+# for its size. Objects only ever grow (an upload retried under its name is a continuation),
+# so a size listed earlier reads a prefix that was complete when listed.
+_SIZES: dict[str, int] = {}
+_MAX_SIZES: Final = 1_000_000
 
 
 def open_remote(url: str) -> Any:
     """A binary file object (with ``.size``) for a store object."""
     fs, path = filesystem(url)
+    size = _SIZES.get(url)
+    if size is not None:
+        try:
+            return fs.open(path, "rb", size=size)
+        except TypeError:  # a filesystem whose files take no size
+            pass
     return fs.open(path, "rb")

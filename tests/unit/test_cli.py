@@ -41,9 +41,11 @@ def test_ls(logdir, capsys) -> None:
     code, out, err = run_cli(capsys, "ls", str(logdir))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["run", "tag", "kind", "points", "steps"]
-    assert lines[1].split() == ["a", "loss", "scalars", "3", "0..2"]
-    assert any(line.split()[:4] == ["b/c", "h", "histograms", "1"] for line in lines)
+    assert lines[0].split() == ["run", "tag", "kind", "points", "steps", "last", "range", "trend"]
+    # capsys's stdout is UTF-8: the sparkline is drawn with block characters.
+    assert lines[1].split() == ["a", "loss", "scalars", "3", "0..2", "2", "0..2", "▁▅█"]
+    assert lines[2].split() == ["a", "nan", "scalars", "1", "1..1", "nan", "·"]
+    assert any(line.split() == ["b/c", "h", "histograms", "1", "1..1"] for line in lines)
     assert any(line.split()[:4] == ["b/c", "t", "text", "1"] for line in lines)
 
 

@@ -17,6 +17,7 @@ FLOORS = {
     "_errors": 0,
     "_types": 0,
     "_proto": 0,
+    "_text": 0,
     "_format": 1,
     "_checks": 2,
     "_sinks": 2,
