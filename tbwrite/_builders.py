@@ -17,6 +17,7 @@ import numpy as np
 from ._encode import encode_varint
 from ._names import PLUGIN_HISTOGRAMS, PLUGIN_SCALARS, PLUGIN_TEXT
 from ._proto import summary_pb2, tensor_pb2
+from ._tensorlike import to_numpy
 from ._values import as_real_array
 
 __all__ = [
@@ -206,7 +207,7 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
         out = _equal_width(arr, int(bins), lo, hi)
     else:
         try:
-            edges = np.asarray(bins, dtype=np.float64)
+            edges = np.asarray(to_numpy(bins), dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(
                 f"bins must be a str, an int or a sequence of edges, got {bins!r}"
@@ -237,8 +238,8 @@ def histogram_from_raw(
     Bucket i spans (limit[i-1], limit[i]]; the first starts at ``min``, the last ends at
     ``max`` (its limit is often DBL_MAX).
     """
-    limits = np.asarray(bucket_limits, dtype=np.float64).reshape(-1)
-    counts = np.asarray(bucket_counts, dtype=np.float64).reshape(-1)
+    limits = np.asarray(to_numpy(bucket_limits), dtype=np.float64).reshape(-1)
+    counts = np.asarray(to_numpy(bucket_counts), dtype=np.float64).reshape(-1)
     if limits.size == 0:
         raise ValueError("bucket_limits must not be empty")
     if limits.size != counts.size:

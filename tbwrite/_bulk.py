@@ -30,6 +30,7 @@ from crc32c import crc32c
 
 from ._encode import EVENT_STEP, EVENT_WALL_TIME, ScalarEncoder
 from ._framing import FOOTER_SIZE, HEADER_SIZE, MASK_DELTA, masked_crc32c
+from ._tensorlike import to_numpy
 from ._values import INT64_MAX, as_walltime
 
 __all__ = ["CHUNK_RECORDS", "SeriesInput", "check_series", "encode_series"]
@@ -85,7 +86,7 @@ class SeriesInput:
 
 def _as_1d(obj: Any, name: str) -> np.ndarray:
     try:
-        arr = np.asarray(obj)
+        arr = np.asarray(to_numpy(obj))
     except (TypeError, ValueError) as err:
         raise TypeError(
             f"{name} must be a 1-D array of numbers; numpy could not convert it: {err}"

@@ -30,6 +30,7 @@ from ._names import (
 )
 from ._names import PLUGIN_HPARAMS as PLUGIN_NAME
 from ._proto import hparams_pb2, summary_pb2, tensor_pb2
+from ._tensorlike import is_tensorlike, to_numpy
 
 __all__ = [
     "Discrete",
@@ -84,6 +85,10 @@ def hparam_value(key: str, value: Any) -> HParamValue:
             return float(value)
         except OverflowError:
             raise ValueError(f"hparam {key!r} is too large for a float: {_show(value)}") from None
+    if is_tensorlike(value):  # a torch tensor of one element, e.g. torch.tensor(0.1)
+        value = to_numpy(value)
+        if value.size == 1:
+            value = value.reshape(())
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is not None and getattr(value, "ndim", 0) == 0 and getattr(value, "size", 1) == 1:
         if kind == "b":
