@@ -63,7 +63,7 @@ class FakeTensor:
 
     def __float__(self) -> float:
         if self.requires_grad:
-            warnings.warn("Converting a tensor with requires_grad=True to a scalar", UserWarning)
+            warnings.warn("Converting a tensor that requires grad", UserWarning, stacklevel=2)
         return float(self._data.reshape(()))
 
     def __len__(self) -> int:
