@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._torchcompat import box_edge_rects, fill_rects, pcm16, pixels_uint8
 from ._values import as_real_array
 
 __all__ = [
@@ -35,11 +36,13 @@ __all__ = [
     "draw_boxes",
     "figure_pixels",
     "figures_image",
+    "grey_to_rgb",
     "gif_encode",
     "image_hwc",
     "images_nhwc",
     "make_grid",
     "png_encode",
+    "rescale_lanczos",
     "rescale_nearest",
     "sound_samples",
     "video_frames",
@@ -54,7 +57,7 @@ PNG_ZLIB_LEVEL: Final = 6
 WAV_SAMPLE_WIDTH: Final = 2  # bytes: PCM16
 PCM16_MAX: Final = 32767
 GRID_COLUMNS: Final = 8  # images per row in add_images' grid, as PyTorch
-GRID_PADDING: Final = 2  # pixels around each image in that grid, as torchvision.make_grid
+GRID_PADDING: Final = 0  # pixels between the images of that grid: none, as PyTorch's grid
 BOX_COLOR: Final = (255, 0, 0)
 BOX_THICKNESS: Final = 2
 VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
@@ -73,21 +76,14 @@ def as_array(value: Any, name: str) -> np.ndarray:
 
 
 def as_uint8_pixels(arr: np.ndarray, name: str) -> np.ndarray:
-    """Pixels as uint8: uint8 as it is; floats (and bools) in [0, 1] times 255, rounded."""
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype.kind == "b":
-        return arr.astype(np.uint8) * np.uint8(255)
-    if arr.dtype.kind != "f":
-        raise TypeError(
-            f"{name} must be uint8 (0-255) or float (0.0-1.0), got an array of dtype {arr.dtype}"
-        )
-    if arr.size:
-        lo, hi = float(arr.min()), float(arr.max())  # NaN propagates into both
-        if not (lo >= 0.0 and hi <= 1.0):
-            bad = arr[~((arr >= 0.0) & (arr <= 1.0))].flat[0]
-            raise ValueError(f"{name} as floats must lie in [0, 1], found {float(bad)!r}")
-    return np.floor(arr.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    """Pixels as uint8 as PyTorch makes them: uint8 as it is; anything else times 255 in
+    float32, clipped to [0, 255] (with a one-time warning) and truncated."""
+    return pixels_uint8(arr, name)
+
+
+def grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """(..., 1) grey pixels as (..., 3) RGB, as PyTorch writes grey images; others as they are."""
+    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
 
 
 def _parse_format(dataformats: Any, allowed: str, required: str, name: str) -> str:
@@ -124,10 +120,10 @@ def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
 
 
 def image_hwc(value: Any, dataformats: Any = "CHW", name: str = "img_tensor") -> np.ndarray:
-    """One image as (H, W, C) uint8. ``dataformats``: CHW, HWC, HW or another order."""
+    """One image as (H, W, C) uint8, grey as RGB. ``dataformats``: CHW, HWC, HW, ..."""
     fmt = _parse_format(dataformats, "CHW", "HW", "CHW")
     arr = _to_layout(as_array(value, name), fmt, "HWC", name)
-    return np.ascontiguousarray(as_uint8_pixels(arr, name))
+    return np.ascontiguousarray(grey_to_rgb(as_uint8_pixels(arr, name)))
 
 
 def images_nhwc(value: Any, dataformats: Any = "NCHW", name: str = "img_tensor") -> np.ndarray:
@@ -202,7 +198,8 @@ def png_encode(pixels: np.ndarray) -> bytes:
 
 
 def boxes_array(value: Any, name: str = "box_tensor") -> np.ndarray:
-    """(K, 4) finite (xmin, ymin, xmax, ymax) pixel coordinates."""
+    """(K, 4) finite (xmin, ymin, xmax, ymax) pixel coordinates (in any order, as PyTorch
+    draws them: from corner to corner)."""
     arr = as_array(value, name)
     if arr.ndim == 1 and arr.size == 4:
         arr = arr.reshape(1, 4)
@@ -213,11 +210,6 @@ def boxes_array(value: Any, name: str = "box_tensor") -> np.ndarray:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, found {arr[~np.isfinite(arr)][0]!r}")
-    if (arr[:, 2] < arr[:, 0]).any() or (arr[:, 3] < arr[:, 1]).any():
-        i = int(np.flatnonzero((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]))[0])
-        raise ValueError(
-            f"{name}[{i}] must have xmin <= xmax and ymin <= ymax, got {arr[i].tolist()}"
-        )
     return arr
 
 
@@ -225,6 +217,8 @@ def box_labels(labels: Any, count: int) -> list[str] | None:
     """``labels``: None, or one str per box."""
     if labels is None:
         return None
+    if isinstance(labels, str) and count == 1:
+        labels = [labels]
     if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) != count:
         raise ValueError(f"labels must be a list of {count} str, one per box, got {labels!r}")
     for i, text in enumerate(labels):
@@ -236,41 +230,51 @@ def box_labels(labels: Any, count: int) -> list[str] | None:
 def draw_boxes(
     pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str] | None = None
 ) -> np.ndarray:
-    """A copy of (H, W, C) ``pixels`` (grey becomes RGB) with a red outline per box and,
-    when ``labels`` are given, each label on a red strip at the box's bottom (Pillow)."""
+    """A copy of (H, W, C) ``pixels`` (grey becomes RGB) with a red outline per box drawn
+    as PyTorch draws it (2-pixel edges, see :func:`tbwrite._torchcompat.box_edge_rects`)
+    and, when ``labels`` are given, each label on a red strip at the box's bottom (Pillow)."""
     out = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels.copy()
     color = np.array(BOX_COLOR + (255,) * (out.shape[2] - 3), dtype=np.uint8)
-    h, w = out.shape[:2]
-    t = BOX_THICKNESS
-    for x0, y0, x1, y1 in np.rint(boxes).astype(np.int64):
-        x0, x1 = max(x0, 0), min(x1, w - 1)
-        y0, y1 = max(y0, 0), min(y1, h - 1)
-        if x0 > x1 or y0 > y1:
-            continue  # entirely outside the image
-        out[y0 : min(y0 + t, y1 + 1), x0 : x1 + 1] = color
-        out[max(y1 - t + 1, y0) : y1 + 1, x0 : x1 + 1] = color
-        out[y0 : y1 + 1, x0 : min(x0 + t, x1 + 1)] = color
-        out[y0 : y1 + 1, max(x1 - t + 1, x0) : x1 + 1] = color
     if labels:
-        out = _draw_labels(out, boxes, labels)
+        return _draw_labelled(out, boxes, labels)
+    for box in boxes:
+        fill_rects(out, box_edge_rects(box), color)
     return out
 
 
-def _draw_labels(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+def _draw_labelled(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    # Box by box, outline then label, as PyTorch: a later box's outline covers an earlier label.
     image_module, draw_module, font_module = _pillow("add_image_with_boxes(labels=...)")
     image = image_module.fromarray(pixels)
     draw = draw_module.Draw(image)
     font = font_module.load_default()
     fill = BOX_COLOR + (255,) * (pixels.shape[2] - 3)
-    for (x0, _, _, y1), text in zip(boxes.tolist(), labels):
+    ink = (0,) * len(fill)
+    for box, text in zip(boxes.tolist(), labels):
+        for x0, y0, x1, y1 in box_edge_rects(box):
+            draw.rectangle([(x0, y0), (x1, y1)], fill=fill)
         if not text:
             continue
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
+        left, _, _, bottom = box
+        bbox = font.getbbox(text)
+        tw, th = bbox[2] - bbox[0], bbox[3] - bbox[1]
         margin = math.ceil(0.05 * th)
-        draw.rectangle([(x0, y1 - th - 2 * margin), (x0 + tw, y1)], fill=fill)
-        draw.text((x0 + margin, y1 - th - margin - top), text, fill=(0,) * len(fill), font=font)
+        draw.rectangle([(left, bottom - th - 2 * margin), (left + tw, bottom)], fill=fill)
+        draw.text((left + margin, bottom - th - margin), text, fill=ink, font=font)
     return np.asarray(image)
+
+
+def rescale_lanczos(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """``pixels`` resized by ``factor`` to (int(H * factor), int(W * factor)), at least 1x1,
+    with Pillow's Lanczos filter, as PyTorch resizes (needs Pillow unless the factor keeps
+    the size)."""
+    h, w = pixels.shape[:2]
+    nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
+    if (nh, nw) == (h, w):
+        return pixels
+    image_module, _, _ = _pillow("add_image_with_boxes(rescale=...)")
+    resized = image_module.fromarray(pixels).resize((nw, nh), image_module.Resampling.LANCZOS)
+    return np.ascontiguousarray(np.asarray(resized))
 
 
 def rescale_nearest(pixels: np.ndarray, factor: float) -> np.ndarray:
@@ -342,7 +346,8 @@ def _pillow(feature: str) -> tuple[Any, Any, Any]:
 
 def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:
     """(N, T, C, H, W) videos as (T, H', W', C) uint8 frames, the N videos tiled in a grid of
-    2**floor(log2(N)/2) rows (as PyTorch) per frame. C is 1 or 3."""
+    2**floor(log2(N)/2) rows and as many columns as a power-of-two N needs (as PyTorch).
+    C is 1 or 3."""
     arr = as_array(value, name)
     if arr.ndim != 5:
         raise ValueError(f"{name} must have shape (N, T, C, H, W), got {_show_shape(arr)}")
@@ -352,8 +357,9 @@ def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:
     if 0 in arr.shape:
         raise ValueError(f"{name} must not be empty, got {_show_shape(arr)}")
     pixels = as_uint8_pixels(arr, name)
+    # As PyTorch: N padded with black videos to a power of two, 2**floor(log2(N)/2) rows.
     rows = 2 ** ((n.bit_length() - 1) // 2)
-    cols = -(-n // rows)
+    cols = (1 << (n - 1).bit_length()) // rows
     grid = np.zeros((t, rows * h, cols * w, c), dtype=np.uint8)
     for i in range(n):
         y, x = (i // cols) * h, (i % cols) * w
@@ -399,7 +405,8 @@ def gif_encode(frames: np.ndarray, fps: float) -> bytes:
 
 
 def sound_samples(value: Any, name: str = "snd_tensor") -> np.ndarray:
-    """Mono float samples in [-1, 1]: shape (L,) or anything that squeezes to it, e.g. (1, L)."""
+    """Mono samples, shape (L,) or anything that squeezes to it, e.g. (1, L), in their own
+    dtype (PyTorch scales them in it). Samples outside [-1, 1] are clipped when encoded."""
     arr = as_array(value, name)
     squeezed = arr.squeeze() if arr.ndim > 1 else arr
     if squeezed.ndim != 1:
@@ -408,16 +415,13 @@ def sound_samples(value: Any, name: str = "snd_tensor") -> np.ndarray:
         )
     if squeezed.size == 0:
         raise ValueError(f"{name} must not be empty")
-    samples = squeezed.astype(np.float64)
-    ok = (samples >= -1.0) & (samples <= 1.0)  # False for NaN
-    if not ok.all():
-        raise ValueError(f"{name} samples must lie in [-1, 1], found {float(samples[~ok][0])!r}")
-    return samples
+    return squeezed
 
 
-def wav_encode(samples: np.ndarray, sample_rate: int) -> bytes:
-    """A mono PCM16 WAV of float samples in [-1, 1] (times 32767, rounded)."""
-    pcm = np.rint(samples * PCM16_MAX).astype("<i2")
+def wav_encode(samples: np.ndarray, sample_rate: int, name: str = "snd_tensor") -> bytes:
+    """A mono PCM16 WAV of samples in [-1, 1] (times 32767, truncated, as PyTorch; samples
+    outside are clipped with a one-time warning naming ``name``)."""
+    pcm = pcm16(samples, name)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
         out.setnchannels(1)

@@ -442,12 +442,12 @@ class SummaryWriter:
         dataformats: str = "NCHW",
     ) -> None:
         """Log a batch of images (NCHW, NHWC, NHW, ...) tiled into one PNG, 8 per row with
-        2 pixels of black padding around each (torchvision's ``make_grid`` layout)."""
+        no padding (PyTorch's grid; grey as RGB)."""
         from . import _media
 
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
-        grid = _media.make_grid(_media.images_nhwc(img_tensor, dataformats))
+        grid = _media.make_grid(_media.grey_to_rgb(_media.images_nhwc(img_tensor, dataformats)))
         self._write_image(tag, grid, step, wall_time)
 
     def add_image_with_boxes(
@@ -461,8 +461,9 @@ class SummaryWriter:
         dataformats: str = "CHW",
         labels: Any = None,
     ) -> None:
-        """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red,
-        then resized by ``rescale``. ``labels`` (one str per box) are drawn with Pillow (the
+        """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red as
+        PyTorch draws them, then resized by ``rescale`` (Lanczos, as PyTorch). ``labels``
+        (one str per box) and a ``rescale`` that changes the size need Pillow (the
         ``video`` extra); the boxes need nothing."""
         from . import _media
 
@@ -474,7 +475,7 @@ class SummaryWriter:
         pixels = _media.image_hwc(img_tensor, dataformats)
         boxes = _media.boxes_array(box_tensor)
         texts = _media.box_labels(labels, len(boxes))
-        image = _media.rescale_nearest(_media.draw_boxes(pixels, boxes, texts), factor)
+        image = _media.rescale_lanczos(_media.draw_boxes(pixels, boxes, texts), factor)
         self._write_image(tag, image, step, wall_time)
 
     def add_figure(
