@@ -528,19 +528,22 @@ class SummaryWriter:
         sample_rate: Any = 44100,
         walltime: Any = None,
     ) -> None:
-        """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
-        from . import _media, _plugins
+        """Log mono audio, samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV in a
+        Summary.Audio, as PyTorch (samples times 32767, truncated; samples outside [-1, 1]
+        clipped, with a one-time warning)."""
+        from . import _legacy, _media, _plugins
 
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = _plugins.check_sample_rate(sample_rate)
-        wav = _media.wav_encode(_media.sound_samples(snd_tensor), rate)
+        samples = _media.sound_samples(snd_tensor)
+        wav = _media.wav_encode(samples, rate)
         self._write_summary(
             self._file,
             step,
             wall_time,
             tag,
-            lambda first: _plugins.audio_summary(tag, [wav], with_metadata=first),
+            lambda first: _legacy.audio_summary(tag, wav, rate, len(samples)),
         )
 
     def add_pr_curve(
@@ -679,16 +682,17 @@ class SummaryWriter:
     def _write_image(
         self, tag: str, pixels: Any, step: int, wall_time: float, encoded: bytes | None = None
     ) -> None:
-        from . import _media, _plugins
+        # A Summary.Image, as PyTorch writes it (both TensorBoard loaders convert it).
+        from . import _legacy, _media
 
         data = _media.png_encode(pixels) if encoded is None else encoded
-        height, width = pixels.shape[:2]
+        height, width, channels = pixels.shape
         self._write_summary(
             self._file,
             step,
             wall_time,
             tag,
-            lambda first: _plugins.image_summary(tag, [data], width, height, with_metadata=first),
+            lambda first: _legacy.image_summary(tag, data, height, width, channels),
         )
 
     # -- hparams ------------------------------------------------------------------------
