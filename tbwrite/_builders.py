@@ -27,6 +27,7 @@ __all__ = [
     "histogram_summary",
     "scalar_tensor_summary",
     "text_summary",
+    "torch_histogram_fields",
 ]
 
 
@@ -224,6 +225,58 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
     if max_bins is not None:
         out = _merge_buckets(out, int(max_bins))
     return out
+
+
+def _check_max_bins(max_bins: Any) -> int | None:
+    if max_bins is None:
+        return None
+    if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) or max_bins < 1:
+        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    return int(max_bins)
+
+
+def torch_histogram_fields(
+    values: Any, bins: Any = "tensorflow", max_bins: Any = None
+) -> tuple[float, float, float, float, float, list[float], list[float]]:
+    """The HistogramProto fields PyTorch writes for ``values`` (see
+    :func:`tbwrite._torchcompat.histogram_proto_fields`), after checking every argument:
+    ``bins`` is ``"tensorflow"`` (PyTorch's exponential edges), a numpy rule, an int >= 1
+    or >= 2 increasing finite edges."""
+    from ._torchcompat import histogram_proto_fields
+
+    arr = as_finite_array(values, "values")
+    cap = _check_max_bins(max_bins)
+    if isinstance(bins, str):
+        if bins != "tensorflow" and bins not in _NUMPY_BIN_RULES:
+            raise ValueError(
+                f"bins must be 'tensorflow', an int, a sequence of edges or one of "
+                f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
+            )
+    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if bins < 1:
+            raise ValueError(f"bins must be a positive number of buckets, got {bins!r}")
+        bins = int(bins)
+    else:
+        try:
+            edges = np.asarray(to_numpy(bins), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"bins must be a str, an int or a sequence of edges, got {bins!r}"
+            ) from None
+        if (
+            edges.ndim != 1
+            or edges.size < 2
+            or not np.isfinite(edges).all()
+            or (np.diff(edges) <= 0).any()
+        ):
+            raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
+        bins = edges
+    return histogram_proto_fields(arr, bins, cap)
+
+
+def as_float_list(values: Any) -> list[float]:
+    """A flat list of Python floats (for repeated double fields)."""
+    return [float(x) for x in np.asarray(to_numpy(values), dtype=np.float64).reshape(-1)]
 
 
 def histogram_from_raw(

@@ -50,6 +50,7 @@ def _hparams() -> ModuleType:
 
 
 _STATUSES = ("success", "failure", "unknown")
+_HISTOGRAM_FORMS = ("torch", "tensor")
 
 
 def default_logdir(comment: str = "") -> str:
@@ -90,6 +91,10 @@ class SummaryWriter:
         max_queue: records buffered before they are written to the file.
         flush_secs: seconds after which buffered records are written anyway.
         filename_suffix: appended to every event file name of this writer.
+        histogram_form: ``"torch"`` (default): histograms as PyTorch writes them, a legacy
+            HistogramProto with PyTorch's buckets, which ``EventAccumulator.Histograms()``
+            and tbparse read; ``"tensor"``: TensorBoard's current [k, 3] float64 tensor,
+            which both TensorBoard loaders show exactly (see :meth:`add_histogram`).
 
     Guarantees:
 
@@ -113,7 +118,11 @@ class SummaryWriter:
         max_queue: int = 10,
         flush_secs: float = 120,
         filename_suffix: str = "",
+        *,
+        histogram_form: str = "torch",
     ) -> None:
+        if histogram_form not in _HISTOGRAM_FORMS:
+            raise ValueError(f"histogram_form must be 'torch' or 'tensor', got {histogram_form!r}")
         if log_dir is None:
             if not isinstance(comment, str):
                 raise TypeError(f"comment must be a str, got {comment!r}")
@@ -139,6 +148,7 @@ class SummaryWriter:
         purge = None if purge_step is None else as_step(purge_step, "purge_step")
 
         self._log_dir = log_dir
+        self._histogram_form = histogram_form
         self._max_queue = max_queue
         self._flush_secs = flush_secs
         self._filename_suffix = filename_suffix
@@ -334,15 +344,34 @@ class SummaryWriter:
     ) -> None:
         """Log a histogram of ``values`` (any array-like of finite real numbers).
 
-        Written in TensorBoard's current form, a [k, 3] float64 tensor of
-        (left edge, right edge, count). ``bins``: ``"tensorflow"`` (default: 30
-        equal-width buckets from min to max), an int, a numpy rule such as ``"auto"`` or
-        ``"fd"``, or a sequence of edges; ``max_bins`` caps the bucket count by merging.
+        With ``histogram_form="torch"`` (the default) written as PyTorch writes it: a legacy
+        HistogramProto (min, max, num, sum, sum of squares, and the buckets from the first
+        to the last non-empty one, preceded by an empty one, by their right edges);
+        ``bins="tensorflow"`` means PyTorch's 1,549 exponential edges (±1e-12 * 1.1**k),
+        an int that many equal-width buckets, a numpy rule (``"auto"``, ``"fd"``, ...) or
+        a sequence of edges; ``max_bins`` groups ``len // max_bins`` adjacent buckets, as
+        PyTorch (which can leave more than ``max_bins``).
+
+        With ``histogram_form="tensor"``: TensorBoard's current [k, 3] float64 tensor of
+        (left edge, right edge, count); ``bins="tensorflow"`` means 30 equal-width buckets
+        from min to max (as ``tf.summary.histogram``) and ``max_bins`` caps the count.
         """
         tag = check_tag(tag)
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         b = _builders()
+        if self._histogram_form == "torch":
+            fields = b.torch_histogram_fields(values, bins, max_bins)
+            from . import _legacy
+
+            self._write_summary(
+                self._file,
+                step,
+                wall_time,
+                tag,
+                lambda first: _legacy.histogram_summary(tag, *fields),
+            )
+            return
         buckets = b.histogram_buckets(values, bins, max_bins)
         self._write_summary(
             self._file,
@@ -382,6 +411,26 @@ class SummaryWriter:
         as_float(sum_squares, "sum_squares")
         b = _builders()
         buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
+        if self._histogram_form == "torch":  # PyTorch's own form: the fields as given
+            from . import _legacy
+
+            fields = (
+                lo,
+                hi,
+                as_float(num, "num"),
+                as_float(sum, "sum"),
+                as_float(sum_squares, "sum_squares"),
+                b.as_float_list(bucket_limits),
+                buckets[:, 2].tolist(),
+            )
+            self._write_summary(
+                self._file,
+                step,
+                wall_time,
+                tag,
+                lambda first: _legacy.histogram_summary(tag, *fields),
+            )
+            return
         self._write_summary(
             self._file,
             step,
