@@ -8,7 +8,11 @@ convert them for the images, audio and histograms plugins:
 - Summary.Value.image (field 4): Image{height 1, width 2, colorspace 3 (channels),
   encoded_image_string 4 (PNG, or GIF for video)}; no plugin metadata.
 - Summary.Value.audio (field 6): Audio{sample_rate 1 (float), num_channels 2,
-  length_frames 3, encoded_audio_string 4 (WAV), content_type 5 ("audio/wav")}.
+  length_frames 3, encoded_audio_string 4 (WAV), content_type 5 ("audio/wav")}. PyTorch
+  writes no metadata, and TensorBoard's Rust loader then serves the clip as
+  ``application/octet-stream``; with the audio plugin's metadata (encoding WAV, data class
+  BLOB_SEQUENCE) on a tag's first value it serves ``audio/wav``, as the Python loader
+  always does, and the legacy readers still read the Audio message.
 - Summary.Value.histo (field 5): HistogramProto{min 1, max 2, num 3, sum 4,
   sum_squares 5, bucket_limit 6 (right edge of each bucket), bucket 7 (counts)}.
 """
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._proto import summary_pb2
+from ._names import PLUGIN_AUDIO, PLUGIN_DATA_VERSION
+from ._proto import plugins_pb2, summary_pb2
 
 __all__ = ["audio_summary", "histogram_summary", "image_summary"]
 
@@ -33,7 +38,9 @@ def image_summary(tag: str, encoded: bytes, height: int, width: int, channels: i
     ).SerializeToString()
 
 
-def audio_summary(tag: str, wav: bytes, sample_rate: int, frames: int) -> bytes:
+def audio_summary(
+    tag: str, wav: bytes, sample_rate: int, frames: int, *, with_metadata: bool
+) -> bytes:
     audio = summary_pb2.Summary.Audio(
         sample_rate=sample_rate,
         num_channels=1,
@@ -41,9 +48,15 @@ def audio_summary(tag: str, wav: bytes, sample_rate: int, frames: int) -> bytes:
         encoded_audio_string=wav,
         content_type=WAV_CONTENT_TYPE,
     )
-    return summary_pb2.Summary(
-        value=[summary_pb2.Summary.Value(tag=tag, audio=audio)]
-    ).SerializeToString()
+    value = summary_pb2.Summary.Value(tag=tag, audio=audio)
+    if with_metadata:
+        md = value.metadata
+        md.plugin_data.plugin_name = PLUGIN_AUDIO
+        md.plugin_data.content = plugins_pb2.AudioPluginData(
+            version=PLUGIN_DATA_VERSION, encoding=plugins_pb2.AudioPluginData.WAV
+        ).SerializeToString()
+        md.data_class = summary_pb2.DATA_CLASS_BLOB_SEQUENCE
+    return summary_pb2.Summary(value=[value]).SerializeToString()
 
 
 def histogram_summary(

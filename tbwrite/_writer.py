@@ -592,7 +592,7 @@ class SummaryWriter:
             step,
             wall_time,
             tag,
-            lambda first: _legacy.audio_summary(tag, wav, rate, len(samples)),
+            lambda first: _legacy.audio_summary(tag, wav, rate, len(samples), with_metadata=first),
         )
 
     def add_pr_curve(
