@@ -43,7 +43,6 @@ __all__ = [
     "make_grid",
     "png_encode",
     "rescale_lanczos",
-    "rescale_nearest",
     "sound_samples",
     "video_frames",
     "wav_encode",
@@ -55,11 +54,9 @@ PNG_BIT_DEPTH: Final = 8
 PNG_COLOR_TYPE: Final = {1: 0, 3: 2, 4: 6}
 PNG_ZLIB_LEVEL: Final = 6
 WAV_SAMPLE_WIDTH: Final = 2  # bytes: PCM16
-PCM16_MAX: Final = 32767
 GRID_COLUMNS: Final = 8  # images per row in add_images' grid, as PyTorch
 GRID_PADDING: Final = 0  # pixels between the images of that grid: none, as PyTorch's grid
 BOX_COLOR: Final = (255, 0, 0)
-BOX_THICKNESS: Final = 2
 VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
 
 _CHANNELS: Final = (1, 3, 4)
@@ -275,17 +272,6 @@ def rescale_lanczos(pixels: np.ndarray, factor: float) -> np.ndarray:
     image_module, _, _ = _pillow("add_image_with_boxes(rescale=...)")
     resized = image_module.fromarray(pixels).resize((nw, nh), image_module.Resampling.LANCZOS)
     return np.ascontiguousarray(np.asarray(resized))
-
-
-def rescale_nearest(pixels: np.ndarray, factor: float) -> np.ndarray:
-    """``pixels`` resized by ``factor`` (nearest neighbour), at least 1x1."""
-    if factor == 1:
-        return pixels
-    h, w = pixels.shape[:2]
-    nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
-    rows = np.minimum((np.arange(nh) * h) // nh, h - 1)
-    cols = np.minimum((np.arange(nw) * w) // nw, w - 1)
-    return np.ascontiguousarray(pixels[rows][:, cols])
 
 
 def figure_pixels(figure: Any, name: str = "figure") -> np.ndarray:

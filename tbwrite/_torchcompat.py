@@ -26,6 +26,8 @@ way, with one warning per argument per process.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 import warnings
 from typing import Any, Final
@@ -53,13 +55,31 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
+def _caller_stacklevel() -> int:
+    # The stacklevel of the first frame outside tbwrite: the user's call.
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package + os.sep
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def warn_clipped(name: str, what: str) -> None:
-    """One ``UserWarning`` per argument name per process: ``what`` was clipped."""
+    """One ``UserWarning`` per argument name per process, pointing at the user's call:
+    ``what`` was clipped."""
     with _warned_lock:
         if name in _warned:
             return
         _warned.add(name)
-    warnings.warn(f"{name}: {what} (as PyTorch does; warned once)", UserWarning, stacklevel=4)
+    warnings.warn(
+        f"{name}: {what} (as PyTorch does; warned once)",
+        UserWarning,
+        stacklevel=_caller_stacklevel(),
+    )
 
 
 def pixels_uint8(arr: np.ndarray, name: str) -> np.ndarray:

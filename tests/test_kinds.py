@@ -329,8 +329,9 @@ def test_out_of_range_inputs_are_clipped_as_pytorch(tmp_path) -> None:
 
     _torchcompat._warned.clear()
     with SummaryWriter(tmp_path) as w:
-        with pytest.warns(UserWarning, match=r"img_tensor"):
+        with pytest.warns(UserWarning, match=r"img_tensor") as record:
             w.add_image("i", np.array([[1.5, -0.1, math.nan, 0.5]]), 0, dataformats="HW")
+        assert record[0].filename == __file__  # points at the caller's line
         with pytest.warns(UserWarning, match=r"snd_tensor.*\[-1, 1\]"):
             w.add_audio("a", np.array([0.5, 1.5, -3.0]), 0)
         w.add_image("ints", np.array([[0, 1, 2]]), 0, dataformats="HW")  # warned once already
