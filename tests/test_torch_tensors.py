@@ -66,6 +66,11 @@ class FakeTensor:
             warnings.warn("Converting a tensor that requires grad", UserWarning, stacklevel=2)
         return float(self._data.reshape(()))
 
+    def __index__(self) -> int:  # torch: integer tensors of one element only
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(()))
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -318,3 +323,27 @@ def test_torch_parameters_and_devices_without_warnings(tmp_path) -> None:
     assert {v.tag for v in events} == {"loss", "fc.weight", "fc.bias/bf16", "meta/int", "zero_d"}
     (scalar,) = [v for v in events if v.tag == "loss"]
     assert scalar.simple_value == pytest.approx(float(loss.detach()))
+
+
+def test_every_method_takes_tensor_steps_and_walltimes(tmp_path, make) -> None:
+    """Methods whose values are no tensors (text, figures, layouts) still take a tensor
+    global_step / walltime, as every other method does."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    step = make(np.int64(7), "int")
+    wall = make(np.float64(1_700_000_000.0), "plain")
+    with SummaryWriter(tmp_path) as w:
+        w.add_text("t", "x", step, wall)
+        w.add_figure("f", plt.figure(figsize=(1, 1), dpi=10), step, walltime=wall)
+        w.add_custom_scalars({"c": {"l": ["Multiline", ["t"]]}})
+        w.add_scalar("s", make(np.float32(1.0), "grad"), step, wall)
+        w.add_embedding(make(EXACT[0, 0], "grad"), global_step=step)
+    events = [e for e in all_events(tmp_path) if e.HasField("summary")]
+    tagged = {v.tag: e for e in events for v in e.summary.value}
+    for tag in ("t", "f", "s"):
+        assert (tagged[tag].step, tagged[tag].wall_time) == (7, 1_700_000_000.0), tag
+    assert "custom_scalars__config__" in tagged
+    assert (tmp_path / "00007" / "default" / "tensors.tsv").exists()
