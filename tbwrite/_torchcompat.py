@@ -86,8 +86,9 @@ def pixels_uint8(arr: np.ndarray, name: str) -> np.ndarray:
     """Pixels as uint8 by torch's rule (see the module docstring)."""
     if arr.dtype == np.uint8:
         return arr
-    scaled = arr.astype(np.float32)
-    scaled *= np.float32(255.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, clipped below
+        scaled = arr.astype(np.float32)
+        scaled *= np.float32(255.0)
     finite = np.isfinite(scaled)
     if not finite.all() or (scaled.size and (scaled.min() < 0 or scaled.max() > 255)):
         warn_clipped(

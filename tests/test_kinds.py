@@ -10,6 +10,7 @@ import math
 import os
 import re
 import sys
+import warnings
 import wave
 
 import numpy as np
@@ -335,9 +336,13 @@ def test_out_of_range_inputs_are_clipped_as_pytorch(tmp_path) -> None:
         with pytest.warns(UserWarning, match=r"snd_tensor.*\[-1, 1\]"):
             w.add_audio("a", np.array([0.5, 1.5, -3.0]), 0)
         w.add_image("ints", np.array([[0, 1, 2]]), 0, dataformats="HW")  # warned once already
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no numpy overflow warning either
+            w.add_image("huge", np.array([[1e300, -1e300]]), 0, dataformats="HW")
         w.add_image_with_boxes("b", IMG, [[3, 3, 0, 0]], 0)  # corners in any order
     assert the_image(tmp_path, "i")[0, :, 0].tolist() == [255, 0, 0, 127]
     assert the_image(tmp_path, "ints")[0, :, 0].tolist() == [0, 255, 255]  # ints x255 too
+    assert the_image(tmp_path, "huge")[0, :, 0].tolist() == [255, 0]
     (audio,) = accumulator(tmp_path).Audio("a")
     with wave.open(io.BytesIO(audio.encoded_audio_string)) as wav:
         assert np.frombuffer(wav.readframes(3), "<i2").tolist() == [16383, 32767, -32767]
