@@ -11,7 +11,9 @@ numbers); PR curves are not capped at 127 thresholds. Runs only where torch is i
 from __future__ import annotations
 
 import io
+import math
 import warnings
+import wave
 
 import numpy as np
 import pytest
@@ -326,6 +328,53 @@ def test_audio_sample_identical(tmp_path) -> None:
             assert getattr(ba, field) == getattr(ta, field), (name, field)
 
 
+def test_other_differences_on_purpose(tmp_path) -> None:
+    labels, preds = RNG.integers(0, 2, 50), RNG.random(50)
+
+    def call(w):
+        w.add_scalar("dp", 0.1, 0, new_style=True, double_precision=True)
+        w.add_pr_curve("pr", labels, preds, 0, num_thresholds=200)
+        w.add_image_with_boxes("r", RNG.random((3, 4, 6)), np.array([[0, 0, 2, 2]]), 0, rescale=2)
+
+    t, b = write_both(tmp_path, call)
+    # double_precision: PyTorch a DT_DOUBLE tensor (dropped by the Rust loader), tbwrite float.
+    assert t["dp"][0][1].tensor.dtype == 2 and b["dp"][0][1].tensor.dtype == 1
+    # PR curves: PyTorch caps the thresholds at 127.
+    assert tensor_array(t["pr"][0][1]).shape == (6, 127)
+    assert tensor_array(b["pr"][0][1]).shape == (6, 200)
+    # rescale: PyTorch records the size before rescaling, tbwrite the PNG's.
+    ti, bi = t["r"][0][1].image, b["r"][0][1].image
+    assert (ti.height, ti.width) == (4, 6) and (bi.height, bi.width) == (8, 12)
+    assert png(ti.encoded_image_string).shape == png(bi.encoded_image_string).shape == (8, 12, 3)
+    # labels of another length than the boxes: PyTorch drops them silently.
+    with tbwrite.SummaryWriter(tmp_path / "labels") as w:
+        with pytest.raises(ValueError, match="labels"):
+            w.add_image_with_boxes("x", np.zeros((3, 4, 4)), [[0, 0, 1, 1]], labels=["a", "b"])
+
+
+def test_half_precision_differs_on_purpose(tmp_path) -> None:
+    big = torch.tensor([1e6, 2.0], dtype=torch.bfloat16)
+    loud = torch.tensor([1.0, 0.5, -1.0], dtype=torch.float16)
+
+    def call(w):
+        w.add_histogram("bf16", big, 0)
+        w.add_audio("f16", loud, 0, sample_rate=8000)
+
+    t, b = write_both(tmp_path, call)
+    # PyTorch converts bfloat16 to float16 first: 1e6 (999424 in bfloat16) becomes inf.
+    assert t["bf16"][0][1].histo.max == math.inf
+    assert b["bf16"][0][1].histo.max == 999424.0
+    # PyTorch scales float16 samples in float16: 1.0 * 32767 rounds to 32768, which wraps
+    # to -32768. tbwrite widens to float32 first.
+
+    def pcm(v):
+        with wave.open(io.BytesIO(v.audio.encoded_audio_string)) as f:
+            return np.frombuffer(f.readframes(f.getnframes()), "<i2").tolist()
+
+    assert pcm(t["f16"][0][1]) == [-32768, 16384, -32768]
+    assert pcm(b["f16"][0][1]) == [32767, 16383, -32767]
+
+
 def test_clipping_warns_once_naming_the_argument(tmp_path) -> None:
     from tbwrite import _torchcompat
 
@@ -398,6 +447,8 @@ def test_mesh(tmp_path) -> None:
         # PyTorch stores every part as float32; tbwrite faces as int32 and colors as uint8,
         # the dtypes TensorBoard's own mesh summary uses. The values are the same.
         assert np.array_equal(tensor_array(bv).astype(np.float64), tensor_array(tv)), tag
+        assert tv.tensor.dtype == 1  # DT_FLOAT for every part
+        assert bv.tensor.dtype == {"m_VERTEX": 1, "m_FACE": 3, "m_COLOR": 4}[tag]  # int32, uint8
         tmeta = plugin_data_pb2.MeshPluginData.FromString(tv.metadata.plugin_data.content)
         bmeta = plugin_data_pb2.MeshPluginData.FromString(bv.metadata.plugin_data.content)
         for field in ("name", "content_type", "json_config", "shape", "components"):
