@@ -194,6 +194,8 @@ def test_box_labels_need_pillow_named_in_the_error(tmp_path, monkeypatch) -> Non
     with SummaryWriter(tmp_path) as w:
         with pytest.raises(ModuleNotFoundError, match=re.escape("pip install 'tbwrite[video]'")):
             w.add_image_with_boxes("b", np.zeros((3, 4, 4)), [[0, 0, 2, 2]], labels=["x"])
+        with pytest.raises(ModuleNotFoundError, match=re.escape("pip install 'tbwrite[video]'")):
+            w.add_image_with_boxes("b", np.zeros((3, 4, 4)), [[0, 0, 2, 2]], rescale=2)
         w.add_image_with_boxes("b", np.zeros((3, 4, 4)), [[0, 0, 2, 2]])  # boxes alone: no Pillow
     assert len(image_strings(tmp_path, "b")) == 1
 
