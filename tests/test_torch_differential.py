@@ -346,6 +346,12 @@ def test_other_differences_on_purpose(tmp_path) -> None:
     ti, bi = t["r"][0][1].image, b["r"][0][1].image
     assert (ti.height, ti.width) == (4, 6) and (bi.height, bi.width) == (8, 12)
     assert png(ti.encoded_image_string).shape == png(bi.encoded_image_string).shape == (8, 12, 3)
+    # PR curve inputs PyTorch miscounts silently are refused.
+    with tbwrite.SummaryWriter(tmp_path / "pr") as w:
+        with pytest.raises(ValueError, match="predictions must lie in"):
+            w.add_pr_curve("p", [1, 0], [0.5, 1.5])
+        with pytest.raises(ValueError, match="labels must be 0/1"):
+            w.add_pr_curve("p", [1, 2], [0.5, 0.5])
     # labels of another length than the boxes: PyTorch drops them silently.
     with tbwrite.SummaryWriter(tmp_path / "labels") as w:
         with pytest.raises(ValueError, match="labels"):
