@@ -3,8 +3,9 @@
 The projector plugin reads ``projector_config.pbtxt`` (protobuf text format of a
 ProjectorConfig) in each run directory; each embedding in it points, relative to that
 directory, at a tensors TSV, an optional metadata TSV and an optional sprite image. As
-PyTorch does, one embedding goes into ``<run>/<global_step as %05d>/<quoted tag>/``
-(``tensors.tsv``, ``metadata.tsv``, ``sprite.png``) and is named ``<tag>:<step %05d>``.
+PyTorch does, one embedding goes into ``<run>/<global_step as %05d>/<tag>/`` (``tensors.tsv``,
+``metadata.tsv``, ``sprite.png``; ``%``, ``/`` and ``\\`` in the tag escaped as ``%25``,
+``%2f`` and ``%5c``) and is named ``<tag>:<step %05d>``.
 
 Strategy: :func:`prepare_embedding` checks everything and renders every file to bytes
 first (so a bad argument writes nothing); :func:`write_embedding` then writes the files,
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import os
 import threading
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -98,13 +98,20 @@ def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+# PyTorch's escaping of a tag into a directory name: only %, / and \ are escaped, as
+# %25, %2f and %5c, so the files of an embedding sit where PyTorch puts them.
+_SUBDIR_ESCAPES: Final = str.maketrans({"%": "%25", "/": "%2f", "\\": "%5c"})
+
+
 def _subdir_name(tag: str) -> str:
-    quoted = urllib.parse.quote(tag, safe="")
-    if quoted in (".", ".."):
+    name = tag.translate(_SUBDIR_ESCAPES)
+    if "\x00" in name:
+        raise ValueError(f"tag must not contain NUL characters, got {tag!r}")
+    if name in (".", ".."):
         raise ValueError(
             f"tag must not be {tag!r}: it names the directory of the embedding's files"
         )
-    return quoted
+    return name
 
 
 def prepare_embedding(

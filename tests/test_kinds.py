@@ -506,7 +506,7 @@ def test_add_embedding_files_and_config(tmp_path) -> None:
     config = read_config(tmp_path)
     assert [(e.tensor_name, e.tensor_path) for e in config.embeddings] == [
         ("default:00000", "00000/default/tensors.tsv"),
-        ("feat/2:00012", "00012/feat%2F2/tensors.tsv"),
+        ("feat/2:00012", "00012/feat%2f2/tensors.tsv"),
     ]
     first, second = config.embeddings
     assert np.array_equal(read_tsv(tmp_path / first.tensor_path), mat)  # float32 exactly

@@ -481,6 +481,7 @@ def test_embedding_files(tmp_path) -> None:
 
     def call(w):
         w.add_embedding(mat, metadata=list("abcdef"), label_img=label_img, global_step=3, tag="e")
+        w.add_embedding(mat[:3], global_step=5, tag="a b/c\\d%e:f")
         w.add_embedding(
             mat[:, :2],
             metadata=[[i, i % 2] for i in range(6)],
@@ -496,9 +497,12 @@ def test_embedding_files(tmp_path) -> None:
         configs.append(text_format.Parse(text, ProjectorConfig()))
     for info in configs[1].embeddings:
         # tbwrite also records each tensor's shape (the projector then need not infer it).
-        assert list(info.tensor_shape) in ([6, 4], [6, 2])
+        assert list(info.tensor_shape) in ([6, 4], [6, 2], [3, 4])
         del info.tensor_shape[:]
     assert configs[1] == configs[0]
+    for info in configs[0].embeddings:  # the files sit where PyTorch puts them
+        assert (tmp_path / "tb" / info.tensor_path).is_file(), info.tensor_path
+    assert "00005/a b%2fc%5cd%25e:f/tensors.tsv" in [e.tensor_path for e in configs[0].embeddings]
     for sub in ("00003/e", "00004/f"):
         t, b = tmp_path / "torch" / sub, tmp_path / "tb" / sub
 
