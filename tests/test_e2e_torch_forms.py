@@ -16,8 +16,11 @@ Summary.Image, Summary.Audio). This measures what each loader shows for them:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from test_kinds import decode_png
 
 from tbwrite import SummaryWriter
 
@@ -70,8 +73,6 @@ def test_legacy_histograms_in_both_loaders(tmp_path, tb_server, load_fast) -> No
 
 @pytest.mark.parametrize("load_fast", [True, False], ids=["rust_loader", "python_loader"])
 def test_served_like_pytorchs_own_logs(tmp_path, tb_server, load_fast) -> None:
-    import warnings
-
     torch_tb = pytest.importorskip("torch.utils.tensorboard")
     img = RNG.random((3, 5, 6))
     snd = RNG.uniform(-1, 1, 400)
@@ -107,8 +108,6 @@ def test_served_like_pytorchs_own_logs(tmp_path, tb_server, load_fast) -> None:
         for et, eb in zip(entries["torch"], entries["tb"]):
             pt = tb.get(f"/data/plugin/images/individualImage?{et['query']}")
             pb = tb.get(f"/data/plugin/images/individualImage?{eb['query']}")
-            from test_kinds import decode_png
-
             assert np.array_equal(decode_png(pb), decode_png(pt)), tag
     audio = {r: tb.get_json("/data/plugin/audio/audio", run=r, tag="snd") for r in ("torch", "tb")}
     for et, eb in zip(audio["torch"], audio["tb"], strict=True):
