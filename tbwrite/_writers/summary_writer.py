@@ -356,22 +356,12 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         wall_time = as_walltime(walltime)
         lo = as_float(min, "min")
         hi = as_float(max, "max")
-        as_float(num, "num")
-        as_float(sum, "sum")
-        as_float(sum_squares, "sum_squares")
+        stats = (as_float(num, "num"), as_float(sum, "sum"), as_float(sum_squares, "sum_squares"))
         from .._summaries import histograms as b
 
         buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
         if self._histogram_form == "torch":  # PyTorch's own form: the fields as given
-            fields = (
-                lo,
-                hi,
-                as_float(num, "num"),
-                as_float(sum, "sum"),
-                as_float(sum_squares, "sum_squares"),
-                b.as_float_list(bucket_limits),
-                buckets[:, 2].tolist(),
-            )
+            fields = (lo, hi, *stats, b.as_float_list(bucket_limits), buckets[:, 2].tolist())
             self._run.write("legacy_histogram", tag, *fields, step=step, wall_time=wall_time)
             return
         self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
