@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._format.fast_series import SeriesInput
 
 from ._format.wire import MAX_TAG_BYTES
+from ._tensorlike import is_tensorlike, to_numpy
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -65,6 +66,8 @@ def as_float(value: Any, name: str) -> float:
             raise ValueError(f"{name} is too large for a float: {_show(value)}") from None
     if isinstance(value, (str, bytes, bytearray, complex)) or value is None:
         raise TypeError(f"{name} must be a real number, got {_show(value)}")
+    if is_tensorlike(value):  # detached first: float() of a tensor requiring grad warns
+        value = to_numpy(value)
     if getattr(value, "ndim", 0) or not hasattr(value, "__float__"):
         return _array_item(value, name)
     kind = getattr(getattr(value, "dtype", None), "kind", "f")
@@ -145,7 +148,7 @@ def as_real_array(value: Any, name: str) -> Any:
     import numpy as np
 
     try:
-        arr = np.asarray(value)
+        arr = np.asarray(to_numpy(value))
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"{name} must be an array of numbers; numpy could not convert it: {err}"
@@ -159,7 +162,7 @@ def _as_1d(obj: Any, name: str) -> np.ndarray:
     import numpy as np
 
     try:
-        arr = np.asarray(obj)
+        arr = np.asarray(to_numpy(obj))
     except (TypeError, ValueError) as err:
         raise TypeError(
             f"{name} must be a 1-D array of numbers; numpy could not convert it: {err}"

@@ -53,6 +53,8 @@ __all__ = [
     "join",
     "list_runs",
     "open_remote",
+    "put_object",
+    "read_object",
 ]
 
 # Upload as soon as this much is pending, without waiting for flush_secs.
@@ -237,6 +239,34 @@ class RemoteSink:
             self._header = None
             self.uploads += 1
             self.last_error = None
+
+
+# -- whole objects (the projector's files) ------------------------------------------------
+
+
+def put_object(url: str, data: bytes) -> None:
+    """Write ``data`` as the whole object ``url`` (replacing it), with the deadline and
+    retries of uploads. A store's put is atomic: readers see the old or the new object."""
+    fs, path = filesystem(url)
+    parent = path.rsplit("/", 1)[0]
+    if parent and parent != path:
+        with_retries(lambda: fs.makedirs(parent, exist_ok=True), f"creating {parent!r}")
+    with_retries(lambda: fs.pipe_file(path, data), f"uploading {url!r}")
+
+
+def read_object(url: str) -> bytes | None:
+    """The content of the object ``url``, or None when there is none."""
+    fs, path = filesystem(url)
+
+    def get() -> bytes | None:
+        fs.invalidate_cache()
+        try:
+            data: bytes = fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+        return data
+
+    return with_retries(get, f"reading {url!r}")
 
 
 # -- reading ---------------------------------------------------------------------------

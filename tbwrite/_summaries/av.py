@@ -11,20 +11,21 @@ from typing import Any
 import numpy as np
 
 from .media import (
-    PCM16_MAX,
     WAV_SAMPLE_WIDTH,
     as_array,
     as_uint8_pixels,
     pillow,
     show_shape,
 )
+from .torch_rules import pcm16
 
 # -- video (GIF through Pillow) -----------------------------------------------------------
 
 
 def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:
     """(N, T, C, H, W) videos as (T, H', W', C) uint8 frames, the N videos tiled in a grid of
-    2**floor(log2(N)/2) rows (as PyTorch) per frame. C is 1 or 3."""
+    2**floor(log2(N)/2) rows and as many columns as a power-of-two N needs (as PyTorch).
+    C is 1 or 3."""
     arr = as_array(value, name)
     if arr.ndim != 5:
         raise ValueError(f"{name} must have shape (N, T, C, H, W), got {show_shape(arr)}")
@@ -34,8 +35,9 @@ def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:
     if 0 in arr.shape:
         raise ValueError(f"{name} must not be empty, got {show_shape(arr)}")
     pixels = as_uint8_pixels(arr, name)
+    # As PyTorch: N padded with black videos to a power of two, 2**floor(log2(N)/2) rows.
     rows = 2 ** ((n.bit_length() - 1) // 2)
-    cols = -(-n // rows)
+    cols = (1 << (n - 1).bit_length()) // rows
     grid = np.zeros((t, rows * h, cols * w, c), dtype=np.uint8)
     for i in range(n):
         y, x = (i // cols) * h, (i % cols) * w
@@ -81,7 +83,8 @@ def gif_encode(frames: np.ndarray, fps: float) -> bytes:
 
 
 def sound_samples(value: Any, name: str = "snd_tensor") -> np.ndarray:
-    """Mono float samples in [-1, 1]: shape (L,) or anything that squeezes to it, e.g. (1, L)."""
+    """Mono samples, shape (L,) or anything that squeezes to it, e.g. (1, L), in their own
+    dtype (PyTorch scales them in it). Samples outside [-1, 1] are clipped when encoded."""
     arr = as_array(value, name)
     squeezed = arr.squeeze() if arr.ndim > 1 else arr
     if squeezed.ndim != 1:
@@ -90,16 +93,13 @@ def sound_samples(value: Any, name: str = "snd_tensor") -> np.ndarray:
         )
     if squeezed.size == 0:
         raise ValueError(f"{name} must not be empty")
-    samples = squeezed.astype(np.float64)
-    ok = (samples >= -1.0) & (samples <= 1.0)  # False for NaN
-    if not ok.all():
-        raise ValueError(f"{name} samples must lie in [-1, 1], found {float(samples[~ok][0])!r}")
-    return samples
+    return squeezed
 
 
-def wav_encode(samples: np.ndarray, sample_rate: int) -> bytes:
-    """A mono PCM16 WAV of float samples in [-1, 1] (times 32767, rounded)."""
-    pcm = np.rint(samples * PCM16_MAX).astype("<i2")
+def wav_encode(samples: np.ndarray, sample_rate: int, name: str = "snd_tensor") -> bytes:
+    """A mono PCM16 WAV of samples in [-1, 1] (times 32767, truncated, as PyTorch; samples
+    outside are clipped with a one-time warning naming ``name``)."""
+    pcm = pcm16(samples, name)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
         out.setnchannels(1)

@@ -15,6 +15,7 @@ from .._checks import as_real_array
 from .._format.plugin_names import PLUGIN_HISTOGRAMS
 from .._format.wire import DT_DOUBLE, tensor_summary
 from .._proto import summary_pb2
+from .._tensorlike import to_numpy
 from .summary_parts import summary_metadata
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
         out = _equal_width(arr, int(bins), lo, hi)
     else:
         try:
-            edges = np.asarray(bins, dtype=np.float64)
+            edges = np.asarray(to_numpy(bins), dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(
                 f"bins must be a str, an int or a sequence of edges, got {bins!r}"
@@ -165,6 +166,58 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
     return out
 
 
+def _check_max_bins(max_bins: Any) -> int | None:
+    if max_bins is None:
+        return None
+    if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) or max_bins < 1:
+        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    return int(max_bins)
+
+
+def torch_histogram_fields(
+    values: Any, bins: Any = "tensorflow", max_bins: Any = None
+) -> tuple[float, float, float, float, float, list[float], list[float]]:
+    """The HistogramProto fields PyTorch writes for ``values`` (see
+    :func:`tbwrite._summaries.torch_rules.histogram_proto_fields`), after checking every argument:
+    ``bins`` is ``"tensorflow"`` (PyTorch's exponential edges), a numpy rule, an int >= 1
+    or >= 2 increasing finite edges."""
+    from .torch_rules import histogram_proto_fields
+
+    arr = as_finite_array(values, "values")
+    cap = _check_max_bins(max_bins)
+    if isinstance(bins, str):
+        if bins != "tensorflow" and bins not in _NUMPY_BIN_RULES:
+            raise ValueError(
+                f"bins must be 'tensorflow', an int, a sequence of edges or one of "
+                f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
+            )
+    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if bins < 1:
+            raise ValueError(f"bins must be a positive number of buckets, got {bins!r}")
+        bins = int(bins)
+    else:
+        try:
+            edges = np.asarray(to_numpy(bins), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"bins must be a str, an int or a sequence of edges, got {bins!r}"
+            ) from None
+        if (
+            edges.ndim != 1
+            or edges.size < 2
+            or not np.isfinite(edges).all()
+            or (np.diff(edges) <= 0).any()
+        ):
+            raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
+        bins = edges
+    return histogram_proto_fields(arr, bins, cap)
+
+
+def as_float_list(values: Any) -> list[float]:
+    """A flat list of Python floats (for repeated double fields)."""
+    return [float(x) for x in np.asarray(to_numpy(values), dtype=np.float64).reshape(-1)]
+
+
 def histogram_from_raw(
     min: float,
     max: float,
@@ -177,8 +230,8 @@ def histogram_from_raw(
     Bucket i spans (limit[i-1], limit[i]]; the first starts at ``min``, the last ends at
     ``max`` (its limit is often DBL_MAX).
     """
-    limits = np.asarray(bucket_limits, dtype=np.float64).reshape(-1)
-    counts = np.asarray(bucket_counts, dtype=np.float64).reshape(-1)
+    limits = np.asarray(to_numpy(bucket_limits), dtype=np.float64).reshape(-1)
+    counts = np.asarray(to_numpy(bucket_counts), dtype=np.float64).reshape(-1)
     if limits.size == 0:
         raise ValueError("bucket_limits must not be empty")
     if limits.size != counts.size:

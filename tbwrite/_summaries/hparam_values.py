@@ -5,6 +5,8 @@ TensorBoard's HParams dashboard knows three types: BOOL, STRING and FLOAT64.
 - Strict (:func:`hparam_value`, ``SummaryWriter.add_hparams``, PyTorch's signature): bool
   (and numpy/JAX booleans) -> BOOL; str -> STRING; int, float, numpy and JAX numbers ->
   FLOAT64; anything else raises ``TypeError`` naming the key.
+- Both: a tensor of one element (``torch.tensor(0.1)``, on any device, requiring grad or
+  not) is first its numpy scalar, as PyTorch's writer takes it.
 - From configs and searches (:func:`hparam_value_or_text`: ``write_hparams``, the clu-style
   writer, the integrations), which hand us anything: the strict types as above; None ->
   ``"None"``; an object with ``get_params`` (a scikit-learn estimator), a class or a
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Union
+
+from .._tensorlike import is_tensorlike, to_numpy
 
 __all__ = [
     "HParamValue",
@@ -41,6 +45,14 @@ def show_value(value: Any) -> str:
     return (text[:77] + "...") if len(text) > 80 else text
 
 
+def _untensor(value: Any) -> Any:
+    # A tensor (torch's, or anything with .detach()) as numpy; one element as a 0-d array.
+    if not is_tensorlike(value):
+        return value
+    arr = to_numpy(value)
+    return arr.reshape(()) if arr.size == 1 else arr
+
+
 def hparam_value(key: str, value: Any) -> HParamValue:
     """A hyperparameter value as the type TensorBoard shows: bool, str or float.
 
@@ -59,6 +71,7 @@ def hparam_value(key: str, value: Any) -> HParamValue:
             raise ValueError(
                 f"hparam {key!r} is too large for a float: {show_value(value)}"
             ) from None
+    value = _untensor(value)
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is not None and getattr(value, "ndim", 0) == 0 and getattr(value, "size", 1) == 1:
         if kind == "b":
@@ -158,6 +171,7 @@ def hparam_value_or_text(value: Any) -> HParamValue:
     docstring): for values that come from configs and searches, which may hold anything."""
     if isinstance(value, bool):
         return value
+    value = _untensor(value)
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind == "b" and getattr(value, "size", 1) == 1:
         return bool(value)

@@ -47,10 +47,11 @@ class Kind(NamedTuple):
     @property
     def build(self) -> Builder:
         """The builder, imported on first use."""
-        built = _builders.get(self.function)
+        key = f"{self.module}.{self.function}"  # modules may share a function name
+        built = _builders.get(key)
         if built is None:
             module = importlib.import_module(f"{__package__}.{self.module}")
-            built = _builders[self.function] = getattr(module, self.function)
+            built = _builders[key] = getattr(module, self.function)
         return built
 
 
@@ -67,6 +68,11 @@ KINDS: Final[dict[str, Kind]] = {
     "mesh": Kind(PLUGIN_MESH, "mesh", "mesh_summary"),
     "custom_scalars": Kind(PLUGIN_CUSTOM_SCALARS, "custom_scalars", "custom_scalars_summary"),
     "tensor": Kind("", "tensors", "tensor_summary"),
+    # PyTorch's legacy forms (Summary.Value.image / .audio / .histo), which the loaders
+    # convert for the plugins and the legacy readers (EventAccumulator, tbparse) read.
+    "legacy_image": Kind(PLUGIN_IMAGES, "legacy", "image_summary"),
+    "legacy_audio": Kind(PLUGIN_AUDIO, "legacy", "audio_summary"),
+    "legacy_histogram": Kind(PLUGIN_HISTOGRAMS, "legacy", "histogram_summary", "histograms"),
 }
 """Kind name -> :class:`Kind`. (The scalar kind is its tensor form; ``simple_value``
 scalars are framed by the fast path in :mod:`tbwrite._format.fast_scalars`, and the

@@ -21,9 +21,9 @@ from typing import Any, Final
 import numpy as np
 
 from .._checks import as_real_array
+from .torch_rules import box_edge_rects, fill_rects, pixels_uint8
 
 __all__ = [
-    "PCM16_MAX",
     "WAV_SAMPLE_WIDTH",
     "pillow",
     "show_shape",
@@ -37,11 +37,12 @@ __all__ = [
     "draw_boxes",
     "figure_pixels",
     "figures_image",
+    "grey_to_rgb",
     "image_hwc",
     "images_nhwc",
     "make_grid",
     "png_encode",
-    "rescale_nearest",
+    "rescale_lanczos",
 ]
 
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
@@ -50,11 +51,9 @@ PNG_BIT_DEPTH: Final = 8
 PNG_COLOR_TYPE: Final = {1: 0, 3: 2, 4: 6}
 PNG_ZLIB_LEVEL: Final = 6
 WAV_SAMPLE_WIDTH: Final = 2  # bytes: PCM16
-PCM16_MAX: Final = 32767
 GRID_COLUMNS: Final = 8  # images per row in add_images' grid, as PyTorch
-GRID_PADDING: Final = 2  # pixels around each image in that grid, as torchvision.make_grid
+GRID_PADDING: Final = 0  # pixels between the images of that grid: none, as PyTorch's grid
 BOX_COLOR: Final = (255, 0, 0)
-BOX_THICKNESS: Final = 2
 VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
 
 _CHANNELS: Final = (1, 3, 4)
@@ -71,21 +70,14 @@ def as_array(value: Any, name: str) -> np.ndarray:
 
 
 def as_uint8_pixels(arr: np.ndarray, name: str) -> np.ndarray:
-    """Pixels as uint8: uint8 as it is; floats (and bools) in [0, 1] times 255, rounded."""
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype.kind == "b":
-        return arr.astype(np.uint8) * np.uint8(255)
-    if arr.dtype.kind != "f":
-        raise TypeError(
-            f"{name} must be uint8 (0-255) or float (0.0-1.0), got an array of dtype {arr.dtype}"
-        )
-    if arr.size:
-        lo, hi = float(arr.min()), float(arr.max())  # NaN propagates into both
-        if not (lo >= 0.0 and hi <= 1.0):
-            bad = arr[~((arr >= 0.0) & (arr <= 1.0))].flat[0]
-            raise ValueError(f"{name} as floats must lie in [0, 1], found {float(bad)!r}")
-    return np.floor(arr.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    """Pixels as uint8 as PyTorch makes them: uint8 as it is; anything else times 255 in
+    float32, clipped to [0, 255] (with a one-time warning) and truncated."""
+    return pixels_uint8(arr, name)
+
+
+def grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """(..., 1) grey pixels as (..., 3) RGB, as PyTorch writes grey images; others as they are."""
+    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
 
 
 def _parse_format(dataformats: Any, allowed: str, required: str, name: str) -> str:
@@ -122,10 +114,10 @@ def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
 
 
 def image_hwc(value: Any, dataformats: Any = "CHW", name: str = "img_tensor") -> np.ndarray:
-    """One image as (H, W, C) uint8. ``dataformats``: CHW, HWC, HW or another order."""
+    """One image as (H, W, C) uint8, grey as RGB. ``dataformats``: CHW, HWC, HW, ..."""
     fmt = _parse_format(dataformats, "CHW", "HW", "CHW")
     arr = _to_layout(as_array(value, name), fmt, "HWC", name)
-    return np.ascontiguousarray(as_uint8_pixels(arr, name))
+    return np.ascontiguousarray(grey_to_rgb(as_uint8_pixels(arr, name)))
 
 
 def images_nhwc(value: Any, dataformats: Any = "NCHW", name: str = "img_tensor") -> np.ndarray:
@@ -200,7 +192,8 @@ def png_encode(pixels: np.ndarray) -> bytes:
 
 
 def boxes_array(value: Any, name: str = "box_tensor") -> np.ndarray:
-    """(K, 4) finite (xmin, ymin, xmax, ymax) pixel coordinates."""
+    """(K, 4) finite (xmin, ymin, xmax, ymax) pixel coordinates (in any order, as PyTorch
+    draws them: from corner to corner)."""
     arr = as_array(value, name)
     if arr.ndim == 1 and arr.size == 4:
         arr = arr.reshape(1, 4)
@@ -211,11 +204,6 @@ def boxes_array(value: Any, name: str = "box_tensor") -> np.ndarray:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, found {arr[~np.isfinite(arr)][0]!r}")
-    if (arr[:, 2] < arr[:, 0]).any() or (arr[:, 3] < arr[:, 1]).any():
-        i = int(np.flatnonzero((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]))[0])
-        raise ValueError(
-            f"{name}[{i}] must have xmin <= xmax and ymin <= ymax, got {arr[i].tolist()}"
-        )
     return arr
 
 
@@ -223,6 +211,8 @@ def box_labels(labels: Any, count: int) -> list[str] | None:
     """``labels``: None, or one str per box."""
     if labels is None:
         return None
+    if isinstance(labels, str) and count == 1:
+        labels = [labels]
     if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) != count:
         raise ValueError(f"labels must be a list of {count} str, one per box, got {labels!r}")
     for i, text in enumerate(labels):
@@ -234,52 +224,51 @@ def box_labels(labels: Any, count: int) -> list[str] | None:
 def draw_boxes(
     pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str] | None = None
 ) -> np.ndarray:
-    """A copy of (H, W, C) ``pixels`` (grey becomes RGB) with a red outline per box and,
-    when ``labels`` are given, each label on a red strip at the box's bottom (Pillow)."""
+    """A copy of (H, W, C) ``pixels`` (grey becomes RGB) with a red outline per box drawn
+    as PyTorch draws it (2-pixel edges, see :func:`.torch_rules.box_edge_rects`)
+    and, when ``labels`` are given, each label on a red strip at the box's bottom (Pillow)."""
     out = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels.copy()
     color = np.array(BOX_COLOR + (255,) * (out.shape[2] - 3), dtype=np.uint8)
-    h, w = out.shape[:2]
-    t = BOX_THICKNESS
-    for x0, y0, x1, y1 in np.rint(boxes).astype(np.int64):
-        x0, x1 = max(x0, 0), min(x1, w - 1)
-        y0, y1 = max(y0, 0), min(y1, h - 1)
-        if x0 > x1 or y0 > y1:
-            continue  # entirely outside the image
-        out[y0 : min(y0 + t, y1 + 1), x0 : x1 + 1] = color
-        out[max(y1 - t + 1, y0) : y1 + 1, x0 : x1 + 1] = color
-        out[y0 : y1 + 1, x0 : min(x0 + t, x1 + 1)] = color
-        out[y0 : y1 + 1, max(x1 - t + 1, x0) : x1 + 1] = color
     if labels:
-        out = _draw_labels(out, boxes, labels)
+        return _draw_labelled(out, boxes, labels)
+    for box in boxes:
+        fill_rects(out, box_edge_rects(box), color)
     return out
 
 
-def _draw_labels(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+def _draw_labelled(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    # Box by box, outline then label, as PyTorch: a later box's outline covers an earlier label.
     image_module, draw_module, font_module = pillow("add_image_with_boxes(labels=...)")
     image = image_module.fromarray(pixels)
     draw = draw_module.Draw(image)
     font = font_module.load_default()
     fill = BOX_COLOR + (255,) * (pixels.shape[2] - 3)
-    for (x0, _, _, y1), text in zip(boxes.tolist(), labels):
+    ink = (0,) * len(fill)
+    for box, text in zip(boxes.tolist(), labels):
+        for x0, y0, x1, y1 in box_edge_rects(box):
+            draw.rectangle([(x0, y0), (x1, y1)], fill=fill)
         if not text:
             continue
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
+        left, _, _, bottom = box
+        bbox = font.getbbox(text)
+        tw, th = bbox[2] - bbox[0], bbox[3] - bbox[1]
         margin = math.ceil(0.05 * th)
-        draw.rectangle([(x0, y1 - th - 2 * margin), (x0 + tw, y1)], fill=fill)
-        draw.text((x0 + margin, y1 - th - margin - top), text, fill=(0,) * len(fill), font=font)
+        draw.rectangle([(left, bottom - th - 2 * margin), (left + tw, bottom)], fill=fill)
+        draw.text((left + margin, bottom - th - margin), text, fill=ink, font=font)
     return np.asarray(image)
 
 
-def rescale_nearest(pixels: np.ndarray, factor: float) -> np.ndarray:
-    """``pixels`` resized by ``factor`` (nearest neighbour), at least 1x1."""
-    if factor == 1:
-        return pixels
+def rescale_lanczos(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """``pixels`` resized by ``factor`` to (int(H * factor), int(W * factor)), at least 1x1,
+    with Pillow's Lanczos filter, as PyTorch resizes (needs Pillow unless the factor keeps
+    the size)."""
     h, w = pixels.shape[:2]
     nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
-    rows = np.minimum((np.arange(nh) * h) // nh, h - 1)
-    cols = np.minimum((np.arange(nw) * w) // nw, w - 1)
-    return np.ascontiguousarray(pixels[rows][:, cols])
+    if (nh, nw) == (h, w):
+        return pixels
+    image_module, _, _ = pillow("add_image_with_boxes(rescale=...)")
+    resized = image_module.fromarray(pixels).resize((nw, nh), image_module.Resampling.LANCZOS)
+    return np.ascontiguousarray(np.asarray(resized))
 
 
 def figure_pixels(figure: Any, name: str = "figure") -> np.ndarray:

@@ -54,12 +54,12 @@ class MediaMethods:
         dataformats: str = "NCHW",
     ) -> None:
         """Log a batch of images (NCHW, NHWC, NHW, ...) tiled into one PNG, 8 per row with
-        2 pixels of black padding around each (torchvision's ``make_grid`` layout)."""
+        no padding (PyTorch's grid; grey as RGB)."""
         from .._summaries import media as _media
 
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
-        grid = _media.make_grid(_media.images_nhwc(img_tensor, dataformats))
+        grid = _media.make_grid(_media.grey_to_rgb(_media.images_nhwc(img_tensor, dataformats)))
         self._write_image(tag, grid, step, wall_time)
 
     def add_image_with_boxes(
@@ -73,8 +73,9 @@ class MediaMethods:
         dataformats: str = "CHW",
         labels: Sequence[str] | None = None,
     ) -> None:
-        """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red,
-        then resized by ``rescale``. ``labels`` (one str per box) are drawn with Pillow (the
+        """Log an image with boxes (K, 4) of (xmin, ymin, xmax, ymax) pixels drawn in red as
+        PyTorch draws them, then resized by ``rescale`` (Lanczos, as PyTorch). ``labels``
+        (one str per box) and a ``rescale`` that changes the size need Pillow (the
         ``video`` extra); the boxes need nothing."""
         from .._summaries import media as _media
 
@@ -86,7 +87,7 @@ class MediaMethods:
         pixels = _media.image_hwc(img_tensor, dataformats)
         boxes = _media.boxes_array(box_tensor)
         texts = _media.box_labels(labels, len(boxes))
-        image = _media.rescale_nearest(_media.draw_boxes(pixels, boxes, texts), factor)
+        image = _media.rescale_lanczos(_media.draw_boxes(pixels, boxes, texts), factor)
         self._write_image(tag, image, step, wall_time)
 
     def add_figure(
@@ -139,15 +140,20 @@ class MediaMethods:
         sample_rate: SupportsIndex = 44100,
         walltime: WallTime = None,
     ) -> None:
-        """Log mono audio, float samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV."""
+        """Log mono audio, samples in [-1, 1] of shape (L,) or (1, L), as a PCM16 WAV in a
+        Summary.Audio, as PyTorch (samples times 32767, truncated; samples outside [-1, 1]
+        clipped, with a one-time warning)."""
         from .._summaries import av as _av
         from .._summaries import images_audio as _images_audio
 
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = _images_audio.check_sample_rate(sample_rate)
-        wav = _av.wav_encode(_av.sound_samples(snd_tensor), rate)
-        self._run.write("audio", tag, [wav], step=step, wall_time=wall_time)
+        samples = _av.sound_samples(snd_tensor)
+        wav = _av.wav_encode(samples, rate)
+        self._run.write(
+            "legacy_audio", tag, wav, rate, len(samples), step=step, wall_time=wall_time
+        )
 
     def add_pr_curve(
         self,
@@ -271,8 +277,11 @@ class MediaMethods:
     def _write_image(
         self, tag: str, pixels: Any, step: int, wall_time: float, encoded: bytes | None = None
     ) -> None:
+        # A Summary.Image, as PyTorch writes it (both TensorBoard loaders convert it).
         from .._summaries import media as _media
 
         data = _media.png_encode(pixels) if encoded is None else encoded
-        height, width = pixels.shape[:2]
-        self._run.write("image", tag, [data], width, height, step=step, wall_time=wall_time)
+        height, width, channels = pixels.shape
+        self._run.write(
+            "legacy_image", tag, data, height, width, channels, step=step, wall_time=wall_time
+        )

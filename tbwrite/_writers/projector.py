@@ -3,12 +3,14 @@
 The projector plugin reads ``projector_config.pbtxt`` (protobuf text format of a
 ProjectorConfig) in each run directory; each embedding in it points, relative to that
 directory, at a tensors TSV, an optional metadata TSV and an optional sprite image. As
-PyTorch does, one embedding goes into ``<run>/<global_step as %05d>/<quoted tag>/``
-(``tensors.tsv``, ``metadata.tsv``, ``sprite.png``) and is named ``<tag>:<step %05d>``.
+PyTorch does, one embedding goes into ``<run>/<global_step as %05d>/<tag>/`` (``tensors.tsv``,
+``metadata.tsv``, ``sprite.png``; ``%``, ``/`` and ``\\`` in the tag escaped as ``%25``,
+``%2f`` and ``%5c``) and is named ``<tag>:<step %05d>``.
 
 Strategy: :func:`prepare_embedding` checks everything and renders every file to bytes
 first (so a bad argument writes nothing); :func:`write_embedding` then writes the files,
-each through a temporary file and ``os.replace`` (a reader never sees half a file), and
+each through a temporary file and ``os.replace`` (a reader never sees half a file), or on
+an fsspec log dir (``s3://...``) as one object put each, and
 adds the entry to the config last, re-reading the config first so that entries written by
 an earlier writer of the same run (a restart) are kept. Re-logging the same tag and step
 replaces that entry, as PyTorch overwrites its files.
@@ -22,8 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
-import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -97,13 +98,20 @@ def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+# PyTorch's escaping of a tag into a directory name: only %, / and \ are escaped, as
+# %25, %2f and %5c, so the files of an embedding sit where PyTorch puts them.
+_SUBDIR_ESCAPES: Final = str.maketrans({"%": "%25", "/": "%2f", "\\": "%5c"})
+
+
 def _subdir_name(tag: str) -> str:
-    quoted = urllib.parse.quote(tag, safe="")
-    if quoted in (".", ".."):
+    name = tag.translate(_SUBDIR_ESCAPES)
+    if "\x00" in name:
+        raise ValueError(f"tag must not contain NUL characters, got {tag!r}")
+    if name in (".", ".."):
         raise ValueError(
             f"tag must not be {tag!r}: it names the directory of the embedding's files"
         )
-    return quoted
+    return name
 
 
 def prepare_embedding(
@@ -161,49 +169,76 @@ def _write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
-    """Write ``emb``'s files under ``log_dir`` and add it to the run's projector config."""
-    from .._sinks import local_dir
+def _local_put(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _write_atomic(path, data)
 
-    root = local_dir(log_dir)
-    if root is None:
-        # The projector config is read-modify-written: not safe to do on an object store.
-        raise NotImplementedError(
-            f"add_embedding needs a local log_dir, got the URL {log_dir!r}; nothing was written"
-        )
+
+def _local_read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
+    """Write ``emb``'s files under ``log_dir`` and add it to the run's projector config.
+
+    A local ``log_dir`` is written file by file through a temporary file and a rename; an
+    fsspec URL object by object (each put is atomic), with the remote sink's deadline and
+    retries (:mod:`tbwrite._sinks.remote`). Either way the config is read, extended and written
+    last, so it never names a file that is not there yet.
+    """
     from google.protobuf import text_format
 
     from .._proto import plugins_pb2
+    from .._sinks import local_dir
 
-    directory = os.path.join(root, *emb.subdir.split("/"))
-    os.makedirs(directory, exist_ok=True)
-    _write_atomic(os.path.join(directory, TENSORS_FILE), emb.tensors_tsv)
+    put: Callable[[str, bytes], None]
+    read: Callable[[str], bytes | None]
+    root = local_dir(log_dir)
+    if root is None:
+        from .._sinks import remote
+
+        put, read = remote.put_object, remote.read_object
+
+        def join(*names: str) -> str:
+            return remote.join(log_dir, *names)
+    else:
+        put, read = _local_put, _local_read
+        local_root = root
+
+        def join(*names: str) -> str:
+            return os.path.join(local_root, *names)
+
+    parts = emb.subdir.split("/")
+    put(join(*parts, TENSORS_FILE), emb.tensors_tsv)
     info = plugins_pb2.EmbeddingInfo(
         tensor_name=emb.tensor_name,
         tensor_path=f"{emb.subdir}/{TENSORS_FILE}",
         tensor_shape=list(emb.shape),
     )
     if emb.metadata_tsv is not None:
-        _write_atomic(os.path.join(directory, METADATA_FILE), emb.metadata_tsv)
+        put(join(*parts, METADATA_FILE), emb.metadata_tsv)
         info.metadata_path = f"{emb.subdir}/{METADATA_FILE}"
     if emb.sprite_png is not None and emb.sprite_dim is not None:
-        _write_atomic(os.path.join(directory, SPRITE_FILE), emb.sprite_png)
+        put(join(*parts, SPRITE_FILE), emb.sprite_png)
         info.sprite.image_path = f"{emb.subdir}/{SPRITE_FILE}"
         info.sprite.single_image_dim.extend(emb.sprite_dim)
-    config_path = os.path.join(root, PROJECTOR_CONFIG_FILE)
+    config_path = join(PROJECTOR_CONFIG_FILE)
     with _config_lock:
         config = plugins_pb2.ProjectorConfig()
-        try:
-            with open(config_path, encoding="utf-8") as f:
-                text_format.Parse(f.read(), config)
-        except FileNotFoundError:
-            pass
-        except text_format.ParseError as err:
-            raise ValueError(
-                f"{config_path} is not a projector config that tbwrite can extend: {err}"
-            ) from None
+        old = read(config_path)
+        if old is not None:
+            try:
+                text_format.Parse(old.decode("utf-8"), config)
+            except (text_format.ParseError, UnicodeDecodeError) as err:
+                raise ValueError(
+                    f"{config_path} is not a projector config that tbwrite can extend: {err}"
+                ) from None
         kept = [e for e in config.embeddings if e.tensor_name != emb.tensor_name]
         del config.embeddings[:]
         config.embeddings.extend(kept)
         config.embeddings.append(info)
-        _write_atomic(config_path, text_format.MessageToString(config).encode("utf-8"))
+        put(config_path, text_format.MessageToString(config).encode("utf-8"))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["SummaryWriter", "default_logdir"]
 
 _now = time.time  # bound once: add_scalar is the hot path
+HISTOGRAM_FORMS = ("torch", "tensor")
 
 
 def default_logdir(comment: str = "") -> str:
@@ -73,6 +74,10 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         max_queue: records buffered before they are written to the file.
         flush_secs: seconds after which buffered records are written anyway.
         filename_suffix: appended to every event file name of this writer.
+        histogram_form: ``"torch"`` (default): histograms as PyTorch writes them, a legacy
+            HistogramProto with PyTorch's buckets, which ``EventAccumulator.Histograms()``
+            and tbparse read; ``"tensor"``: TensorBoard's current [k, 3] float64 tensor,
+            which both TensorBoard loaders show exactly (see :meth:`add_histogram`).
 
     Guarantees:
 
@@ -96,7 +101,11 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         max_queue: int = 10,
         flush_secs: float = 120,
         filename_suffix: str = "",
+        *,
+        histogram_form: str = "torch",
     ) -> None:
+        if histogram_form not in HISTOGRAM_FORMS:
+            raise ValueError(f"histogram_form must be 'torch' or 'tensor', got {histogram_form!r}")
         if log_dir is None:
             if not isinstance(comment, str):
                 raise TypeError(f"comment must be a str, got {comment!r}")
@@ -122,6 +131,7 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         purge = None if purge_step is None else as_step(purge_step, "purge_step")
 
         self._log_dir = log_dir
+        self._histogram_form = histogram_form
         self._run = RunWriter(
             log_dir,
             max_queue=max_queue,
@@ -295,16 +305,27 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     ) -> None:
         """Log a histogram of ``values`` (any array-like of finite real numbers).
 
-        Written in TensorBoard's current form, a [k, 3] float64 tensor of
-        (left edge, right edge, count). ``bins``: ``"tensorflow"`` (default: 30
-        equal-width buckets from min to max), an int, a numpy rule such as ``"auto"`` or
-        ``"fd"``, or a sequence of edges; ``max_bins`` caps the bucket count by merging.
+        With ``histogram_form="torch"`` (the default) written as PyTorch writes it: a legacy
+        HistogramProto (min, max, num, sum, sum of squares, and the buckets from the first
+        to the last non-empty one, preceded by an empty one, by their right edges);
+        ``bins="tensorflow"`` means PyTorch's 1,549 exponential edges (±1e-12 * 1.1**k),
+        an int that many equal-width buckets, a numpy rule (``"auto"``, ``"fd"``, ...) or
+        a sequence of edges; ``max_bins`` groups ``len // max_bins`` adjacent buckets, as
+        PyTorch (which can leave more than ``max_bins``).
+
+        With ``histogram_form="tensor"``: TensorBoard's current [k, 3] float64 tensor of
+        (left edge, right edge, count); ``bins="tensorflow"`` means 30 equal-width buckets
+        from min to max (as ``tf.summary.histogram``) and ``max_bins`` caps the count.
         """
         tag = check_tag(tag)
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         from .._summaries import histograms as b
 
+        if self._histogram_form == "torch":
+            fields = b.torch_histogram_fields(values, bins, max_bins)
+            self._run.write("legacy_histogram", tag, *fields, step=step, wall_time=wall_time)
+            return
         buckets = b.histogram_buckets(values, bins, max_bins)
         self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
 
@@ -324,21 +345,25 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         """Log a histogram from precomputed buckets, PyTorch's signature.
 
         Bucket i holds the values in (bucket_limits[i-1], bucket_limits[i]]; the first
-        starts at ``min`` and the last ends at ``max``. Written in the [k, 3] form, as
-        TensorBoard's loaders would convert it. ``sum`` and ``sum_squares`` are checked
-        for being numbers but, as in TensorBoard's own conversion, not stored.
+        starts at ``min`` and the last ends at ``max``. With ``histogram_form="torch"``
+        written as given, a legacy HistogramProto, as PyTorch; with ``"tensor"`` in the
+        [k, 3] form, as TensorBoard's loaders would convert it (``sum`` and ``sum_squares``
+        are then checked for being numbers but, as in TensorBoard's own conversion, not
+        stored).
         """
         tag = check_tag(tag)
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         lo = as_float(min, "min")
         hi = as_float(max, "max")
-        as_float(num, "num")
-        as_float(sum, "sum")
-        as_float(sum_squares, "sum_squares")
+        stats = (as_float(num, "num"), as_float(sum, "sum"), as_float(sum_squares, "sum_squares"))
         from .._summaries import histograms as b
 
         buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
+        if self._histogram_form == "torch":  # PyTorch's own form: the fields as given
+            fields = (lo, hi, *stats, b.as_float_list(bucket_limits), buckets[:, 2].tolist())
+            self._run.write("legacy_histogram", tag, *fields, step=step, wall_time=wall_time)
+            return
         self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
 
     # -- text ---------------------------------------------------------------------------

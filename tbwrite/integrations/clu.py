@@ -99,6 +99,8 @@ class SummaryWriter:
     """
 
     def __init__(self, logdir: str | os.PathLike[str], **writer_kwargs: Any) -> None:
+        # clu writes tf.summary's histograms: the [k, 3] tensor, not PyTorch's legacy form.
+        writer_kwargs.setdefault("histogram_form", "tensor")
         self._writer = _TbSummaryWriter(logdir, **writer_kwargs)
         self._video_warned = False
         _register_with_clu()

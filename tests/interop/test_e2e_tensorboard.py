@@ -143,6 +143,8 @@ def write_logdir(root):
     exp = {"scalars": {}, "hist": {}, "raw": {}, "text": {}}
     t_before = time.time()
 
+    # histogram_form="tensor": the [k, 3] form, which both loaders show exactly (the default,
+    # PyTorch's legacy form, is measured in tests/test_e2e_torch_forms.py).
     train = SummaryWriter(
         log_dir=str(root / "train"),
         comment="",
@@ -150,6 +152,7 @@ def write_logdir(root):
         max_queue=10,
         flush_secs=120,
         filename_suffix="",
+        histogram_form="tensor",
     )
     assert os.path.normpath(train.get_logdir()) == os.path.normpath(str(root / "train"))
     for i, v in enumerate(SCALAR_VALUES):
@@ -386,7 +389,9 @@ def test_live_reload_while_writer_open(tmp_path, tb_server, load_fast):
     tb = tb_server(logdir, load_fast=load_fast)
     assert tb.runs() == []
 
-    w = SummaryWriter(log_dir=str(logdir / "live"), max_queue=1000, flush_secs=120)
+    w = SummaryWriter(
+        log_dir=str(logdir / "live"), max_queue=1000, flush_secs=120, histogram_form="tensor"
+    )
     try:
         for i in range(5):
             w.add_scalar("x", i * 0.5, global_step=i, walltime=W0 + i)

@@ -38,7 +38,7 @@ def assert_series_equal_ea(series, ea_events) -> None:
 
 def test_scalars_histograms_text_match_event_accumulator(tmp_path) -> None:
     run = tmp_path / "run"
-    with tbwrite.SummaryWriter(run) as w:
+    with tbwrite.SummaryWriter(run, histogram_form="tensor") as w:
         for step in range(50):
             w.add_scalar("loss", 1.0 / (step + 1), step)
             w.add_scalar("acc", step * 0.01, step, new_style=True)

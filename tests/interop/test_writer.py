@@ -139,10 +139,40 @@ def _hist(acc, tag):
     return [(t.step, tensor_util.make_ndarray(t.tensor_proto)) for t in acc.Tensors(tag)]
 
 
-def test_histograms_default_and_bins(tmp_path) -> None:
+def test_histograms_default_is_pytorchs_legacy_form(tmp_path) -> None:
     rng = np.random.default_rng(0)
     data = rng.normal(size=10_000)
     with SummaryWriter(tmp_path) as w:
+        w.add_histogram("default", data, 0)
+        w.add_histogram("grouped", data, 1, bins=10, max_bins=3)
+    acc = accumulator(tmp_path)
+    # PyTorch's default edges: 0 and +-1e-12 * 1.1**k below 1e20.
+    positive = [1e-12]
+    while positive[-1] * 1.1 < 1e20:
+        positive.append(positive[-1] * 1.1)
+    edges = np.array([-v for v in positive[::-1]] + [0.0] + positive)
+    (h,) = acc.Histograms("default")
+    hv = h.histogram_value
+    assert (hv.min, hv.max, hv.num) == (data.min(), data.max(), 10_000)
+    assert hv.sum == pytest.approx(data.sum()) and hv.sum_squares == pytest.approx(data @ data)
+    counts, _ = np.histogram(data, bins=edges)
+    first, last = np.flatnonzero(counts)[[0, -1]]
+    # From the first to the last non-empty bucket, preceded by an empty one; each bucket
+    # is stored by its right edge.
+    assert list(hv.bucket) == [0.0, *counts[first : last + 1]]
+    assert list(hv.bucket_limit) == edges[first : last + 2].tolist()
+    (h,) = acc.Histograms("grouped")
+    counts, edges = np.histogram(data, bins=10)
+    # max_bins=3 groups 10 // 3 = 3 buckets: 3 + 3 + 3 + 1, so 4 buckets (as PyTorch).
+    grouped = [counts[0:3].sum(), counts[3:6].sum(), counts[6:9].sum(), counts[9]]
+    assert list(h.histogram_value.bucket) == [0.0, *grouped]
+    assert list(h.histogram_value.bucket_limit) == [*edges[[0, 3, 6, 9]], edges[-1]]
+
+
+def test_histograms_tensor_form_default_and_bins(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=10_000)
+    with SummaryWriter(tmp_path, histogram_form="tensor") as w:
         w.add_histogram("default", data, 0)
         w.add_histogram("int", data, 1, bins=7)
         w.add_histogram("auto", data, 2, bins="auto")
@@ -175,8 +205,23 @@ def test_histograms_default_and_bins(tmp_path) -> None:
     assert b[:, 2].sum() == 4
 
 
-def test_histogram_raw_converted_like_tensorboard(tmp_path) -> None:
+def test_histogram_raw_written_as_given(tmp_path) -> None:
     with SummaryWriter(tmp_path) as w:
+        w.add_histogram_raw("raw", 0.5, 9.0, 10, 40.0, 200.0, [1.0, 5.0, 1e308], [2, 3, 5], 3)
+    ((h),) = accumulator(tmp_path).Histograms("raw")
+    hv = h.histogram_value
+    assert h.step == 3 and (hv.min, hv.max, hv.num, hv.sum, hv.sum_squares) == (
+        0.5,
+        9.0,
+        10,
+        40.0,
+        200.0,
+    )
+    assert list(hv.bucket_limit) == [1.0, 5.0, 1e308] and list(hv.bucket) == [2, 3, 5]
+
+
+def test_histogram_raw_converted_like_tensorboard(tmp_path) -> None:
+    with SummaryWriter(tmp_path, histogram_form="tensor") as w:
         w.add_histogram_raw(
             "raw",
             min=0.5,
@@ -367,6 +412,7 @@ BAD_CALLS = [
     ("add_histogram", ("h", [1.0, 2.0]), {"bins": 0}, ValueError, "bins"),
     ("add_histogram", ("h", [1.0, 2.0]), {"bins": [3, 1]}, ValueError, "bins"),
     ("add_histogram", ("h", [1.0, 2.0]), {"max_bins": 0}, ValueError, "max_bins"),
+    ("add_histogram", ("h", [1.0, 2.0]), {"bins": [5, 6]}, ValueError, "no value falls inside"),
     ("add_histogram_raw", ("h", 0, 1, 2, 1, 1, [1.0], [1, 1]), {}, ValueError, "same length"),
     ("add_histogram_raw", ("h", 0, 1, 2, 1, 1, [], []), {}, ValueError, "bucket_limits"),
     ("add_histogram_raw", ("h", 2, 1, 2, 1, 1, [1.0], [2]), {}, ValueError, "min"),
@@ -418,6 +464,8 @@ def test_constructor_validation(tmp_path) -> None:
         SummaryWriter(123)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="filename_suffix"):
         SummaryWriter(tmp_path, filename_suffix="a/b")
+    with pytest.raises(ValueError, match="histogram_form"):
+        SummaryWriter(tmp_path, histogram_form="legacy")
     assert event_files(tmp_path) == []
 
 
@@ -441,4 +489,4 @@ def test_array_likes_without_importing_their_library(tmp_path) -> None:
         w.add_histogram("jaxh", [FakeJaxArray(1.0), FakeJaxArray(2.0)], 1)
     acc = accumulator(tmp_path)
     assert acc.Scalars("jax")[0].value == 1.25
-    assert _hist(acc, "jaxh")[0][1][:, 2].sum() == 2
+    assert acc.Histograms("jaxh")[0].histogram_value.num == 2

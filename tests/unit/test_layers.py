@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tbwrite"
 FLOORS = {
     "_errors": 0,
     "_types": 0,
+    "_tensorlike": 0,
     "_proto": 0,
     "_text": 0,
     "_format": 1,

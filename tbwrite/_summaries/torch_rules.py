@@ -1,0 +1,212 @@
+"""PyTorch's numeric rules for pixels, samples, histogram buckets and boxes, reimplemented.
+
+``torch.utils.tensorboard.SummaryWriter`` is what tbwrite stands in for, so for the same
+input tbwrite computes the same numbers. The rules, as torch 2.x applies them (each is
+checked value by value against torch's own writer in tests/interop/test_torch_differential.py):
+
+- Pixels: uint8 as given; anything else times 255 in float32, clipped to [0, 255] and then
+  truncated (not rounded) to uint8. So 0.5 is 127, 0.999 is 254, and an int image is
+  scaled by 255 too. NaN becomes 0.
+- Samples: ``samples * 32767`` in the input's float type, truncated toward zero to int16,
+  after clipping to [-1, 1] when any sample lies outside. NaN becomes 0.
+- Histograms: numpy's ``histogram`` with torch's default edges (``bins="tensorflow"``: the
+  1,549 edges ±1e-12 * 1.1**k below 1e20, and 0) or the given bins; ``max_bins`` groups
+  ``len // max_bins`` adjacent buckets (the last group padded), which can leave more than
+  ``max_bins`` buckets; then only the buckets from the first to the last non-empty one are
+  kept, preceded by one empty bucket, and each bucket is stored by its right edge.
+- Boxes: each edge is a 2-pixel line from corner to corner (coordinates truncated toward
+  zero), drawn on the side to the right of the direction of travel around the box
+  (left edge downwards, bottom rightwards, right edge upwards, top leftwards); what falls
+  outside the image is not drawn (a box larger than the image draws nothing).
+
+Values torch clips (pixels outside [0, 1], samples outside [-1, 1]) are clipped the same
+way, with one warning per argument per process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import threading
+import warnings
+from typing import Any, Final
+
+import numpy as np
+
+__all__ = [
+    "BOX_LINE_WIDTH",
+    "box_edge_rects",
+    "default_bins",
+    "histogram_proto_fields",
+    "pcm16",
+    "pixels_uint8",
+    "warn_clipped",
+]
+
+PCM16_MAX: Final = 32767
+BOX_LINE_WIDTH: Final = 2
+# torch's default histogram edges: +-1e-12 * 1.1**k up to 1e20, mirrored around 0.
+DEFAULT_BINS_START: Final = 1e-12
+DEFAULT_BINS_FACTOR: Final = 1.1
+DEFAULT_BINS_LIMIT: Final = 1e20
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _caller_stacklevel() -> int:
+    # The stacklevel of the first frame outside tbwrite: the user's call.
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tbwrite/
+    here = inspect.currentframe()
+    if here is None or here.f_back is None:  # an interpreter without frames
+        return 2
+    frame = here.f_back
+    level = 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package + os.sep
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_clipped(name: str, what: str) -> None:
+    """One ``UserWarning`` per argument name per process, pointing at the user's call:
+    ``what`` was clipped."""
+    with _warned_lock:
+        if name in _warned:
+            return
+        _warned.add(name)
+    warnings.warn(
+        f"{name}: {what} (as PyTorch does; warned once)",
+        UserWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+def pixels_uint8(arr: np.ndarray, name: str) -> np.ndarray:
+    """Pixels as uint8 by torch's rule (see the module docstring)."""
+    if arr.dtype == np.uint8:
+        return arr
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, clipped below
+        scaled = arr.astype(np.float32)
+        scaled *= np.float32(255.0)
+    finite = np.isfinite(scaled)
+    if not finite.all() or (scaled.size and (scaled.min() < 0 or scaled.max() > 255)):
+        warn_clipped(
+            name,
+            "pixel values outside [0, 1] (non-uint8 images are scaled by 255) or not finite "
+            "were clipped to [0, 1]; NaN is 0",
+        )
+        scaled[~finite & np.isnan(scaled)] = 0.0
+        np.clip(scaled, 0.0, 255.0, out=scaled)
+    return scaled.astype(np.uint8)
+
+
+def pcm16(samples: np.ndarray, name: str) -> np.ndarray:
+    """Mono samples as little-endian int16 by torch's rule (see the module docstring)."""
+    arr = samples
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.float32)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
+        arr = arr.astype(np.float32)
+    nan = np.isnan(arr) if arr.dtype.kind == "f" else None
+    if nan is not None and nan.any():
+        arr = np.where(nan, 0, arr)
+        warn_clipped(name, "NaN samples were written as 0")
+    if arr.size and np.abs(arr).max() > 1:
+        warn_clipped(name, "samples outside [-1, 1] were clipped to [-1, 1]")
+        arr = arr.clip(-1, 1)
+    scaled = arr * PCM16_MAX
+    return scaled.astype("<i2")
+
+
+_DEFAULT_BINS: np.ndarray | None = None
+
+
+def default_bins() -> np.ndarray:
+    """torch's ``bins="tensorflow"`` edges (1,549 of them), computed once."""
+    global _DEFAULT_BINS
+    if _DEFAULT_BINS is None:
+        positive = []
+        v = DEFAULT_BINS_START
+        while v < DEFAULT_BINS_LIMIT:
+            positive.append(v)
+            v *= DEFAULT_BINS_FACTOR
+        pos = np.array(positive)
+        _DEFAULT_BINS = np.concatenate([-pos[::-1], [0.0], pos])
+    return _DEFAULT_BINS
+
+
+def _group(counts: np.ndarray, edges: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    k = len(counts)
+    if k <= max_bins:
+        return counts, edges
+    group = k // max_bins
+    starts = np.arange(0, k, group)
+    grouped = np.add.reduceat(counts, starts)
+    return grouped, np.append(edges[starts], edges[-1])
+
+
+def histogram_proto_fields(
+    values: np.ndarray, bins: Any, max_bins: int | None
+) -> tuple[float, float, float, float, float, list[float], list[float]]:
+    """(min, max, num, sum, sum_squares, bucket_limit, bucket) of finite float64 ``values``
+    as torch writes its HistogramProto. ``bins``: ``"tensorflow"``, an int, a numpy rule
+    or edges (checked by the caller)."""
+    edges_in = default_bins() if isinstance(bins, str) and bins == "tensorflow" else bins
+    counts, edges = np.histogram(values, bins=edges_in)
+    if max_bins is not None:
+        counts, edges = _group(counts, edges, max_bins)
+    nonzero = np.flatnonzero(counts)
+    if nonzero.size == 0:
+        raise ValueError(
+            "values: no value falls inside the histogram's bins "
+            f"[{float(edges[0])!r}, {float(edges[-1])!r}]"
+        )
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    limits = edges[first : last + 2].tolist()
+    bucket = [0.0, *counts[first : last + 1].astype(np.float64).tolist()]
+    return (
+        float(values.min()),
+        float(values.max()),
+        float(values.size),
+        float(values.sum()),
+        float(values.dot(values)),
+        limits,
+        bucket,
+    )
+
+
+def _trunc(v: float) -> int:
+    return math.trunc(v)
+
+
+def box_edge_rects(box: Any) -> list[tuple[int, int, int, int]]:
+    """The four edges of one (xmin, ymin, xmax, ymax) box as inclusive pixel rectangles
+    (x0, y0, x1, y1), unclipped, in drawing order (see the module docstring)."""
+    left, top, right, bottom = (_trunc(float(v)) for v in box)
+    path = [(left, top), (left, bottom), (right, bottom), (right, top), (left, top)]
+    rects = []
+    for (x0, y0), (x1, y1) in zip(path, path[1:]):
+        if x0 == x1 and y0 == y1:
+            rects.append((x0, y0, x0, y0))  # a zero-length edge is one pixel
+        elif x0 == x1:
+            side = x0 + (1 if y1 > y0 else -1) * (BOX_LINE_WIDTH - 1)
+            rects.append((min(x0, side), min(y0, y1), max(x0, side), max(y0, y1)))
+        else:
+            side = y0 + (1 if x1 > x0 else -1) * (BOX_LINE_WIDTH - 1)
+            rects.append((min(x0, x1), min(y0, side), max(x0, x1), max(y0, side)))
+    return rects
+
+
+def fill_rects(
+    pixels: np.ndarray, rects: list[tuple[int, int, int, int]], color: np.ndarray
+) -> None:
+    """Paint inclusive rectangles onto (H, W, C) ``pixels`` in place, clipped to the image."""
+    h, w = pixels.shape[:2]
+    for x0, y0, x1, y1 in rects:
+        xa, xb, ya, yb = max(x0, 0), min(x1, w - 1), max(y0, 0), min(y1, h - 1)
+        if xa <= xb and ya <= yb:
+            pixels[ya : yb + 1, xa : xb + 1] = color
