@@ -68,22 +68,32 @@ def _show(value: Any) -> str:
     return (text[:77] + "...") if len(text) > 80 else text
 
 
-def hparam_value(key: str, value: Any) -> HParamValue:
+def _check_utf8(text: str, where: str) -> str:
+    # Protobuf string fields hold UTF-8: a lone surrogate cannot be written.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"{where} must be encodable as UTF-8, got {_show(text)}: {err}") from None
+    return text
+
+
+def hparam_value(key: str, value: Any, where: str | None = None) -> HParamValue:
     """A hyperparameter value as the type TensorBoard shows: bool, str or float.
 
     bool (and numpy/JAX booleans) -> BOOL, checked before int since bool is an int;
-    str -> STRING; int, float, numpy and JAX numbers -> FLOAT64 (finite or not).
-    Anything else raises ``TypeError`` naming the key.
+    str -> STRING (encodable as UTF-8); int, float, numpy and JAX numbers -> FLOAT64 (finite
+    or not). Anything else raises ``TypeError`` naming the key (or ``where``).
     """
+    where = f"hparam {key!r}" if where is None else where
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value
+        return _check_utf8(str(value), where)
     if isinstance(value, (int, float)):
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(f"hparam {key!r} is too large for a float: {_show(value)}") from None
+            raise ValueError(f"{where} is too large for a float: {_show(value)}") from None
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is not None and getattr(value, "ndim", 0) == 0 and getattr(value, "size", 1) == 1:
         if kind == "b":
@@ -91,9 +101,9 @@ def hparam_value(key: str, value: Any) -> HParamValue:
         if kind in "iuf":
             return float(value)
         if kind == "U":
-            return str(value)
+            return _check_utf8(str(value), where)
     raise TypeError(
-        f"hparam {key!r} must be a bool, str, int or float (or a numpy/JAX scalar of "
+        f"{where} must be a bool, str, int or float (or a numpy/JAX scalar of "
         f"those), got {_show(value)} of type {type(value).__name__}"
     )
 
@@ -105,6 +115,7 @@ def hparam_values(hparams: Any, name: str = "hparam_dict") -> dict[str, HParamVa
     for key, value in hparams.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"{name} keys must be non-empty str, got {_show(key)}")
+        _check_utf8(key, f"{name} key")
         out[key] = hparam_value(key, value)
     return out
 
@@ -375,7 +386,7 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
             raise TypeError(
                 f"hparam_domain_discrete[{key!r}] must be a list of values, got {_show(values)}"
             )
-        vals = [hparam_value(key, v) for v in values]
+        vals = [hparam_value(key, v, f"hparam_domain_discrete[{key!r}] value") for v in values]
         if hparams[key] not in vals:
             raise ValueError(
                 f"hparam_domain_discrete[{key!r}] = {vals!r} does not hold the logged value "

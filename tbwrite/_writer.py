@@ -758,6 +758,16 @@ class SummaryWriter:
             finally:
                 sub.close()
             return
+        # Every record is encoded before the run is marked as having a session, so a call
+        # that fails leaves the run free for the next add_hparams.
+        records = []
+        if domains:
+            experiment = h.experiment_for_session(hparams, metrics, domains)
+            records.append(frame(wrap_summary_event(now, 0, h.experiment_summary(experiment))))
+        records.append(
+            frame(wrap_summary_event(now, 0, h.session_start_summary(hparams, self._start_time)))
+        )
+        records.extend(self._metric_records(metrics, step, now))
         with self._lock:
             self._check_open()
             if self._session_started:
@@ -767,14 +777,6 @@ class SummaryWriter:
                     "or pass run_name= for a separate session."
                 )
             self._session_started = True
-        records = []
-        if domains:
-            experiment = h.experiment_for_session(hparams, metrics, domains)
-            records.append(frame(wrap_summary_event(now, 0, h.experiment_summary(experiment))))
-        records.append(
-            frame(wrap_summary_event(now, 0, h.session_start_summary(hparams, self._start_time)))
-        )
-        records.extend(self._metric_records(metrics, step, now))
         self._file.write_records(records)
         self._file.flush()  # the HParams dashboard shows the session at once
 
