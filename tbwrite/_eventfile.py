@@ -78,6 +78,11 @@ class LocalSink:
                 )
             except FileExistsError:
                 continue  # another host or process with our pid: take the next counter
+            except OSError as err:  # too many open files, a read-only or missing directory
+                raise WriterFailedError(
+                    f"cannot create an event file in {self._logdir!r}: {err.strerror or err}",
+                    path,
+                ) from err
             break
         self._fd, self.path, self._size = fd, path, 0
         self.write(frame(file_version_event(now)))

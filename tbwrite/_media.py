@@ -56,6 +56,10 @@ PCM16_MAX: Final = 32767
 GRID_COLUMNS: Final = 8  # images per row in add_images' grid, as PyTorch
 GRID_PADDING: Final = 2  # pixels around each image in that grid, as torchvision.make_grid
 BOX_COLOR: Final = (255, 0, 0)
+# The largest image add_image_with_boxes' rescale may make (192 MiB of RGB).
+MAX_PIXELS: Final = 1 << 26
+# A GIF frame's delay is a 16-bit count of hundredths of a second: at most 655.35 s.
+MIN_GIF_FPS: Final = 100 / 0xFFFF
 BOX_THICKNESS: Final = 2
 VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
 
@@ -274,11 +278,16 @@ def _draw_labels(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str]) -
 
 
 def rescale_nearest(pixels: np.ndarray, factor: float) -> np.ndarray:
-    """``pixels`` resized by ``factor`` (nearest neighbour), at least 1x1."""
+    """``pixels`` resized by ``factor`` (nearest neighbour), at least 1x1, at most
+    ``MAX_PIXELS`` pixels (else ``ValueError`` naming ``rescale``)."""
     if factor == 1:
         return pixels
     h, w = pixels.shape[:2]
     nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
+    if nh * nw > MAX_PIXELS:
+        raise ValueError(
+            f"rescale={factor!r} makes the {w}x{h} image {nw}x{nh}, more than {MAX_PIXELS} pixels"
+        )
     rows = np.minimum((np.arange(nh) * h) // nh, h - 1)
     cols = np.minimum((np.arange(nw) * w) // nw, w - 1)
     return np.ascontiguousarray(pixels[rows][:, cols])

@@ -125,6 +125,10 @@ def audio_summary(
 # -- PR curves ------------------------------------------------------------------------------
 
 
+# The most thresholds of a PR curve: a [6, n] float32 tensor of 1.5 MiB per curve.
+MAX_THRESHOLDS: Final = 1 << 16
+
+
 def check_num_thresholds(num_thresholds: Any) -> int:
     if isinstance(num_thresholds, bool):
         raise TypeError(f"num_thresholds must be an int >= 2, got {num_thresholds!r}")
@@ -132,8 +136,8 @@ def check_num_thresholds(num_thresholds: Any) -> int:
         n = operator.index(num_thresholds)
     except TypeError:
         raise TypeError(f"num_thresholds must be an int >= 2, got {num_thresholds!r}") from None
-    if n < 2:
-        raise ValueError(f"num_thresholds must be an int >= 2, got {n}")
+    if not 2 <= n <= MAX_THRESHOLDS:
+        raise ValueError(f"num_thresholds must be an int from 2 to {MAX_THRESHOLDS}, got {n}")
     return n
 
 
@@ -437,6 +441,9 @@ def custom_scalars_summary(layout: bytes, *, with_metadata: bool) -> bytes:
     return summary_pb2.Summary(value=[_value(CUSTOM_SCALARS_TAG, tensor, md)]).SerializeToString()
 
 
+MAX_SAMPLE_RATE: Final = 0xFFFFFFFF // 2
+
+
 def check_sample_rate(sample_rate: Any) -> int:
     """A positive whole number of samples per second (WAV stores an int)."""
     if isinstance(sample_rate, bool) or not isinstance(
@@ -446,6 +453,10 @@ def check_sample_rate(sample_rate: Any) -> int:
             f"sample_rate must be a positive number of samples per second, got {sample_rate!r}"
         )
     rate = float(sample_rate)
-    if not math.isfinite(rate) or rate != int(rate) or not 1 <= rate <= 0xFFFFFFFF:
-        raise ValueError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+    # A WAV header stores the byte rate (sample rate x 2 bytes of PCM16 mono) in 32 bits.
+    if not math.isfinite(rate) or rate != int(rate) or not 1 <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"sample_rate must be a whole number of Hz from 1 to {MAX_SAMPLE_RATE}, "
+            f"got {sample_rate!r}"
+        )
     return int(rate)

@@ -30,6 +30,7 @@ from typing import Any, Final
 import numpy as np
 
 from ._media import as_array, images_nhwc, make_grid, png_encode
+from ._values import NAME_MAX
 
 __all__ = ["PROJECTOR_CONFIG_FILE", "PreparedEmbedding", "prepare_embedding", "write_embedding"]
 
@@ -102,6 +103,12 @@ def _subdir_name(tag: str) -> str:
     if quoted in (".", ".."):
         raise ValueError(
             f"tag must not be {tag!r}: it names the directory of the embedding's files"
+        )
+    if len(quoted) > NAME_MAX:
+        shown = tag if len(tag) <= 40 else tag[:37] + "..."
+        raise ValueError(
+            f"tag {shown!r} names the directory of the embedding's files, which would be "
+            f"{len(quoted)} bytes once quoted: more than the {NAME_MAX} a file system allows"
         )
     return quoted
 

@@ -25,7 +25,14 @@ from typing import Any
 from ._encode import ScalarEncoder, encode_varint, wrap_summary_event
 from ._eventfile import EventFileWriter
 from ._framing import frame
-from ._values import as_float, as_step, as_walltime, check_subrun_name, check_tag
+from ._values import (
+    as_float,
+    as_step,
+    as_walltime,
+    check_filename_suffix,
+    check_subrun_name,
+    check_tag,
+)
 
 __all__ = ["SummaryWriter"]
 
@@ -128,14 +135,11 @@ class SummaryWriter:
         flush_secs = as_float(flush_secs, "flush_secs")
         if not flush_secs > 0 or flush_secs == float("inf"):
             raise ValueError(f"flush_secs must be a positive finite number, got {flush_secs!r}")
-        if (
-            not isinstance(filename_suffix, str)
-            or os.sep in filename_suffix
-            or "/" in filename_suffix
-        ):
-            raise ValueError(
-                f"filename_suffix must be a str without path separators, got {filename_suffix!r}"
-            )
+        check_filename_suffix(filename_suffix)
+        if "\x00" in log_dir:
+            raise ValueError(f"log_dir must not contain NUL characters, got {log_dir!r}")
+        if os.path.isfile(log_dir):
+            raise ValueError(f"log_dir must be a directory, got the file {log_dir!r}")
         purge = None if purge_step is None else as_step(purge_step, "purge_step")
 
         self._log_dir = log_dir
@@ -266,6 +270,8 @@ class SummaryWriter:
             # A (main_tag, key) seen before was checked then and has its sub-run open.
             target: EventFileWriter | str | None = known.get((main_tag, key))
             if target is None:
+                # main_tag begins every new sub-run's directory name: blame it, not the key.
+                check_subrun_name(self._log_dir, prefix, "main_tag")
                 key = check_tag(key, "tag_scalar_dict key")
                 target = check_subrun_name(
                     self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
@@ -513,8 +519,11 @@ class SummaryWriter:
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = as_float(fps, "fps")
-        if not 0 < rate < float("inf"):
-            raise ValueError(f"fps must be a positive finite number, got {fps!r}")
+        if not _media.MIN_GIF_FPS <= rate < float("inf"):
+            raise ValueError(
+                f"fps must be a finite number of frames per second of at least "
+                f"{_media.MIN_GIF_FPS:.6g} (a GIF frame lasts at most 655.35 s), got {fps!r}"
+            )
         frames = _media.video_frames(vid_tensor)
         gif = _media.gif_encode(frames, rate)
         self._write_image(tag, frames[0], step, wall_time, encoded=gif)

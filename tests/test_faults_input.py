@@ -8,6 +8,7 @@ memory; the child reports the exception it got.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -37,11 +38,15 @@ def _dirs(root):
     return sorted(os.path.relpath(d, root) for d, _, _ in os.walk(root))
 
 
+_checks = itertools.count()
+
+
 def _assert_usable(w, logdir):
-    w.add_scalar("after", 1.5, 7)
+    tag = f"after{next(_checks)}"
+    w.add_scalar(tag, 1.5, 7)
     w.flush()
     runs = tbwrite.read_scalars(logdir)
-    assert runs["."]["after"].values.tolist() == [1.5]
+    assert runs["."][tag].values.tolist() == [1.5]
 
 
 def _rejected(w, logdir, call, exc, *words):
