@@ -64,6 +64,18 @@ def _tsv_cell(value: Any, where: str) -> str:
     return text
 
 
+def _line(cells: list[str], where: str) -> str:
+    # The projector drops blank lines of a metadata file (tabs count as blank), and then
+    # finds fewer labels than points: every line must hold something visible.
+    line = "\t".join(cells)
+    if not line.strip():
+        raise ValueError(
+            f"{where} must not be empty or blank: TensorBoard's projector skips blank lines "
+            f"of the metadata file and would then refuse the embedding, got {cells!r}"
+        )
+    return line
+
+
 def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
     if isinstance(metadata, (str, bytes)) or not hasattr(metadata, "__len__"):
         raise TypeError(
@@ -78,7 +90,9 @@ def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
     if header is None:
         if any(multi):
             raise ValueError("metadata rows have several columns: name them with metadata_header")
-        lines = [_tsv_cell(r, f"metadata[{i}]") for i, r in enumerate(rows)]
+        lines = [
+            _line([_tsv_cell(r, f"metadata[{i}]")], f"metadata[{i}]") for i, r in enumerate(rows)
+        ]
     else:
         if isinstance(header, str) or not isinstance(header, Sequence):
             raise TypeError(f"metadata_header must be a list of column names, got {header!r}")
@@ -87,14 +101,16 @@ def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
                 "metadata_header must name 2 or more columns: the projector reads a one-column "
                 f"metadata file as labels without a header, got {list(header)!r}"
             )
-        lines.append("\t".join(_tsv_cell(h, f"metadata_header[{i}]") for i, h in enumerate(header)))
+        cells = [_tsv_cell(h, f"metadata_header[{i}]") for i, h in enumerate(header)]
+        lines.append(_line(cells, "metadata_header"))
         for i, row in enumerate(rows):
             if not multi[i] or len(row) != len(header):
                 raise ValueError(
                     f"metadata[{i}] must be a row of {len(header)} values (one per metadata_header "
                     f"column), got {row!r}"
                 )
-            lines.append("\t".join(_tsv_cell(v, f"metadata[{i}][{j}]") for j, v in enumerate(row)))
+            cells = [_tsv_cell(v, f"metadata[{i}][{j}]") for j, v in enumerate(row)]
+            lines.append(_line(cells, f"metadata[{i}]"))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

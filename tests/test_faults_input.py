@@ -264,7 +264,7 @@ def test_too_many_open_files_is_a_writer_failed_error_naming_the_log_dir(tmp_pat
     [
         (["a", "", "c"], None),
         (["a", "  ", "c"], None),
-        ([["a", "x"], ["b", ""], ["c", "z"]], ["name", "kind"]),
+        ([["a", "x"], [" ", ""], ["c", "z"]], ["name", "kind"]),
     ],
 )
 def test_empty_or_blank_embedding_labels_are_refused(tmp_path, metadata, header):
@@ -286,11 +286,26 @@ def test_blank_metadata_header_is_refused(tmp_path):
         w,
         logdir,
         lambda: w.add_embedding(
-            np.ones((2, 2)), metadata=[["a", "x"], ["b", "y"]], metadata_header=["name", " "]
+            np.ones((2, 2)), metadata=[["a", "x"], ["b", "y"]], metadata_header=[" ", ""]
         ),
         ValueError,
-        "metadata_header[1]",
+        "metadata_header",
     )
+
+
+def test_one_blank_cell_of_a_row_is_kept(tmp_path):
+    # The projector drops blank lines only: a row with one blank column is a line.
+    logdir = str(tmp_path)
+    w = SummaryWriter(logdir)
+    w.add_embedding(
+        np.ones((2, 2)), metadata=[["a", ""], ["b", "y"]], metadata_header=["name", "kind"]
+    )
+    w.close()
+    (path,) = [
+        os.path.join(d, f) for d, _, fs in os.walk(logdir) for f in fs if f == "metadata.tsv"
+    ]
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == "name\tkind\na\t\nb\ty\n"
 
 
 # -- item 12: add_image with HWC pixels and the default CHW ----------------------------------
