@@ -106,12 +106,30 @@ def _parse_format(dataformats: Any, allowed: str, required: str, name: str) -> s
     return fmt
 
 
+def _layout_hint(shape: tuple[int, ...], fmt: str) -> str:
+    """A suggestion when the channels sit where the other usual layout puts them: last
+    (HWC, NHWC) instead of before the height (CHW, NCHW), or the other way round."""
+    if len(shape) < 3 or "C" not in fmt:
+        return ""
+    rest = fmt.replace("C", "")
+    if fmt.index("C") < len(fmt) - 1:
+        guess, channels = rest + "C", shape[-1]
+    else:
+        guess, channels = rest[:-2] + "C" + rest[-2:], shape[-3]
+    if channels not in _CHANNELS:
+        return ""
+    return (
+        f"; if the {channels} channels are its axis {guess.index('C')}, pass dataformats={guess!r}"
+    )
+
+
 def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
     """Transpose ``arr`` (laid out as ``fmt``) to ``target``, adding a missing C axis."""
     if arr.ndim != len(fmt):
         raise ValueError(
             f"{what} has {_show_shape(arr)} but dataformats {fmt!r} needs {len(fmt)} dimensions"
         )
+    given = arr.shape
     if "C" not in fmt:
         arr = arr[..., np.newaxis]
         fmt += "C"
@@ -120,7 +138,7 @@ def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
     if channels not in _CHANNELS:
         raise ValueError(
             f"{what} must have 1 (grey), 3 (RGB) or 4 (RGBA) channels, got {channels} "
-            f"({_show_shape(arr)} as {target})"
+            f"in shape {tuple(given)} read as dataformats {fmt!r}{_layout_hint(given, fmt)}"
         )
     if 0 in arr.shape:
         raise ValueError(f"{what} must not be empty, got {_show_shape(arr)} as {target}")

@@ -314,7 +314,16 @@ def test_one_blank_cell_of_a_row_is_kept(tmp_path):
 def test_add_image_hwc_with_default_chw_names_the_shape_and_suggests_hwc(tmp_path):
     logdir = str(tmp_path)
     w = SummaryWriter(logdir)
+    # An HWC image (height 5, width 5, 3 channels) read as CHW has 5 "channels".
     err = _rejected(
-        w, logdir, lambda: w.add_image("i", np.zeros((5, 3, 5))), ValueError, "(5, 3, 5)"
+        w, logdir, lambda: w.add_image("i", np.zeros((5, 5, 3))), ValueError, "(5, 5, 3)"
     )
     assert 'dataformats="HWC"' in str(err) or "dataformats='HWC'" in str(err)
+    err = _rejected(
+        w,
+        logdir,
+        lambda: w.add_images("i", np.zeros((2, 5, 5, 3))),
+        ValueError,
+        "(2, 5, 5, 3)",
+    )
+    assert "dataformats='NHWC'" in str(err)
