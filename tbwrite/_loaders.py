@@ -491,7 +491,11 @@ def _slow_record(
                 if plugin in ("", PLUGIN_SCALARS, PLUGIN_HISTOGRAMS, PLUGIN_TEXT):
                     rd.tensors[tag].append((index, step, wall, v.tensor))
             elif kind == "histo":
-                rd.histos[tag].append((index, step, wall, _legacy_histogram(v.histo)))
+                try:
+                    histogram = _legacy_histogram(v.histo)
+                except ValueError as err:
+                    raise CorruptRecordError(f"tag {tag!r}: {err}", offset, path) from None
+                rd.histos[tag].append((index, step, wall, histogram))
         rd.sum_tags[index] = tags
         rd.sum_pieces.append(([index], [step]))
     elif which == "file_version":
@@ -513,6 +517,11 @@ def _legacy_histogram(h: Any) -> np.ndarray:
 
     counts = list(h.bucket)
     limits = list(h.bucket_limit)
+    if len(counts) != len(limits):
+        # Parallel lists: bucket i counts the values up to bucket_limit[i].
+        raise ValueError(
+            f"malformed histogram: {len(limits)} bucket_limit values for {len(counts)} buckets"
+        )
     nonzero = [i for i, c in enumerate(counts) if c > 0]
     if not nonzero:
         return np.zeros((0, 3), dtype=np.float64)
