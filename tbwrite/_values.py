@@ -127,6 +127,18 @@ def check_subrun_name(logdir: str, name: str, what: str) -> str:
     path = os.path.normpath(os.path.join(root, name))
     if path == root or not path.startswith(root + os.sep) or os.path.isabs(name):
         raise ValueError(f"{what} would write outside the log dir {logdir!r}: {name!r}")
+    from ._remote import is_remote
+
+    if not is_remote(logdir):
+        # Links are resolved first: a directory link planted inside the log dir must not
+        # lead the writes out of it.
+        root = os.path.realpath(root)
+        real = os.path.realpath(path)
+        if real == root or not real.startswith(root + os.sep):
+            raise ValueError(
+                f"{what} would write outside the log dir {logdir!r}: {name!r} leads to "
+                f"{real!r} through a link"
+            )
     return os.path.join(logdir, name)
 
 
