@@ -497,6 +497,8 @@ def _flush_all_at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _counter_lock
+    _counter_lock = threading.Lock()  # another thread may have held it at the fork
     _flusher._after_fork_in_child()
     for w in list(_live_writers):
         w._after_fork_in_child()

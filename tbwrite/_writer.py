@@ -903,4 +903,15 @@ def _close_all_at_exit() -> None:
             pass
 
 
+def _after_fork_in_child() -> None:
+    # A lock held by another thread at the fork stays held forever in the child, where that
+    # thread does not exist: every lock of this module is made anew there.
+    global _double_warning_lock
+    _double_warning_lock = threading.Lock()
+    for writer in list(_open_writers):
+        writer._lock = threading.Lock()
+
+
 atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -102,7 +102,6 @@ print(json.dumps({"hung": hung, "trials": trials}))
 """
 
 
-@FIXED_LATER
 @pytest.mark.system
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
 def test_fork_while_another_thread_opens_sub_runs_never_deadlocks_the_child(tmp_path):
