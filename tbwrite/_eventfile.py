@@ -452,7 +452,10 @@ class _Flusher:
                             w._scheduled = False
                         break
                     timeout = min(self._deadlines.values(), default=now + 3600.0) - now
-                    self._cond.wait(timeout)
+                    # Never longer than an hour: a larger timeout can overflow the
+                    # platform's timer (OverflowError), which would end this thread and
+                    # every writer's timed flushes with it.
+                    self._cond.wait(min(timeout, 3600.0))
             for w in due:
                 if getattr(w._sink, "slow", False):
                     self._sync_in_background(w)

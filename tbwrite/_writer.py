@@ -133,8 +133,11 @@ class SummaryWriter:
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
         flush_secs = as_float(flush_secs, "flush_secs")
-        if not flush_secs > 0 or flush_secs == float("inf"):
-            raise ValueError(f"flush_secs must be a positive finite number, got {flush_secs!r}")
+        if not 0 < flush_secs <= threading.TIMEOUT_MAX:
+            raise ValueError(
+                f"flush_secs must be a positive number of seconds of at most "
+                f"{threading.TIMEOUT_MAX:g} (the longest timer), got {flush_secs!r}"
+            )
         check_filename_suffix(filename_suffix)
         if "\x00" in log_dir:
             raise ValueError(f"log_dir must not contain NUL characters, got {log_dir!r}")
