@@ -84,8 +84,23 @@ class LocalSink:
                     path,
                 ) from err
             break
-        self._fd, self.path, self._size = fd, path, 0
-        self.write(frame(file_version_event(now)))
+        # The first record, written here rather than by write(): if it fails (disk full),
+        # the new file is removed and its descriptor closed, so a failed open leaves nothing.
+        header = frame(file_version_event(now))
+        written = 0
+        try:
+            while written < len(header):
+                written += os.write(fd, header[written:])
+        except OSError as err:
+            os.close(fd)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise WriterFailedError(
+                f"cannot start an event file in {self._logdir!r}: {err.strerror or err}", path
+            ) from err
+        self._fd, self.path, self._size = fd, path, written
 
     def write(self, data: bytes) -> None:
         if self._fd < 0:

@@ -256,7 +256,6 @@ def _open_fds():
 # -- item 4: disk full at open ------------------------------------------------------------
 
 
-@FIXED_LATER
 @pytest.mark.system
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
 def test_disk_full_at_open_leaks_no_fd_and_leaves_no_file(small_disk):
