@@ -163,6 +163,7 @@ class SummaryWriter:
         self._status: str | None = None
         self._end_time: float | None = None
         _open_writers.add(self)
+        _handle_sigterm()
         if purge is not None:
             # Two SessionLog.START events: TensorBoard's current Python loader takes the
             # first START of a run as the run's beginning and purges only at a later one,
@@ -904,6 +905,52 @@ def _close_all_at_exit() -> None:
             writer.close()
         except Exception:  # noqa: BLE001 - nobody to raise to at exit
             pass
+
+
+# SIGTERM (docker stop, Kubernetes and Slurm preemption) kills a process without running
+# atexit: where the program left SIGTERM's default action, the first SummaryWriter installs
+# a handler that ends every open writer (status FAILURE, buffers flushed) and then dies of
+# the signal as the default action would. A handler the program installs replaces it.
+SIGTERM_CLOSE_TIMEOUT = 10.0  # seconds the writers get to close before the process dies
+_sigterm_installed = False
+
+
+def _handle_sigterm() -> None:
+    global _sigterm_installed
+    if _sigterm_installed or os.name != "posix":
+        return
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a handler; the next writer made there will
+    _sigterm_installed = True
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
+    def close_all() -> None:
+        for writer in list(_open_writers):
+            try:
+                if writer._status is None:
+                    writer._status = "failure"
+                writer.close()
+            except Exception:  # noqa: BLE001 - dying anyway; close the others
+                pass
+
+    # On a thread of its own, with a deadline: the signal may have interrupted this thread
+    # inside a writer, holding a lock that close() needs.
+    closer = threading.Thread(target=close_all, name="tbwrite-sigterm", daemon=True)
+    closer.start()
+    closer.join(SIGTERM_CLOSE_TIMEOUT)
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # die of the signal, as without this handler
 
 
 def _after_fork_in_child() -> None:

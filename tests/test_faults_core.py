@@ -350,7 +350,6 @@ time.sleep(60)
 """
 
 
-@FIXED_LATER
 @pytest.mark.system
 def test_sigterm_flushes_and_ends_the_session_as_failure(tmp_path):
     logdir = str(tmp_path / "run")
@@ -478,3 +477,43 @@ def test_close_against_a_silent_store_is_bounded_by_one_deadline(memory_store, m
     assert elapsed < 2 * one_writer, (
         f"close() of 7 writers took {elapsed:.1f} s: deadlines summed writer by writer"
     )
+
+
+_OWN_HANDLER_CHILD = r"""
+import signal, sys, time
+from tbwrite import SummaryWriter
+
+def mine(signum, frame):
+    print("own handler", flush=True)
+    sys.exit(3)
+
+signal.signal(signal.SIGTERM, mine)
+w = SummaryWriter(sys.argv[1], max_queue=1000, flush_secs=3600)
+w.add_scalar("loss", 1.0, 1)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.system
+def test_sigterm_handler_of_the_program_is_left_in_place(tmp_path):
+    logdir = str(tmp_path / "run")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_OWN_HANDLER_CHILD), logdir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "own handler" in out
+    assert proc.returncode == 3
+    assert _steps(logdir) == [1]  # sys.exit ran atexit: the writer was closed there
