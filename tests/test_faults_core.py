@@ -433,7 +433,6 @@ class SlowStore:
         monkeypatch.setattr(MemoryFileSystem, "pipe_file", pipe_file)
 
 
-@FIXED_LATER
 @pytest.mark.system
 def test_store_retry_after_an_abandoned_call_never_stores_records_twice(memory_store, monkeypatch):
     pytest.importorskip("fsspec")
