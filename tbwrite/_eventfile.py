@@ -251,7 +251,7 @@ class EventFileWriter:
             if not self._scheduled:
                 self._schedule_locked()
             if len(buf) >= self._max_queue:
-                self._drain_locked()
+                self._drain_or_unbuffer_locked(1)
         finally:
             lock.release()
 
@@ -265,20 +265,14 @@ class EventFileWriter:
                 self._schedule_locked()
             self._buffer.extend(records)
             if len(self._buffer) >= self._max_queue:
-                self._drain_locked()
+                self._drain_or_unbuffer_locked(len(records))
 
     def write_bytes(self, data: bytes | memoryview) -> None:
         """Write already framed bytes (many records) straight to the file, after the buffer."""
         with self._lock:
             self._check_locked()
             self._buffer.append(data)  # type: ignore[arg-type]  # join() takes views too
-            try:
-                self._drain_locked()
-            finally:
-                # A failed write keeps the records for a retry: own a copy of them, not a
-                # view of memory the caller will reuse.
-                if self._buffer:
-                    self._buffer = [bytes(b) for b in self._buffer]
+            self._drain_or_unbuffer_locked(1)
 
     def flush(self) -> None:
         """Write every buffered record to the file (or upload it to the store)."""
@@ -393,6 +387,17 @@ class EventFileWriter:
             if sink.pending_bytes > MAX_PENDING_BYTES:
                 self._full = True
             _flusher.hurry(self)
+
+    def _drain_or_unbuffer_locked(self, own: int) -> None:
+        """Drain, for a call that has just buffered its ``own`` last records. If the write
+        fails, those records are taken back before the error is raised: a call that raises
+        ``WriterFailedError`` kept nothing (the caller may log it again), while the records
+        of calls that returned stay buffered and are written, once, by a later flush."""
+        try:
+            self._drain_locked()
+        except WriterFailedError:
+            del self._buffer[len(self._buffer) - own :]
+            raise
 
     def _timed_flush(self) -> None:
         """Called by the flusher thread; keeps an error for the next call."""

@@ -273,7 +273,6 @@ def test_disk_full_at_open_leaks_no_fd_and_leaves_no_file(small_disk):
 # -- item 5: disk full while logging: one rule for a call that raised ------------------------
 
 
-@FIXED_LATER
 @pytest.mark.system
 def test_disk_full_a_call_that_raised_follows_one_rule(small_disk):
     direct = os.path.join(small_disk.path, "direct")  # each call writes (max_queue=1)
@@ -300,7 +299,8 @@ def test_disk_full_a_call_that_raised_follows_one_rule(small_disk):
         w.close()
     written = {}
     for name, logdir in (("direct", direct), ("background", background)):
-        steps = [int(s) for s in tbwrite.read_text(logdir)["."]["t"].steps]
+        texts = tbwrite.read_text(logdir).get(".", {})
+        steps = [int(s) for s in texts["t"].steps] if "t" in texts else []
         assert len(steps) == len(set(steps)), f"{name}: a record was written twice"
         written[name] = set(steps)
         assert set(accepted[name]) <= written[name], f"{name}: an accepted call was lost"
