@@ -790,7 +790,13 @@ class SummaryWriter:
                     "or pass run_name= for a separate session."
                 )
             self._session_started = True
-        self._file.write_records(records)
+        try:
+            self._file.write_records(records)
+        except BaseException:
+            # A call that raised kept nothing: the run has no session yet.
+            with self._lock:
+                self._session_started = False
+            raise
         self._file.flush()  # the HParams dashboard shows the session at once
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:

@@ -327,3 +327,26 @@ def test_add_image_hwc_with_default_chw_names_the_shape_and_suggests_hwc(tmp_pat
         "(2, 5, 5, 3)",
     )
     assert "dataformats='NHWC'" in str(err)
+
+
+def test_add_hparams_that_failed_to_write_leaves_the_run_free(tmp_path, monkeypatch):
+    # A write error (here a simulated disk error on the run's file) raises and keeps
+    # nothing; the run has no session, and a later add_hparams makes one.
+    logdir = str(tmp_path)
+    w = SummaryWriter(logdir, max_queue=1)
+    real_write = os.write
+    failing = {"on": True}
+
+    def write(fd, data):
+        if failing["on"]:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    with pytest.raises(tbwrite.WriterFailedError):
+        w.add_hparams({"lr": 0.1})
+    failing["on"] = False
+    w.add_hparams({"lr": 0.2})
+    w.close()
+    (row,) = tbwrite.read_hparams(logdir).records()
+    assert row["lr"] == 0.2 and row["status"] == "SUCCESS"
