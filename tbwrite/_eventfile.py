@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 import weakref
 from typing import Any, Final
 
@@ -32,6 +33,8 @@ from ._framing import frame
 __all__ = ["EventFileWriter", "LocalSink", "event_file_name", "open_sink"]
 
 FILE_PREFIX: Final = "events.out.tfevents"
+# A file's link count drops to 0 when it is deleted while open (POSIX).
+_DETECT_UNLINK: Final = os.name == "posix"
 
 # Process-wide: two writers in one directory in the same second never share a name.
 _file_counter = itertools.count()
@@ -59,6 +62,7 @@ class LocalSink:
     slow = False  # a sync never waits on a network
     pending_bytes = 0
     last_error: BaseException | None = None
+    files_opened = 0  # counts the files this sink started (a new one drops tag metadata)
 
     def __init__(self, logdir: str, suffix: str = "") -> None:
         self._logdir = logdir
@@ -101,8 +105,11 @@ class LocalSink:
                 f"cannot start an event file in {self._logdir!r}: {err.strerror or err}", path
             ) from err
         self._fd, self.path, self._size = fd, path, written
+        self.files_opened += 1
 
     def write(self, data: bytes) -> None:
+        if self._fd >= 0 and _DETECT_UNLINK and os.fstat(self._fd).st_nlink == 0:
+            self._reopen_deleted()
         if self._fd < 0:
             try:
                 self._open()  # the last file could not be repaired: start a new one
@@ -120,6 +127,29 @@ class LocalSink:
             self._recover_partial(written)
             raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
         self._size += written
+
+    def _reopen_deleted(self) -> None:
+        # The file was unlinked (the log dir removed by `rm -rf` or a cleanup job): what is
+        # written to it now is lost to every reader. Make the directory again and go on in
+        # a new file, saying so.
+        old = self.path
+        os.close(self._fd)
+        self._fd = -1
+        try:
+            os.makedirs(self._logdir, exist_ok=True)
+        except OSError as err:
+            raise WriterFailedError(
+                f"the event file {old!r} was deleted and {self._logdir!r} cannot be made "
+                f"again: {err}",
+                old,
+            ) from err
+        self._open()
+        warnings.warn(
+            f"tbwrite: the event file {old!r} was deleted while open (its log dir removed?); "
+            f"logging goes on in {self.path!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     def _recover_partial(self, written: int) -> None:
         # Cut a partly written record off, so readers see whole records only and the
@@ -378,8 +408,13 @@ class EventFileWriter:
             return
         data = buf[0] if len(buf) == 1 else b"".join(buf)
         sink = self._sink
+        opened = sink.files_opened
         sink.write(data)  # raises WriterFailedError, having kept nothing a reader could see
         buf.clear()
+        if sink.files_opened != opened:
+            # A new file (the old one was deleted or could not be repaired): readers keep
+            # a tag's metadata per run, so the next value of each tag carries it again.
+            self.metadata_written = set()
         if sink.needs_sync:
             # A store sink holds enough for an object: upload it now, in the background.
             from ._remote import MAX_PENDING_BYTES

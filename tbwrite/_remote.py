@@ -218,6 +218,7 @@ class RemoteSink:
 
     needs_local_dir = False
     slow = True  # a sync is an upload: the flusher runs it on a thread of its own
+    files_opened = 1  # one sequence of objects: tag metadata is written once
 
     def __init__(self, url: str, suffix: str = "") -> None:
         self._url = url.rstrip("/")

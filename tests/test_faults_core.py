@@ -315,7 +315,6 @@ def test_disk_full_a_call_that_raised_follows_one_rule(small_disk):
 # -- item 6: the log dir deleted under an open writer --------------------------------------
 
 
-@FIXED_LATER
 def test_deleted_log_dir_is_detected_or_recreated(tmp_path):
     logdir = str(tmp_path / "run")
     w = SummaryWriter(logdir, max_queue=10, flush_secs=3600)
@@ -516,3 +515,23 @@ def test_sigterm_handler_of_the_program_is_left_in_place(tmp_path):
     assert "own handler" in out
     assert proc.returncode == 3
     assert _steps(logdir) == [1]  # sys.exit ran atexit: the writer was closed there
+
+
+def test_deleted_log_dir_new_file_carries_tag_metadata_again(tmp_path):
+    # Readers keep a tag's metadata per run, from the first value that has it: after the
+    # old file is gone, the next value of each tag must carry it again. (The value being
+    # written when the deletion is found was encoded without it.)
+    import numpy as np
+
+    logdir = str(tmp_path / "run")
+    w = SummaryWriter(logdir, max_queue=1, flush_secs=3600)
+    w.add_histogram("h", np.arange(10.0), 0)
+    w.add_text("t", "before", 0)
+    shutil.rmtree(logdir)
+    with pytest.warns(RuntimeWarning, match="deleted"):
+        w.add_histogram("h", np.arange(5.0), 1)
+    w.add_histogram("h", np.arange(6.0), 2)
+    w.add_text("t", "after", 1)
+    w.close()
+    assert [int(s) for s in tbwrite.read_histograms(logdir)["."]["h"].steps] == [1, 2]
+    assert list(tbwrite.read_text(logdir)["."]["t"].values) == ["after"]
