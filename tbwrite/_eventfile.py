@@ -265,6 +265,11 @@ class EventFileWriter:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def slow(self) -> bool:
+        """Whether closing may wait on a network (a store's upload)."""
+        return bool(getattr(self._sink, "slow", False))
+
     # -- writing ------------------------------------------------------------------------
 
     def write_record(self, record: bytes) -> None:

@@ -85,6 +85,13 @@ _PERMANENT: Final = (
 _T = TypeVar("_T")
 
 
+def upload_timeout() -> float:
+    """The longest one upload may take: every attempt to its deadline, and the backoffs.
+    ``SummaryWriter.close()`` and interpreter exit wait at most this long for all of a
+    program's uploads together."""
+    return ATTEMPTS * CALL_TIMEOUT + BACKOFF * ((1 << max(0, ATTEMPTS - 1)) - 1)
+
+
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 

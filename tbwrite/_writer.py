@@ -854,12 +854,20 @@ class SummaryWriter:
                 self._file.write_record(frame(wrap_summary_event(time.time(), 0, end)))
             except BaseException as err:
                 first_error = err
-        for writer in self._all_files():
+        files = self._all_files()
+        for writer in files:
+            if writer.slow:
+                continue
             try:
                 writer.close()
             except BaseException as err:  # close the others, then report the first failure
                 if first_error is None:
                     first_error = err
+        # A store's uploads run side by side, within one deadline for all of them (a run
+        # with sub-runs against a silent store would otherwise wait deadline after deadline).
+        errors = _run_within([w.close for w in files if w.slow], f"closing {self._log_dir!r}")
+        if first_error is None and errors:
+            first_error = errors[0]
         if first_error is not None:
             raise first_error
 
@@ -899,18 +907,66 @@ def _session_start_event(wall_time: float, step: int) -> bytes:
 _open_writers: weakref.WeakSet[SummaryWriter] = weakref.WeakSet()
 
 
+def _run_within(jobs: list[Any], what: str) -> list[BaseException]:
+    """Run ``jobs`` (calls that may wait on a store) side by side, waiting at most one
+    upload's deadline for all of them; return their errors, and a ``WriterFailedError``
+    for those still running then (they go on in the background)."""
+    if not jobs:
+        return []
+    from ._errors import WriterFailedError
+    from ._remote import upload_timeout
+
+    errors: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as err:  # noqa: BLE001 - reported to the caller
+            errors.append(err)
+
+    if len(jobs) == 1:
+        run(jobs[0])  # bounded by its own deadline already
+        return errors
+    timeout = upload_timeout()
+    deadline = time.monotonic() + timeout
+    threads = []
+    for job in jobs:
+        thread = threading.Thread(target=run, args=(job,), name="tbwrite-close", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no new threads at interpreter shutdown: one after the other
+            run(job)
+            continue
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = sum(thread.is_alive() for thread in threads)
+    if late:
+        errors.append(
+            WriterFailedError(
+                f"{what}: {late} uploads did not finish within {timeout:g} s (the store's "
+                "deadline for one upload); they go on in the background until the process ends"
+            )
+        )
+    return errors
+
+
 def _close_all_at_exit() -> None:
     # A writer left open ends with the interpreter: its session ends SUCCESS, or FAILURE
     # when the program is dying of an uncaught exception (the interpreter has stored it in
-    # sys.last_value by now).
+    # sys.last_value by now). Writers on a store close side by side, within one deadline.
     failed = getattr(sys, "last_value", None) is not None
-    for writer in list(_open_writers):
+    writers = list(_open_writers)
+    for writer in writers:
+        if failed and writer._status is None:
+            writer._status = "failure"
+    local = [w for w in writers if not any(f.slow for f in w._all_files())]
+    for writer in local:
         try:
-            if failed and writer._status is None:
-                writer._status = "failure"
             writer.close()
         except Exception:  # noqa: BLE001 - nobody to raise to at exit
             pass
+    _run_within([w.close for w in writers if w not in local], "closing at exit")
 
 
 # SIGTERM (docker stop, Kubernetes and Slurm preemption) kills a process without running
