@@ -26,7 +26,6 @@ import tbwrite
 from tbwrite import SummaryWriter, WriterFailedError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXED_LATER = pytest.mark.xfail(strict=True, reason="fixed on the restructured layout")
 
 
 def _child(code, *args, timeout=60):
