@@ -62,5 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except (OSError, ValueError) as err:
-        print(f"tbwrite {args.command}: error: {err}", file=sys.stderr)
+        from .read_commands import escape_control
+
+        print(f"tbwrite {args.command}: error: {escape_control(err)}", file=sys.stderr)
         return 1

@@ -3,6 +3,11 @@
 User mistakes (a missing path, a damaged file) end with a one-line message on stderr and a
 non-zero exit, never a traceback (``tbwrite._cli.main`` turns ``OSError`` / ``ValueError``
 into that). Progress goes to stderr, only when it is a terminal or ``--progress`` is given.
+
+Names and values come from files anyone may have written: every one printed for a person
+(tables, messages, progress) goes through :func:`escape_control`, so an escape sequence or
+a carriage return in a tag, run name or hparam value shows as text instead of acting on
+the terminal. The machine formats (CSV, JSON lines) keep the data as it is.
 """
 
 from __future__ import annotations
@@ -12,10 +17,25 @@ import csv
 import json
 import math
 import os
+import re
 import sys
 from typing import Any, Callable, TextIO
 
-__all__ = ["add_read_commands"]
+__all__ = ["add_read_commands", "escape_control"]
+
+# C0 and C1 control characters, DEL, and the bidirectional overrides and isolates that
+# reorder what a terminal shows.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: object) -> str:
+    """``str(text)`` with control characters shown as ``\\xNN`` / ``\\uNNNN`` escapes."""
+    return _CONTROL.sub(_escape_one, str(text))
 
 
 def _progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | None:
@@ -23,7 +43,8 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | Non
         return None
 
     def report(done: int, total: int, path: str) -> None:
-        print(f"\r[{done + 1}/{total}] {path}"[:200].ljust(60), end="", file=sys.stderr, flush=True)
+        line = f"[{done + 1}/{total}] {escape_control(path)}"[:199]
+        print("\r" + line.ljust(60), end="", file=sys.stderr, flush=True)
         if done + 1 == total:
             print(file=sys.stderr)
 
@@ -37,7 +58,8 @@ def _on_corrupt(args: argparse.Namespace) -> str:
 def _report_skipped(skipped: list[Any]) -> None:
     for s in skipped:
         print(
-            f"skipped {s.nbytes} damaged bytes: {s.path} at byte offset {s.offset} ({s.reason})",
+            f"skipped {s.nbytes} damaged bytes: {escape_control(s.path)} at byte offset "
+            f"{s.offset} ({escape_control(s.reason)})",
             file=sys.stderr,
         )
 
@@ -46,7 +68,7 @@ def _check_path(path: str) -> None:
     from .._sinks import exists
 
     if not exists(path):
-        raise FileNotFoundError(f"no such file or directory: {path!r}")
+        raise FileNotFoundError(f"no such file or directory: {escape_control(repr(path))}")
 
 
 def _load_all(args: argparse.Namespace) -> Any:
@@ -71,9 +93,9 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT):
             for tag, s in _loaders.series_of(rd, kind, args.purge).items():
                 steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
-                rows.append((run, tag, kind, str(len(s)), steps))
+                rows.append((escape_control(run), escape_control(tag), kind, str(len(s)), steps))
     if not rows:
-        print(f"no scalars, histograms or text in {args.logdir}", file=sys.stderr)
+        print(f"no scalars, histograms or text in {escape_control(args.logdir)}", file=sys.stderr)
         return 0
     header = ("run", "tag", "kind", "points", "steps")
     _print_table([header, *rows])
@@ -156,7 +178,7 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
         )
     _report_skipped(table.skipped)
     if not table:
-        print(f"no hparams sessions in {args.logdir}", file=sys.stderr)
+        print(f"no hparams sessions in {escape_control(args.logdir)}", file=sys.stderr)
         return 0
     records = table.records()
     out = _open_out(args)
@@ -176,10 +198,11 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
                     return ""
                 if isinstance(v, float):
                     return f"{v:.6g}"
-                return str(v)
+                return escape_control(v)
 
             keys = [k for k in records[0] if k not in ("start_time", "end_time")]
-            _print_table([tuple(keys), *[tuple(fmt(r[k]) for k in keys) for r in records]], out)
+            header = tuple(escape_control(k) for k in keys)
+            _print_table([header, *[tuple(fmt(r[k]) for k in keys) for r in records]], out)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -202,11 +225,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if progress is not None:
             progress(i, len(files), path)
         check = verify_file(path)
+        shown = escape_control(path)
         if check.corrupt is not None:
             bad += 1
             offset, reason = check.corrupt
             print(
-                f"{path}: CORRUPT at byte offset {offset}: {reason} "
+                f"{shown}: CORRUPT at byte offset {offset}: {escape_control(reason)} "
                 f"(after {check.records} valid records)"
             )
         else:
@@ -216,7 +240,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 else ""
             )
             if not args.quiet:
-                print(f"{path}: ok, {check.records} records{note}")
+                print(f"{shown}: ok, {check.records} records{note}")
     if bad:
         print(f"{bad} of {len(files)} files are damaged", file=sys.stderr)
         return 1

@@ -3,8 +3,9 @@
 TensorBoard's HParams dashboard knows three types: BOOL, STRING and FLOAT64.
 
 - Strict (:func:`hparam_value`, ``SummaryWriter.add_hparams``, PyTorch's signature): bool
-  (and numpy/JAX booleans) -> BOOL; str -> STRING; int, float, numpy and JAX numbers ->
-  FLOAT64; anything else raises ``TypeError`` naming the key.
+  (and numpy/JAX booleans) -> BOOL; str -> STRING (UTF-8 encodable, else ``ValueError``);
+  int, float, numpy and JAX numbers -> FLOAT64; anything else raises ``TypeError`` naming
+  the key.
 - From configs and searches (:func:`hparam_value_or_text`: ``write_hparams``, the clu-style
   writer, the integrations), which hand us anything: the strict types as above; None ->
   ``"None"``; an object with ``get_params`` (a scikit-learn estimator), a class or a
@@ -24,6 +25,7 @@ from typing import Any, Union
 
 __all__ = [
     "HParamValue",
+    "check_utf8",
     "config_hparams",
     "flatten",
     "hparam_value",
@@ -41,24 +43,37 @@ def show_value(value: Any) -> str:
     return (text[:77] + "...") if len(text) > 80 else text
 
 
-def hparam_value(key: str, value: Any) -> HParamValue:
+def check_utf8(text: str, where: str) -> str:
+    """``text`` unchanged, or ``ValueError`` naming ``where`` if it is not UTF-8 encodable.
+
+    Protobuf string fields hold UTF-8: a lone surrogate cannot be written.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"{where} must be encodable as UTF-8, got {show_value(text)}: {err}"
+        ) from None
+    return text
+
+
+def hparam_value(key: str, value: Any, where: str | None = None) -> HParamValue:
     """A hyperparameter value as the type TensorBoard shows: bool, str or float.
 
     bool (and numpy/JAX booleans) -> BOOL, checked before int since bool is an int;
-    str -> STRING; int, float, numpy and JAX numbers -> FLOAT64 (finite or not).
-    Anything else raises ``TypeError`` naming the key.
+    str -> STRING (encodable as UTF-8); int, float, numpy and JAX numbers -> FLOAT64 (finite
+    or not). Anything else raises ``TypeError`` naming the key (or ``where``).
     """
+    where = f"hparam {key!r}" if where is None else where
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value
+        return check_utf8(str(value), where)
     if isinstance(value, (int, float)):
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(
-                f"hparam {key!r} is too large for a float: {show_value(value)}"
-            ) from None
+            raise ValueError(f"{where} is too large for a float: {show_value(value)}") from None
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is not None and getattr(value, "ndim", 0) == 0 and getattr(value, "size", 1) == 1:
         if kind == "b":
@@ -66,9 +81,9 @@ def hparam_value(key: str, value: Any) -> HParamValue:
         if kind in "iuf":
             return float(value)
         if kind == "U":
-            return str(value)
+            return check_utf8(str(value), where)
     raise TypeError(
-        f"hparam {key!r} must be a bool, str, int or float (or a numpy/JAX scalar of "
+        f"{where} must be a bool, str, int or float (or a numpy/JAX scalar of "
         f"those), got {show_value(value)} of type {type(value).__name__}"
     )
 
@@ -81,6 +96,7 @@ def hparam_values(hparams: Any, name: str = "hparam_dict") -> dict[str, HParamVa
     for key, value in hparams.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"{name} keys must be non-empty str, got {show_value(key)}")
+        check_utf8(key, f"{name} key")
         out[key] = hparam_value(key, value)
     return out
 
