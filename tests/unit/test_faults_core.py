@@ -11,7 +11,7 @@ import pytest
 from faultlib import last_json, log_distinct_tags, run_child, steps
 
 import tbwrite
-from tbwrite import SummaryWriter, WriterFailedError
+from tbwrite import SummaryWriter
 
 # -- item 2: flush_secs too large for the flusher's timer -----------------------------------
 
@@ -55,7 +55,7 @@ def test_tag_cache_eviction_under_threads_never_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(_encode.ScalarEncoder, "_MAX_CACHED_TAGS", 64)
     w = SummaryWriter(str(tmp_path), max_queue=100_000, flush_secs=3600)
     errors = []
-    for _ in range(20):
+    for _ in range(5):  # the unfixed code fails in the first round
         errors += log_distinct_tags(w, threads=4, per_thread=5000)
         if errors:
             break
@@ -72,18 +72,13 @@ def test_deleted_log_dir_is_detected_or_recreated(tmp_path):
     w.add_scalar("loss", 0.0, 0)
     w.flush()
     shutil.rmtree(logdir)
-    raised = None
-    try:
+    # The directory is made again and logging goes on in a new file, saying so.
+    with pytest.warns(RuntimeWarning, match="was deleted while open"):
         for step in range(1, 101):
             w.add_scalar("loss", float(step), step)
         w.flush()
-        w.close()
-    except WriterFailedError as err:
-        raised = err
-    if raised is None:
-        assert steps(logdir) == list(range(1, 101)), "100 events went nowhere, without error"
-    else:
-        assert logdir in str(raised)
+    w.close()
+    assert steps(logdir) == list(range(1, 101)), "100 events went nowhere, without error"
 
 
 def test_deleted_log_dir_new_file_carries_tag_metadata_again(tmp_path):
