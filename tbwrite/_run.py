@@ -57,8 +57,10 @@ class RunWriter:
     - :meth:`flush` returns once everything written before it is in the files.
     - :meth:`close` writes the session's end (if a session was started), flushes and closes
       every file; a second ``close()`` does nothing; writing after it raises
-      :class:`~tbwrite.WriterClosedError`.
-    - Thread-safe.
+      :class:`~tbwrite.WriterClosedError`. Files on a store close side by side: ``close()``
+      waits at most one upload's deadline (``_sinks.remote.upload_timeout()``) for all.
+    - :meth:`start_session` that raised left the run without a session.
+    - Thread-safe, also in a forked child (the lock is made anew there).
     """
 
     def __init__(
