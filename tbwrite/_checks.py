@@ -138,7 +138,7 @@ def check_subrun_name(logdir: str, name: str, what: str) -> str:
         # Links are resolved first: a directory link planted inside the log dir must not
         # lead the writes out of it.
         root = os.path.realpath(local)
-        real = os.path.realpath(path)
+        real = os.path.realpath(os.path.join(local, name))
         if real == root or not real.startswith(root + os.sep):
             raise ValueError(
                 f"{what} would write outside the log dir {logdir!r}: {name!r} leads to "

@@ -154,3 +154,12 @@ def test_cli_escapes_control_characters_in_messages(tmp_path):
     proc = _cli("ls", str(empty))
     assert b"\x1b" not in proc.stderr and b"\x1b" not in proc.stdout
     assert b"\\x1b" in proc.stderr
+
+
+def test_sub_runs_of_a_file_url_log_dir_stay_allowed(tmp_path):
+    # The link check resolves the local path of a file:// log dir, not the URL text.
+    logdir = tmp_path / "run"
+    with SummaryWriter(f"file://{logdir}") as w:
+        w.add_scalars("m", {"a": 1.0}, 0)
+        w.add_hparams({"lr": 0.1}, {"loss": 1.0}, run_name="trial")
+    assert sorted(tbwrite.read_scalars(str(logdir))) == ["m_a", "trial"]
