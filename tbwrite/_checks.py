@@ -136,7 +136,47 @@ def check_subrun_name(logdir: str, name: str, what: str) -> str:
     path = os.path.normpath(os.path.join(root, name))
     if path == root or not path.startswith(root + os.sep) or os.path.isabs(name):
         raise ValueError(f"{what} would write outside the log dir {logdir!r}: {name!r}")
+    local = logdir[len("file://") :] if logdir.lower().startswith("file://") else logdir
+    if "://" not in local:  # a local log dir (a store URL has no links to follow)
+        # Links are resolved first: a directory link planted inside the log dir must not
+        # lead the writes out of it.
+        root = os.path.realpath(local)
+        real = os.path.realpath(os.path.join(local, name))
+        if real == root or not real.startswith(root + os.sep):
+            raise ValueError(
+                f"{what} would write outside the log dir {logdir!r}: {name!r} leads to "
+                f"{real!r} through a link"
+            )
     return os.path.join(logdir, name)
+
+
+# The longest event file name without its suffix: "events.out.tfevents.", a 10-digit time,
+# the host name, and a pid and a counter of up to 10 digits each, dot-separated.
+_EVENT_NAME_FIXED = len("events.out.tfevents.") + 10 + 1 + 1 + 10 + 1 + 10
+
+
+def check_filename_suffix(suffix: Any) -> str:
+    """A str that fits in an event file name: no path separator or NUL, and short enough
+    that ``events.out.tfevents.<time>.<host>.<pid>.<n><suffix>`` stays within NAME_MAX."""
+    if not isinstance(suffix, str) or os.sep in suffix or "/" in suffix:
+        raise ValueError(f"filename_suffix must be a str without path separators, got {suffix!r}")
+    if "\x00" in suffix:
+        raise ValueError(f"filename_suffix must not contain NUL characters, got {_show(suffix)}")
+    import socket
+
+    try:
+        size = len(suffix.encode("utf-8"))
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"filename_suffix must be encodable as UTF-8, got {_show(suffix)}: {err}"
+        ) from None
+    room = NAME_MAX - _EVENT_NAME_FIXED - len(socket.gethostname().encode("utf-8", "replace"))
+    if size > room:
+        raise ValueError(
+            f"filename_suffix must be at most {room} bytes here (an event file name is at "
+            f"most {NAME_MAX} bytes), got {size}: {_show(suffix)}"
+        )
+    return suffix
 
 
 def as_real_array(value: Any, name: str) -> Any:

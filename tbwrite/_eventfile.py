@@ -56,8 +56,13 @@ class EventFileWriter:
     - Every method is thread-safe.
     - An I/O failure (disk full, EIO) raises :class:`~tbwrite.WriterFailedError`, chained
       with ``from``, at the call that hit it or, for a background flush, at the next call.
-      The records not written stay buffered and are retried at the next flush; a partial
-      record left by the failure is cut off first, so the file stays readable.
+      One rule: a call that raised kept nothing (its own records are taken back, so the
+      caller may log them again); the records of calls that returned stay buffered and are
+      written, once, by a later flush. A partial record left by the failure is cut off
+      first, so the file stays readable.
+    - A local event file deleted while open (its log dir removed) is noticed at the next
+      write: the directory is made again and writing goes on in a new file, with a
+      ``RuntimeWarning``; each tag's metadata is written again there.
     - After ``os.fork()``, the child drops the buffer it inherited (the parent writes those
       records, once) and never touches the parent's file: its own first write opens a new
       file in the same directory.
@@ -140,7 +145,7 @@ class EventFileWriter:
             if not self.scheduled:
                 self._schedule_locked()
             if len(buf) >= self._max_queue:
-                self._drain_locked()
+                self._drain_or_unbuffer_locked(1)
         finally:
             lock.release()
 
@@ -154,20 +159,14 @@ class EventFileWriter:
                 self._schedule_locked()
             self._buffer.extend(records)
             if len(self._buffer) >= self._max_queue:
-                self._drain_locked()
+                self._drain_or_unbuffer_locked(len(records))
 
     def write_bytes(self, data: bytes | memoryview) -> None:
         """Write already framed bytes (many records) straight to the file, after the buffer."""
         with self._lock:
             self._check_locked()
             self._buffer.append(data)  # type: ignore[arg-type]  # join() takes views too
-            try:
-                self._drain_locked()
-            finally:
-                # A failed write keeps the records for a retry: own a copy of them, not a
-                # view of memory the caller will reuse.
-                if self._buffer:
-                    self._buffer = [bytes(b) for b in self._buffer]
+            self._drain_or_unbuffer_locked(1)
 
     def flush(self) -> None:
         """Write every buffered record to the file (or upload it to the store)."""
@@ -272,13 +271,29 @@ class EventFileWriter:
             return
         data = buf[0] if len(buf) == 1 else b"".join(buf)
         sink = self._sink
+        opened = sink.files_opened
         sink.write(data)  # raises WriterFailedError, having kept nothing a reader could see
         buf.clear()
+        if sink.files_opened != opened:
+            # A new file (the old one was deleted or could not be repaired): readers keep
+            # a tag's metadata per run, so the next value of each tag carries it again.
+            self.metadata_written = set()
         if sink.needs_sync:
             # A store sink holds enough for an object: upload it now, in the background.
             if sink.pending_bytes > sink.max_pending_bytes:
                 self._full = True
             _flusher.hurry(self)
+
+    def _drain_or_unbuffer_locked(self, own: int) -> None:
+        """Drain, for a call that has just buffered its ``own`` last records. If the write
+        fails, those records are taken back before the error is raised: a call that raises
+        ``WriterFailedError`` kept nothing (the caller may log it again), while the records
+        of calls that returned stay buffered and are written, once, by a later flush."""
+        try:
+            self._drain_locked()
+        except WriterFailedError:
+            del self._buffer[len(self._buffer) - own :]
+            raise
 
     # -- called by the flusher ----------------------------------------------------------
 

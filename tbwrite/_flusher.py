@@ -4,7 +4,9 @@ Strategy: one daemon thread for the whole process keeps every writer's flush dea
 calls the writer's :meth:`~Flushable.timed_flush` when it passes; a writer on a slow sink
 (a store) is flushed on a thread of its own, so local writers never wait behind an upload.
 The thread, the ``atexit`` hook and the at-fork hook are registered when the first writer
-opens (:func:`track`), never at import. Writers are seen through :class:`Flushable`; the
+opens (:func:`track`), never at import. In a forked child every lock a writer takes is made
+anew (another thread may have held it at the fork); the layers above add theirs with
+:func:`on_fork_in_child`. Writers are seen through :class:`Flushable`; the
 run layer above adds its own exit work with :func:`on_exit`, which runs before the last
 flush of every writer.
 """
@@ -18,7 +20,18 @@ import time
 import weakref
 from typing import Callable, Protocol
 
-__all__ = ["Flushable", "cancel", "hurry", "on_exit", "schedule", "track", "untrack"]
+from ._format import names
+
+__all__ = [
+    "Flushable",
+    "cancel",
+    "hurry",
+    "on_exit",
+    "on_fork_in_child",
+    "schedule",
+    "track",
+    "untrack",
+]
 
 
 class Flushable(Protocol):
@@ -83,7 +96,10 @@ class _Flusher:
                             w.scheduled = False
                         break
                     timeout = min(self._deadlines.values(), default=now + 3600.0) - now
-                    self._cond.wait(timeout)
+                    # Never longer than an hour: a larger timeout can overflow the
+                    # platform's timer (OverflowError), which would end this thread and
+                    # every writer's timed flushes with it.
+                    self._cond.wait(min(timeout, 3600.0))
             for w in due:
                 if w.slow:
                     self._sync_in_background(w)
@@ -122,6 +138,7 @@ cancel = _flusher.cancel
 
 _live_writers: weakref.WeakSet[Flushable] = weakref.WeakSet()
 _exit_callbacks: list[Callable[[], None]] = []
+_fork_callbacks: list[Callable[[], None]] = []
 _hooks_lock = threading.Lock()
 _hooks_registered = False
 _early_hook_registered = False
@@ -143,9 +160,16 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
+    # A lock held by another thread at the fork stays held forever in the child, where that
+    # thread does not exist: every lock the writers take is made anew here.
+    global _hooks_lock
+    _hooks_lock = threading.Lock()
+    names.after_fork_in_child()
     _flusher.reset_in_child()
     for w in list(_live_writers):
         w.after_fork_in_child()
+    for callback in list(_fork_callbacks):
+        callback()
 
 
 def _register_hooks() -> None:
@@ -197,6 +221,16 @@ def untrack(writer: Flushable) -> None:
     """``writer`` is closed: nothing to do for it at exit any more."""
     _flusher.cancel(writer)
     _live_writers.discard(writer)
+
+
+def on_fork_in_child(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in a forked child, after the writers were reset (once per
+    callback): the layers above make their own locks anew there."""
+    with _hooks_lock:
+        if callback not in _fork_callbacks:
+            _fork_callbacks.append(callback)
+    if not _hooks_registered:
+        _register_hooks()
 
 
 def on_exit(callback: Callable[[], None]) -> None:

@@ -34,9 +34,10 @@ ASCII_NAN: Final = "?"
 _UNSAFE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
-def escape(text: str) -> str:
-    """``text`` with control, format and line-separator characters as backslash escapes
-    (``"\\x1b"``, ``"\\r"``, ``"\\u202e"``); everything else unchanged."""
+def escape(value: object) -> str:
+    """``str(value)`` with control, format and line-separator characters as backslash
+    escapes (``"\\x1b"``, ``"\\r"``, ``"\\u202e"``); everything else unchanged."""
+    text = value if isinstance(value, str) else str(value)
     if text.isprintable():  # the common case, checked in C
         return text
     return "".join(

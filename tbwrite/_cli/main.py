@@ -88,5 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except (OSError, ValueError) as err:
-        print(f"tbwrite {args.command}: error: {err}", file=sys.stderr)
+        from .._text import escape
+
+        print(f"tbwrite {args.command}: error: {escape(err)}", file=sys.stderr)
         return 1

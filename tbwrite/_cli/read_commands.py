@@ -3,6 +3,11 @@
 User mistakes (a missing path, a damaged file) end with a one-line message on stderr and a
 non-zero exit, never a traceback (``tbwrite._cli.main`` turns ``OSError`` / ``ValueError``
 into that). Progress goes to stderr, only when it is a terminal or ``--progress`` is given.
+
+Names and values come from files anyone may have written: every one printed for a person
+(tables, messages, progress) goes through :func:`tbwrite._text.escape`, so an escape sequence or
+a carriage return in a tag, run name or hparam value shows as text instead of acting on
+the terminal. The machine formats (CSV, JSON lines) keep the data as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import os
 import sys
 from typing import Any, Callable, TextIO
 
+from .._text import escape
+
 __all__ = ["add_read_commands", "check_path", "on_corrupt", "progress", "report_skipped"]
 
 
@@ -25,7 +32,8 @@ def progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | None
         return None
 
     def report(done: int, total: int, path: str) -> None:
-        print(f"\r[{done + 1}/{total}] {path}"[:200].ljust(60), end="", file=sys.stderr, flush=True)
+        line = f"[{done + 1}/{total}] {escape(path)}"[:199]
+        print("\r" + line.ljust(60), end="", file=sys.stderr, flush=True)
         if done + 1 == total:
             print(file=sys.stderr)
 
@@ -41,7 +49,8 @@ def report_skipped(skipped: list[Any]) -> None:
     """One line on stderr per damaged range that was skipped."""
     for s in skipped:
         print(
-            f"skipped {s.nbytes} damaged bytes: {s.path} at byte offset {s.offset} ({s.reason})",
+            f"skipped {s.nbytes} damaged bytes: {escape(s.path)} at byte offset "
+            f"{s.offset} ({escape(s.reason)})",
             file=sys.stderr,
         )
 
@@ -51,7 +60,7 @@ def check_path(path: str) -> None:
     from .._sinks import exists
 
     if not exists(path):
-        raise FileNotFoundError(f"no such file or directory: {path!r}")
+        raise FileNotFoundError(f"no such file or directory: {escape(repr(path))}")
 
 
 def _load_all(args: argparse.Namespace) -> Any:
@@ -83,14 +92,13 @@ def _cmd_ls(args: argparse.Namespace) -> int:
                 cells = scalar_cells(s.values, spark) if scalar else ("",) * (len(header) - 5)
                 rows.append((run, tag, kind, str(len(s)), steps, *cells))
     if not rows:
-        print(f"no scalars, histograms or text in {args.logdir}", file=sys.stderr)
+        print(f"no scalars, histograms or text in {escape(args.logdir)}", file=sys.stderr)
         return 0
     _print_table([header, *rows])
     return 0
 
 
 def _print_table(rows: list[tuple[str, ...]], out: TextIO | None = None) -> None:
-    from .._text import escape
 
     out = out or sys.stdout
     rows = [tuple(escape(c) for c in r) for r in rows]  # names from files: no raw ESC, CR
@@ -182,7 +190,7 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
         )
     report_skipped(table.skipped)
     if not table:
-        print(f"no hparams sessions in {args.logdir}", file=sys.stderr)
+        print(f"no hparams sessions in {escape(args.logdir)}", file=sys.stderr)
         return 0
     records = table.records()
     out = _open_out(args)
@@ -202,10 +210,11 @@ def _cmd_hparams(args: argparse.Namespace) -> int:
                     return ""
                 if isinstance(v, float):
                     return f"{v:.6g}"
-                return str(v)
+                return escape(v)
 
             keys = [k for k in records[0] if k not in ("start_time", "end_time")]
-            _print_table([tuple(keys), *[tuple(fmt(r[k]) for k in keys) for r in records]], out)
+            header = tuple(escape(k) for k in keys)
+            _print_table([header, *[tuple(fmt(r[k]) for k in keys) for r in records]], out)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -230,11 +239,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if report is not None:
             report(i, len(files), path)
         check = verify_file(path)
+        shown = escape(path)
         if check.corrupt is not None:
             bad += 1
             offset, reason = check.corrupt
             print(
-                f"{path}: CORRUPT at byte offset {offset}: {reason} "
+                f"{shown}: CORRUPT at byte offset {offset}: {escape(reason)} "
                 f"(after {check.records} valid records)"
             )
         else:
@@ -244,7 +254,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 else ""
             )
             if not args.quiet:
-                print(f"{path}: ok, {check.records} records{note}")
+                print(f"{shown}: ok, {check.records} records{note}")
     if bad:
         print(f"{bad} of {len(files)} files are damaged", file=sys.stderr)
         return 1

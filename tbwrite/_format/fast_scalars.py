@@ -133,7 +133,7 @@ class ScalarEncoder:
         try:
             if step >= 128:
                 if step >= 16384:
-                    pack, header, fix, head = layouts[3] or self._layout(tag, 3)
+                    pack, header, fix, head = layouts[3] or self._layout(tag, 3, layouts)
                     rec = pack(
                         header,
                         wall_time,
@@ -145,19 +145,19 @@ class ScalarEncoder:
                         value,
                     )
                 else:
-                    pack, header, fix, head = layouts[2] or self._layout(tag, 2)
+                    pack, header, fix, head = layouts[2] or self._layout(tag, 2, layouts)
                     rec = pack(header, wall_time, 16, (step & 127) | 128, step >> 7, head, value)
             elif step:
-                pack, header, fix, head = layouts[1] or self._layout(tag, 1)
+                pack, header, fix, head = layouts[1] or self._layout(tag, 1, layouts)
                 rec = pack(header, wall_time, 16, step, head, value)
             else:
-                pack, header, fix, head = layouts[0] or self._layout(tag, 0)
+                pack, header, fix, head = layouts[0] or self._layout(tag, 0, layouts)
                 rec = pack(header, wall_time, head, value)
         except OverflowError:  # beyond float32: protobuf writes +-inf
             return frame(self.encode(tag, value, step, wall_time))
         return rec + _pack_u32(mask_crc(self._crc32c(rec) ^ fix))
 
-    def _layout(self, tag: str, step_len: int) -> _Layout:
+    def _layout(self, tag: str, step_len: int, layouts: list[_Layout | None]) -> _Layout:
         head = self.head(tag)
         # Event: wall_time key + double, [step key + varint], summary head, float32.
         size = 9 + (1 + step_len if step_len else 0) + len(head) + 4
@@ -169,5 +169,7 @@ class ScalarEncoder:
         zeros = bytes(size)
         fix = crc32c(header + zeros) ^ crc32c(zeros)
         layout = (pack, header + EVENT_WALL_TIME, fix, head)
-        self._layouts[tag][step_len] = layout
+        # Into the list the caller holds, not self._layouts[tag]: another thread may have
+        # evicted the tag since (the cache is cleared when full), and the list still serves.
+        layouts[step_len] = layout
         return layout

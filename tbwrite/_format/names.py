@@ -18,7 +18,13 @@ import threading
 import time
 from typing import Final
 
-__all__ = ["FILE_PREFIX", "event_file_name", "event_file_stem", "is_event_file"]
+__all__ = [
+    "FILE_PREFIX",
+    "after_fork_in_child",
+    "event_file_name",
+    "event_file_stem",
+    "is_event_file",
+]
 
 FILE_PREFIX: Final = "events.out.tfevents"
 # The substring TensorBoard's loaders look for in a file name.
@@ -26,6 +32,12 @@ EVENT_FILE_MARK: Final = "tfevents"
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()
+
+
+def after_fork_in_child() -> None:
+    """A new counter lock in a forked child: another thread may have held it at the fork."""
+    global _counter_lock
+    _counter_lock = threading.Lock()
 
 
 def is_event_file(name: str) -> bool:

@@ -362,7 +362,11 @@ def slow_record(
                 if plugin == "" or plugin in READ_PLUGINS:  # kept: a kind the readers decode
                     rd.tensors[tag].append((index, step, wall, v.tensor))
             elif kind == "histo":
-                rd.histos[tag].append((index, step, wall, legacy_histogram(v.histo)))
+                try:
+                    histogram = legacy_histogram(v.histo)
+                except ValueError as err:
+                    raise CorruptRecordError(f"tag {tag!r}: {err}", offset, path) from None
+                rd.histos[tag].append((index, step, wall, histogram))
         rd.sum_tags[index] = tags
         rd.sum_pieces.append(([index], [step]))
     elif which == "file_version":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import TYPE_CHECKING, Any, Final
 
@@ -11,11 +12,17 @@ if TYPE_CHECKING:
 
 def legacy_histogram(h: Any) -> np.ndarray:
     """A HistogramProto as [k, 3] (left, right, count), converted as TensorBoard's
-    data_compat does: empty buckets at both ends dropped, min and max as the outer edges."""
+    data_compat does: empty buckets at both ends dropped, min and max as the outer edges.
+    ``ValueError`` when the parallel lists differ in length (a malformed record)."""
     import numpy as np
 
     counts = list(h.bucket)
     limits = list(h.bucket_limit)
+    if len(counts) != len(limits):
+        # Parallel lists: bucket i counts the values up to bucket_limit[i].
+        raise ValueError(
+            f"malformed histogram: {len(limits)} bucket_limit values for {len(counts)} buckets"
+        )
     nonzero = [i for i, c in enumerate(counts) if c > 0]
     if not nonzero:
         return np.zeros((0, 3), dtype=np.float64)
@@ -39,6 +46,10 @@ _NP_DTYPES: Final = {
 }
 
 
+# The most values one stored value may be repeated into (8 MiB of float64).
+MAX_FILL_VALUES: Final = 1 << 20
+
+
 def tensor_to_numpy(t: Any) -> np.ndarray:
     """A TensorProto of a numeric, bool or string dtype as a numpy array."""
     import numpy as np
@@ -47,7 +58,7 @@ def tensor_to_numpy(t: Any) -> np.ndarray:
     if t.dtype == 7:  # DT_STRING
         arr = np.empty(len(t.string_val), dtype=object)
         arr[:] = [s.decode("utf-8", "replace") for s in t.string_val]
-        return arr.reshape(shape) if arr.size == int(np.prod(shape)) else arr
+        return arr.reshape(shape) if arr.size == math.prod(shape) else arr
     dt = _NP_DTYPES.get(t.dtype)
     if dt is None:
         raise ValueError(f"unsupported tensor dtype {t.dtype}")
@@ -65,8 +76,15 @@ def tensor_to_numpy(t: Any) -> np.ndarray:
         out = np.array(t.half_val, dtype=np.uint16).view(np.float16)
     else:
         out = np.array(t.int_val, dtype=dt)
-    size = int(np.prod(shape))
+    size = math.prod(shape)  # Python ints: a huge declared shape cannot overflow
     if out.size == 1 and size > 1:
+        # One value stands for the whole shape (TensorFlow's compact form). The shape is
+        # only declared: fill it only up to a bound, so memory follows the bytes present.
+        if size > MAX_FILL_VALUES:
+            raise ValueError(
+                f"its shape {shape} declares {size} values from a single one, more than "
+                f"{MAX_FILL_VALUES} tbwrite expands"
+            )
         out = np.repeat(out, size)
     return out.reshape(shape) if out.size == size else out
 

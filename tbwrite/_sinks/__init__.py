@@ -69,6 +69,11 @@ class Sink(Protocol):
     def last_error(self) -> BaseException | None:
         """The error of the last failed ``sync``, or None after a good one."""
 
+    @property
+    def files_opened(self) -> int:
+        """How many files (object series) this sink has started: when it grows, the next
+        value of every tag carries its metadata again (readers keep it per file)."""
+
     def write(self, data: bytes) -> None: ...
 
     def sync(self) -> None: ...

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
+from typing import Final
 
 from .._errors import WriterFailedError
 from .._format.names import event_file_name, is_event_file
 from .._format.wire import file_version_record
 
 __all__ = ["LocalSink", "list_runs"]
+
+# A file's link count drops to 0 when it is deleted while open (POSIX).
+_DETECT_UNLINK: Final = os.name == "posix"
 
 
 class LocalSink:
@@ -30,6 +35,7 @@ class LocalSink:
     pending_bytes = 0
     max_pending_bytes = float("inf")  # nothing is ever pending
     last_error: BaseException | None = None
+    files_opened = 0  # counts the files this sink started (a new one drops tag metadata)
 
     def __init__(self, logdir: str, suffix: str = "") -> None:
         self._logdir = logdir
@@ -49,11 +55,34 @@ class LocalSink:
                 )
             except FileExistsError:
                 continue  # another host or process with our pid: take the next counter
+            except OSError as err:  # too many open files, a read-only or missing directory
+                raise WriterFailedError(
+                    f"cannot create an event file in {self._logdir!r}: {err.strerror or err}",
+                    path,
+                ) from err
             break
-        self._fd, self.path, self._size = fd, path, 0
-        self.write(file_version_record(now))
+        # The first record, written here rather than by write(): if it fails (disk full),
+        # the new file is removed and its descriptor closed, so a failed open leaves nothing.
+        header = file_version_record(now)
+        written = 0
+        try:
+            while written < len(header):
+                written += os.write(fd, header[written:])
+        except OSError as err:
+            os.close(fd)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise WriterFailedError(
+                f"cannot start an event file in {self._logdir!r}: {err.strerror or err}", path
+            ) from err
+        self._fd, self.path, self._size = fd, path, written
+        self.files_opened += 1
 
     def write(self, data: bytes) -> None:
+        if self._fd >= 0 and _DETECT_UNLINK and os.fstat(self._fd).st_nlink == 0:
+            self._reopen_deleted()
         if self._fd < 0:
             try:
                 self._open()  # the last file could not be repaired: start a new one
@@ -71,6 +100,29 @@ class LocalSink:
             self._recover_partial(written)
             raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
         self._size += written
+
+    def _reopen_deleted(self) -> None:
+        # The file was unlinked (the log dir removed by `rm -rf` or a cleanup job): what is
+        # written to it now is lost to every reader. Make the directory again and go on in
+        # a new file, saying so.
+        old = self.path
+        os.close(self._fd)
+        self._fd = -1
+        try:
+            os.makedirs(self._logdir, exist_ok=True)
+        except OSError as err:
+            raise WriterFailedError(
+                f"the event file {old!r} was deleted and {self._logdir!r} cannot be made "
+                f"again: {err}",
+                old,
+            ) from err
+        self._open()
+        warnings.warn(
+            f"tbwrite: the event file {old!r} was deleted while open (its log dir removed?); "
+            f"logging goes on in {self.path!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     def _recover_partial(self, written: int) -> None:
         # Cut a partly written record off, so readers see whole records only and the

@@ -25,6 +25,7 @@ class MemorySink:
 
     slow = False
     max_pending_bytes: float = float("inf")
+    files_opened = 1  # one buffer for its whole life
 
     def __init__(self, path: str = "memory", *, header: bool = True) -> None:
         self.path = path

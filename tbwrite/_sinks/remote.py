@@ -22,10 +22,11 @@ bucket, access denied) are not retried. What failed to upload stays pending in m
 is retried at the next flush, under the SAME object name, as the same bytes followed by what
 was logged since: a reader that saw an earlier, shorter version sees it grow, as a local file
 grows, and an upload that did land although the client saw an error is simply overwritten
-by its own continuation. Only a call abandoned at its deadline (it may still land later)
-makes the writer move on to the next name, so that a late landing can never shorten an
-object; the records of that call may then appear twice. The writer refuses new records
-(``WriterFailedError``) once ``MAX_PENDING_BYTES`` are pending.
+by its own continuation. A call abandoned at its deadline may still land later: its object
+is then retried with exactly the same bytes under the same name (so a late landing writes
+what is already there, and the records are stored once), and what was logged since goes
+to the next object. The writer refuses new records (``WriterFailedError``) once
+``MAX_PENDING_BYTES`` are pending.
 
 fsspec (and the store's own package, e.g. s3fs) are imported only when a remote log dir is
 used: ``pip install 'tbwrite[remote]'``. Store options come from fsspec's configuration (for
@@ -79,6 +80,13 @@ _PERMANENT: Final = (
 )
 
 _T = TypeVar("_T")
+
+
+def upload_timeout() -> float:
+    """The longest one upload may take: every attempt to its deadline, and the backoffs.
+    ``SummaryWriter.close()`` and interpreter exit wait at most this long for all of a
+    program's uploads together."""
+    return ATTEMPTS * CALL_TIMEOUT + BACKOFF * ((1 << max(0, ATTEMPTS - 1)) - 1)
 
 
 def join(url: str, *names: str) -> str:
@@ -149,6 +157,14 @@ def with_retries(fn: Callable[[], _T], what: str, abandoned: list[bool] | None =
         attempt += 1
 
 
+class _AbandonedUpload(Exception):
+    """An upload failed with a call still running: it may land later."""
+
+    def __init__(self, failure: WriterFailedError) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
 class RemoteSink:
     """The objects of one writer in one run directory of a store (see the module docstring).
 
@@ -157,6 +173,7 @@ class RemoteSink:
     """
 
     slow = True  # a sync is an upload: the flusher runs it on a thread of its own
+    files_opened = 1  # one sequence of objects: tag metadata is written once
 
     def __init__(self, url: str, suffix: str = "") -> None:
         self._url = url.rstrip("/")
@@ -170,6 +187,9 @@ class RemoteSink:
         self._pending_bytes = 0
         self._seq = 0
         self._header: bytes | None = None  # the file_version record of object _seq
+        # (body, bytes of records in it) of object _seq when a call uploading it was
+        # abandoned: uploaded again as it is, before anything else.
+        self._frozen: tuple[bytes, int] | None = None
         self.last_error: BaseException | None = None
         self.uploads = 0  # objects written (for tests and curious users)
         self._sync(force=True)  # object 0: the header alone; fails early on a bad URL
@@ -209,6 +229,17 @@ class RemoteSink:
 
     def _sync(self, force: bool) -> None:
         with self._upload_lock:
+            if self._frozen is not None:
+                body, size = self._frozen
+                try:
+                    self._upload(body)
+                except _AbandonedUpload as err:  # still frozen: the next sync tries again
+                    raise err.failure from err.failure.__cause__
+                self._frozen = None
+                with self._lock:
+                    self._pending_bytes -= size
+                self._uploaded()
+                force = False
             with self._lock:
                 if not self._pending and not force:
                     return
@@ -217,28 +248,44 @@ class RemoteSink:
                 self._pending[:taken] = [data] if taken else []
             if self._header is None:
                 self._header = file_version_record(time.time())
-            seq = self._seq
-            path = f"{self._root}/{self._prefix}.{seq:08d}{self._suffix}"
             body = self._header + data
-            abandoned: list[bool] = []
             try:
-                with_retries(lambda: self._fs.pipe_file(path, body), f"uploading {path}", abandoned)
-            except Exception as err:
-                self.last_error = err
-                if abandoned:
-                    # That call may still land: never write this name again.
-                    self._seq += 1
-                    self._header = None
-                where = self.url_of(seq)
-                raise WriterFailedError(f"uploading {where!r} failed: {err}", where) from err
+                self._upload(body)
+            except _AbandonedUpload as err:
+                # That call may still land: this name gets exactly these bytes again, and
+                # the records logged since go to the next name.
+                with self._lock:
+                    if taken:
+                        del self._pending[0]
+                self._frozen = (body, len(data))
+                raise err.failure from err.failure.__cause__
             with self._lock:
                 if taken:
                     del self._pending[0]
                 self._pending_bytes -= len(data)
-            self._seq += 1
-            self._header = None
-            self.uploads += 1
-            self.last_error = None
+            self._uploaded()
+
+    def _upload(self, body: bytes) -> None:
+        """Store ``body`` as object ``_seq``; WriterFailedError (wrapped in
+        _AbandonedUpload when a call was left running at its deadline) on failure."""
+        path = f"{self._root}/{self._prefix}.{self._seq:08d}{self._suffix}"
+        abandoned: list[bool] = []
+        try:
+            with_retries(lambda: self._fs.pipe_file(path, body), f"uploading {path}", abandoned)
+        except Exception as err:
+            self.last_error = err
+            where = self.url_of(self._seq)
+            failure = WriterFailedError(f"uploading {where!r} failed: {err}", where)
+            failure.__cause__ = err
+            if abandoned:
+                raise _AbandonedUpload(failure) from err
+            raise failure from err
+
+    def _uploaded(self) -> None:
+        self._seq += 1
+        self._header = None
+        self.uploads += 1
+        self.last_error = None
 
 
 # -- whole objects (the projector's files) ------------------------------------------------

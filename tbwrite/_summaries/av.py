@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import wave
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from .media import (
 from .torch_rules import pcm16
 
 # -- video (GIF through Pillow) -----------------------------------------------------------
+
+# A GIF frame's delay is a 16-bit count of hundredths of a second: at most 655.35 s.
+MIN_GIF_FPS: Final = 100 / 0xFFFF
 
 
 def video_frames(value: Any, name: str = "vid_tensor") -> np.ndarray:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 # As tf.summary.histogram: a fixed number of equal-width buckets from min to max, which
 # needs no sort and no per-call search of bucket edges.
 DEFAULT_BUCKET_COUNT: Final = 30
+# The most buckets a histogram may have (a [k, 3] float64 tensor of 1.5 MiB); TensorBoard
+# resamples every histogram to 30 buckets for display anyway.
+MAX_BUCKETS: Final = 1 << 16
 
 _NUMPY_BIN_RULES: Final = frozenset(
     {"auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"}
@@ -142,8 +145,10 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
                 f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
             )
     elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if bins < 1:
-            raise ValueError(f"bins must be a positive number of buckets, got {bins!r}")
+        if not 1 <= bins <= MAX_BUCKETS:
+            raise ValueError(
+                f"bins must be a number of buckets from 1 to {MAX_BUCKETS}, got {bins!r}"
+            )
         out = _equal_width(arr, int(bins), lo, hi)
     else:
         try:
@@ -192,8 +197,10 @@ def torch_histogram_fields(
                 f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
             )
     elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if bins < 1:
-            raise ValueError(f"bins must be a positive number of buckets, got {bins!r}")
+        if not 1 <= bins <= MAX_BUCKETS:
+            raise ValueError(
+                f"bins must be a number of buckets from 1 to {MAX_BUCKETS}, got {bins!r}"
+            )
         bins = int(bins)
     else:
         try:
@@ -230,8 +237,8 @@ def histogram_from_raw(
     Bucket i spans (limit[i-1], limit[i]]; the first starts at ``min``, the last ends at
     ``max`` (its limit is often DBL_MAX).
     """
-    limits = np.asarray(to_numpy(bucket_limits), dtype=np.float64).reshape(-1)
-    counts = np.asarray(to_numpy(bucket_counts), dtype=np.float64).reshape(-1)
+    limits = as_real_array(bucket_limits, "bucket_limits").astype(np.float64).reshape(-1)
+    counts = as_real_array(bucket_counts, "bucket_counts").astype(np.float64).reshape(-1)
     if limits.size == 0:
         raise ValueError("bucket_limits must not be empty")
     if limits.size != counts.size:

@@ -3,8 +3,9 @@
 TensorBoard's HParams dashboard knows three types: BOOL, STRING and FLOAT64.
 
 - Strict (:func:`hparam_value`, ``SummaryWriter.add_hparams``, PyTorch's signature): bool
-  (and numpy/JAX booleans) -> BOOL; str -> STRING; int, float, numpy and JAX numbers ->
-  FLOAT64; anything else raises ``TypeError`` naming the key.
+  (and numpy/JAX booleans) -> BOOL; str -> STRING (UTF-8 encodable, else ``ValueError``);
+  int, float, numpy and JAX numbers -> FLOAT64; anything else raises ``TypeError`` naming
+  the key.
 - Both: a tensor of one element (``torch.tensor(0.1)``, on any device, requiring grad or
   not) is first its numpy scalar, as PyTorch's writer takes it.
 - From configs and searches (:func:`hparam_value_or_text`: ``write_hparams``, the clu-style
@@ -28,6 +29,7 @@ from .._tensorlike import is_tensorlike, to_numpy
 
 __all__ = [
     "HParamValue",
+    "check_utf8",
     "config_hparams",
     "flatten",
     "hparam_value",
@@ -53,24 +55,37 @@ def _untensor(value: Any) -> Any:
     return arr.reshape(()) if arr.size == 1 else arr
 
 
-def hparam_value(key: str, value: Any) -> HParamValue:
+def check_utf8(text: str, where: str) -> str:
+    """``text`` unchanged, or ``ValueError`` naming ``where`` if it is not UTF-8 encodable.
+
+    Protobuf string fields hold UTF-8: a lone surrogate cannot be written.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"{where} must be encodable as UTF-8, got {show_value(text)}: {err}"
+        ) from None
+    return text
+
+
+def hparam_value(key: str, value: Any, where: str | None = None) -> HParamValue:
     """A hyperparameter value as the type TensorBoard shows: bool, str or float.
 
     bool (and numpy/JAX booleans) -> BOOL, checked before int since bool is an int;
-    str -> STRING; int, float, numpy and JAX numbers -> FLOAT64 (finite or not).
-    Anything else raises ``TypeError`` naming the key.
+    str -> STRING (encodable as UTF-8); int, float, numpy and JAX numbers -> FLOAT64 (finite
+    or not). Anything else raises ``TypeError`` naming the key (or ``where``).
     """
+    where = f"hparam {key!r}" if where is None else where
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value
+        return check_utf8(str(value), where)
     if isinstance(value, (int, float)):
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(
-                f"hparam {key!r} is too large for a float: {show_value(value)}"
-            ) from None
+            raise ValueError(f"{where} is too large for a float: {show_value(value)}") from None
     value = _untensor(value)
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is not None and getattr(value, "ndim", 0) == 0 and getattr(value, "size", 1) == 1:
@@ -79,9 +94,9 @@ def hparam_value(key: str, value: Any) -> HParamValue:
         if kind in "iuf":
             return float(value)
         if kind == "U":
-            return str(value)
+            return check_utf8(str(value), where)
     raise TypeError(
-        f"hparam {key!r} must be a bool, str, int or float (or a numpy/JAX scalar of "
+        f"{where} must be a bool, str, int or float (or a numpy/JAX scalar of "
         f"those), got {show_value(value)} of type {type(value).__name__}"
     )
 
@@ -94,6 +109,7 @@ def hparam_values(hparams: Any, name: str = "hparam_dict") -> dict[str, HParamVa
     for key, value in hparams.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"{name} keys must be non-empty str, got {show_value(key)}")
+        check_utf8(key, f"{name} key")
         out[key] = hparam_value(key, value)
     return out
 

@@ -316,7 +316,7 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
                 f"hparam_domain_discrete[{key!r}] must be a list of values, "
                 f"got {show_value(values)}"
             )
-        vals = [hparam_value(key, v) for v in values]
+        vals = [hparam_value(key, v, f"hparam_domain_discrete[{key!r}] value") for v in values]
         if hparams[key] not in vals:
             raise ValueError(
                 f"hparam_domain_discrete[{key!r}] = {vals!r} does not hold the logged value "

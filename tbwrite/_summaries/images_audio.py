@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -52,6 +52,9 @@ def audio_summary(
     return summary_pb2.Summary(value=[summary_value(tag, tensor, md)]).SerializeToString()
 
 
+MAX_SAMPLE_RATE: Final = 0xFFFFFFFF // 2
+
+
 def check_sample_rate(sample_rate: Any) -> int:
     """A positive whole number of samples per second (WAV stores an int)."""
     if isinstance(sample_rate, bool) or not isinstance(
@@ -61,6 +64,10 @@ def check_sample_rate(sample_rate: Any) -> int:
             f"sample_rate must be a positive number of samples per second, got {sample_rate!r}"
         )
     rate = float(sample_rate)
-    if not math.isfinite(rate) or rate != int(rate) or not 1 <= rate <= 0xFFFFFFFF:
-        raise ValueError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+    # A WAV header stores the byte rate (sample rate x 2 bytes of PCM16 mono) in 32 bits.
+    if not math.isfinite(rate) or rate != int(rate) or not 1 <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"sample_rate must be a whole number of Hz from 1 to {MAX_SAMPLE_RATE}, "
+            f"got {sample_rate!r}"
+        )
     return int(rate)

@@ -54,6 +54,8 @@ WAV_SAMPLE_WIDTH: Final = 2  # bytes: PCM16
 GRID_COLUMNS: Final = 8  # images per row in add_images' grid, as PyTorch
 GRID_PADDING: Final = 0  # pixels between the images of that grid: none, as PyTorch's grid
 BOX_COLOR: Final = (255, 0, 0)
+# The largest image add_image_with_boxes' rescale may make (192 MiB of RGB).
+MAX_PIXELS: Final = 1 << 26
 VIDEO_EXTRA_HINT: Final = "pip install 'tbwrite[video]'"
 
 _CHANNELS: Final = (1, 3, 4)
@@ -92,12 +94,30 @@ def _parse_format(dataformats: Any, allowed: str, required: str, name: str) -> s
     return fmt
 
 
+def _layout_hint(shape: tuple[int, ...], fmt: str) -> str:
+    """A suggestion when the channels sit where the other usual layout puts them: last
+    (HWC, NHWC) instead of before the height (CHW, NCHW), or the other way round."""
+    if len(shape) < 3 or "C" not in fmt:
+        return ""
+    rest = fmt.replace("C", "")
+    if fmt.index("C") < len(fmt) - 1:
+        guess, channels = rest + "C", shape[-1]
+    else:
+        guess, channels = rest[:-2] + "C" + rest[-2:], shape[-3]
+    if channels not in _CHANNELS:
+        return ""
+    return (
+        f"; if the {channels} channels are its axis {guess.index('C')}, pass dataformats={guess!r}"
+    )
+
+
 def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
     """Transpose ``arr`` (laid out as ``fmt``) to ``target``, adding a missing C axis."""
     if arr.ndim != len(fmt):
         raise ValueError(
             f"{what} has {show_shape(arr)} but dataformats {fmt!r} needs {len(fmt)} dimensions"
         )
+    given = arr.shape
     if "C" not in fmt:
         arr = arr[..., np.newaxis]
         fmt += "C"
@@ -106,7 +126,7 @@ def _to_layout(arr: np.ndarray, fmt: str, target: str, what: str) -> np.ndarray:
     if channels not in _CHANNELS:
         raise ValueError(
             f"{what} must have 1 (grey), 3 (RGB) or 4 (RGBA) channels, got {channels} "
-            f"({show_shape(arr)} as {target})"
+            f"in shape {tuple(given)} read as dataformats {fmt!r}{_layout_hint(given, fmt)}"
         )
     if 0 in arr.shape:
         raise ValueError(f"{what} must not be empty, got {show_shape(arr)} as {target}")
@@ -261,11 +281,15 @@ def _draw_labelled(pixels: np.ndarray, boxes: np.ndarray, labels: Sequence[str])
 def rescale_lanczos(pixels: np.ndarray, factor: float) -> np.ndarray:
     """``pixels`` resized by ``factor`` to (int(H * factor), int(W * factor)), at least 1x1,
     with Pillow's Lanczos filter, as PyTorch resizes (needs Pillow unless the factor keeps
-    the size)."""
+    the size). At most ``MAX_PIXELS`` pixels, else ``ValueError`` naming ``rescale``."""
     h, w = pixels.shape[:2]
     nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
     if (nh, nw) == (h, w):
         return pixels
+    if nh * nw > MAX_PIXELS:
+        raise ValueError(
+            f"rescale={factor!r} makes the {w}x{h} image {nw}x{nh}, more than {MAX_PIXELS} pixels"
+        )
     image_module, _, _ = pillow("add_image_with_boxes(rescale=...)")
     resized = image_module.fromarray(pixels).resize((nw, nh), image_module.Resampling.LANCZOS)
     return np.ascontiguousarray(np.asarray(resized))

@@ -21,6 +21,8 @@ from .summary_parts import finite_float64, plugin_metadata, summary_value, tenso
 
 # As TensorBoard's pr_curve summary: the floor under TP + FP and TP + FN in precision and recall.
 PR_MINIMUM_COUNT: Final = 1e-7
+# The most thresholds of a PR curve: a [6, n] float32 tensor of 1.5 MiB per curve.
+MAX_THRESHOLDS: Final = 1 << 16
 
 
 def check_num_thresholds(num_thresholds: Any) -> int:
@@ -30,8 +32,8 @@ def check_num_thresholds(num_thresholds: Any) -> int:
         n = operator.index(num_thresholds)
     except TypeError:
         raise TypeError(f"num_thresholds must be an int >= 2, got {num_thresholds!r}") from None
-    if n < 2:
-        raise ValueError(f"num_thresholds must be an int >= 2, got {n}")
+    if not 2 <= n <= MAX_THRESHOLDS:
+        raise ValueError(f"num_thresholds must be an int from 2 to {MAX_THRESHOLDS}, got {n}")
     return n
 
 

@@ -126,8 +126,11 @@ class MediaMethods:
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         rate = as_float(fps, "fps")
-        if not 0 < rate < float("inf"):
-            raise ValueError(f"fps must be a positive finite number, got {fps!r}")
+        if not _av.MIN_GIF_FPS <= rate < float("inf"):
+            raise ValueError(
+                f"fps must be a finite number of frames per second of at least "
+                f"{_av.MIN_GIF_FPS:.6g} (a GIF frame lasts at most 655.35 s), got {fps!r}"
+            )
         frames = _av.video_frames(vid_tensor)
         gif = _av.gif_encode(frames, rate)
         self._write_image(tag, frames[0], step, wall_time, encoded=gif)

@@ -23,6 +23,8 @@ appears).
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from .._checks import NAME_MAX
 from .._summaries.media import as_array, images_nhwc, make_grid, png_encode
 
 __all__ = ["PROJECTOR_CONFIG_FILE", "PreparedEmbedding", "prepare_embedding", "write_embedding"]
@@ -64,6 +67,18 @@ def _tsv_cell(value: Any, where: str) -> str:
     return text
 
 
+def _line(cells: list[str], where: str) -> str:
+    # The projector drops blank lines of a metadata file (tabs count as blank), and then
+    # finds fewer labels than points: every line must hold something visible.
+    line = "\t".join(cells)
+    if not line.strip():
+        raise ValueError(
+            f"{where} must not be empty or blank: TensorBoard's projector skips blank lines "
+            f"of the metadata file and would then refuse the embedding, got {cells!r}"
+        )
+    return line
+
+
 def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
     if isinstance(metadata, (str, bytes)) or not hasattr(metadata, "__len__"):
         raise TypeError(
@@ -78,7 +93,9 @@ def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
     if header is None:
         if any(multi):
             raise ValueError("metadata rows have several columns: name them with metadata_header")
-        lines = [_tsv_cell(r, f"metadata[{i}]") for i, r in enumerate(rows)]
+        lines = [
+            _line([_tsv_cell(r, f"metadata[{i}]")], f"metadata[{i}]") for i, r in enumerate(rows)
+        ]
     else:
         if isinstance(header, str) or not isinstance(header, Sequence):
             raise TypeError(f"metadata_header must be a list of column names, got {header!r}")
@@ -87,14 +104,16 @@ def _metadata_tsv(metadata: Any, n: int, header: Any) -> bytes:
                 "metadata_header must name 2 or more columns: the projector reads a one-column "
                 f"metadata file as labels without a header, got {list(header)!r}"
             )
-        lines.append("\t".join(_tsv_cell(h, f"metadata_header[{i}]") for i, h in enumerate(header)))
+        cells = [_tsv_cell(h, f"metadata_header[{i}]") for i, h in enumerate(header)]
+        lines.append(_line(cells, "metadata_header"))
         for i, row in enumerate(rows):
             if not multi[i] or len(row) != len(header):
                 raise ValueError(
                     f"metadata[{i}] must be a row of {len(header)} values (one per metadata_header "
                     f"column), got {row!r}"
                 )
-            lines.append("\t".join(_tsv_cell(v, f"metadata[{i}][{j}]") for j, v in enumerate(row)))
+            cells = [_tsv_cell(v, f"metadata[{i}][{j}]") for j, v in enumerate(row)]
+            lines.append(_line(cells, f"metadata[{i}]"))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -110,6 +129,13 @@ def _subdir_name(tag: str) -> str:
     if name in (".", ".."):
         raise ValueError(
             f"tag must not be {tag!r}: it names the directory of the embedding's files"
+        )
+    if len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
+        shown = tag if len(tag) <= 40 else tag[:37] + "..."
+        raise ValueError(
+            f"tag {shown!r} names the directory of the embedding's files, which would be "
+            f"{len(name.encode('utf-8', 'surrogatepass'))} bytes: more than the {NAME_MAX} a "
+            "file system allows"
         )
     return name
 
@@ -155,10 +181,30 @@ def prepare_embedding(
     )
 
 
+# Files tbwrite creates are created exclusively and never through a link: a link planted
+# at the temporary name cannot redirect the write.
+_CREATE_FLAGS: Final = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
 def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
+    # A fresh random name, created exclusively; os.replace then swaps it in (replacing a
+    # link at ``path`` itself, never the file it points to).
+    while True:
+        tmp = f"{path}.tmp.{os.getpid()}.{secrets.token_hex(8)}"
+        try:
+            fd = os.open(tmp, _CREATE_FLAGS, 0o666)
+        except FileExistsError:
+            continue
+        break
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -169,23 +215,49 @@ def _write_atomic(path: str, data: bytes) -> None:
         raise
 
 
+def _read_config(path: str) -> bytes | None:
+    """The bytes of the run's projector config, None when there is none. A link or anything
+    but a regular file is refused unread: its content is not the run's to show."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+        raise ValueError(f"{path} is {kind}: tbwrite neither reads nor replaces it")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:  # ELOOP: it became a link since the lstat
+        raise ValueError(f"{path} cannot be opened as a regular file: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ValueError(f"{path} is not a regular file: tbwrite neither reads nor replaces it")
+        return f.read()
+
+
+def _check_inside(log_dir: str, directory: str) -> None:
+    root = os.path.realpath(log_dir)
+    real = os.path.realpath(directory)
+    if not real.startswith(root + os.sep):
+        raise ValueError(
+            f"add_embedding would write outside the log dir {log_dir!r}: {directory!r} leads "
+            f"to {real!r} through a link; nothing was written"
+        )
+
+
 def _local_put(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _write_atomic(path, data)
 
 
-def _local_read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
 def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
     """Write ``emb``'s files under ``log_dir`` and add it to the run's projector config.
 
-    A local ``log_dir`` is written file by file through a temporary file and a rename; an
+    A local ``log_dir`` is written file by file through a temporary file created
+    exclusively and a rename, never through a link, and never outside the log dir; an
     fsspec URL object by object (each put is atomic), with the remote sink's deadline and
     retries (:mod:`tbwrite._sinks.remote`). Either way the config is read, extended and written
     last, so it never names a file that is not there yet.
@@ -198,6 +270,7 @@ def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
     put: Callable[[str, bytes], None]
     read: Callable[[str], bytes | None]
     root = local_dir(log_dir)
+    parts = emb.subdir.split("/")
     if root is None:
         from .._sinks import remote
 
@@ -206,13 +279,15 @@ def write_embedding(log_dir: str, emb: PreparedEmbedding) -> None:
         def join(*names: str) -> str:
             return remote.join(log_dir, *names)
     else:
-        put, read = _local_put, _local_read
+        put, read = _local_put, _read_config
         local_root = root
 
         def join(*names: str) -> str:
             return os.path.join(local_root, *names)
 
-    parts = emb.subdir.split("/")
+        _check_inside(root, join(*parts))
+        _read_config(join(PROJECTOR_CONFIG_FILE))  # a linked config fails before any write
+
     put(join(*parts, TENSORS_FILE), emb.tensors_tsv)
     info = plugins_pb2.EmbeddingInfo(
         tensor_name=emb.tensor_name,

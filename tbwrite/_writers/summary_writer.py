@@ -18,7 +18,15 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
+from .. import _flusher
+from .._checks import (
+    as_float,
+    as_step,
+    as_walltime,
+    check_filename_suffix,
+    check_subrun_name,
+    check_tag,
+)
 from .._eventfile import EventFileWriter
 from .._run import RunWriter
 from .hparams_methods import HParamsMethods
@@ -44,6 +52,12 @@ def default_logdir(comment: str = "") -> str:
 
 _double_warning_lock = threading.Lock()
 _double_warned = False
+
+
+def _new_locks_in_child() -> None:
+    # Another thread may have held the lock at a fork: the child makes its own.
+    global _double_warning_lock
+    _double_warning_lock = threading.Lock()
 
 
 def _warn_double_once() -> None:
@@ -118,16 +132,16 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
         flush_secs = as_float(flush_secs, "flush_secs")
-        if not flush_secs > 0 or flush_secs == float("inf"):
-            raise ValueError(f"flush_secs must be a positive finite number, got {flush_secs!r}")
-        if (
-            not isinstance(filename_suffix, str)
-            or os.sep in filename_suffix
-            or "/" in filename_suffix
-        ):
+        if not 0 < flush_secs <= threading.TIMEOUT_MAX:
             raise ValueError(
-                f"filename_suffix must be a str without path separators, got {filename_suffix!r}"
+                f"flush_secs must be a positive number of seconds of at most "
+                f"{threading.TIMEOUT_MAX:g} (the longest timer), got {flush_secs!r}"
             )
+        check_filename_suffix(filename_suffix)
+        if "\x00" in log_dir:
+            raise ValueError(f"log_dir must not contain NUL characters, got {log_dir!r}")
+        if os.path.isfile(log_dir):
+            raise ValueError(f"log_dir must be a directory, got the file {log_dir!r}")
         purge = None if purge_step is None else as_step(purge_step, "purge_step")
 
         self._log_dir = log_dir
@@ -139,6 +153,7 @@ class SummaryWriter(HParamsMethods, MediaMethods):
             filename_suffix=filename_suffix,
             purge_step=purge,
         )
+        _flusher.on_fork_in_child(_new_locks_in_child)
         # The hot path's two steps, bound once: the scalar encoder and the main file.
         self._scalars = self._run.scalars
         self._file = self._run.main
@@ -250,6 +265,8 @@ class SummaryWriter(HParamsMethods, MediaMethods):
             # A (main_tag, key) seen before was checked then and has its sub-run open.
             target: EventFileWriter | str | None = known.get((main_tag, key))
             if target is None:
+                # main_tag begins every new sub-run's directory name: blame it, not the key.
+                check_subrun_name(self._log_dir, prefix, "main_tag")
                 key = check_tag(key, "tag_scalar_dict key")
                 target = check_subrun_name(
                     self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
