@@ -54,6 +54,7 @@ import keras
 import numpy as np
 
 from .. import SummaryWriter
+from .._summaries.media import make_grid, png_encode
 
 __all__ = ["TensorBoard"]
 
@@ -164,7 +165,10 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
     def _writer(self, run: str) -> SummaryWriter:
         writer = self._writers.get(run)
         if writer is None:  # created when first needed, as Keras does: no empty runs
-            writer = SummaryWriter(os.path.join(self.log_dir, run), max_queue=1000)
+            # Keras writes through tf.summary: histograms as its [k, 3] tensor, not PyTorch's.
+            writer = SummaryWriter(
+                os.path.join(self.log_dir, run), max_queue=1000, histogram_form="tensor"
+            )
             self._writers[run] = writer
         return writer
 
@@ -294,10 +298,15 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         images = _weight_images(values, keras.backend.image_data_format())
         if images is None:
             return
-        if images.shape[0] == 1:
-            writer.add_image(tag, images[0], epoch, dataformats="HWC")
-        else:
-            writer.add_images(tag, images[:_MAX_IMAGES], epoch, dataformats="NHWC")
+        # tf.summary.image's form (the images plugin's [width, height, png] tensor), pixels
+        # and channels as converted above; several images side by side in one.
+        pixels = (
+            images[0]
+            if images.shape[0] == 1
+            else make_grid(images[:_MAX_IMAGES], ncols=_MAX_IMAGES, padding=0)
+        )
+        height, width = pixels.shape[:2]
+        writer.run.write("image", tag, [png_encode(pixels)], width, height, step=epoch)
 
     def _read_embeddings_metadata(
         self, model: Any

@@ -98,7 +98,10 @@ _CHILD = textwrap.dedent(
                 out[name] = ["ok", sorted(got.get(".", {}))]
             except BaseException as err:
                 out[name] = [type(err).__name__, str(err)[:300]]
-    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # This process's own peak (VmHWM): ru_maxrss would count the parent's RSS at fork time,
+    # which Linux carries across exec.
+    with open("/proc/self/status") as f:
+        out["maxrss_kib"] = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
     print(json.dumps(out))
     """
 )

@@ -3,6 +3,7 @@ checked on the exact terminal text."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import subprocess
@@ -18,6 +19,12 @@ from tbwrite._reading.plot import tb_smooth
 from tbwrite._text import escape, scalar_cells, sparkline
 
 ROOT = Path(__file__).resolve().parents[2]
+# The plotting tests need the 'plot' extra (matplotlib, and Pillow to read the PNG back);
+# the core environment runs the sparkline, smoothing and missing-extra tests alone.
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None or importlib.util.find_spec("PIL") is None,
+    reason="matplotlib and Pillow (the plot extra) are not installed",
+)
 C0 = (0x1F, 0x77, 0xB4)  # matplotlib's first two default colours: run "a", run "b"
 C1 = (0xFF, 0x7F, 0x0E)
 
@@ -76,6 +83,7 @@ def near(img, rgb, row, col, radius=3):
 # -- the figure ------------------------------------------------------------------------------
 
 
+@needs_matplotlib
 def test_per_tag_png(runs, tmp_path) -> None:
     out = tmp_path / "fig.png"
     fig = runs.plot(["loss", "acc", "only_a"], path=out, title="sweep", dpi=80)
@@ -106,6 +114,7 @@ def test_per_tag_png(runs, tmp_path) -> None:
     np.testing.assert_array_equal(a_loss.get_ydata(), runs["a"]["loss"].values)
 
 
+@needs_matplotlib
 def test_shared_panel_log_scale_and_patterns(runs, tmp_path) -> None:
     out = tmp_path / "shared.png"
     fig = runs.plot("l*", run=["b"], panels="shared", log_y=True, path=out)
@@ -159,6 +168,7 @@ def test_tb_smooth_matches_tensorboards_formula() -> None:
     assert len(tb_smooth([], 0.6)) == 0
 
 
+@needs_matplotlib
 def test_plot_draws_smoothed_and_raw(runs, tmp_path) -> None:
     fig = runs.plot("loss", run="b", smoothing=0.6, path=tmp_path / "sm.png")
     raw, smooth = fig.axes[0].get_lines()
@@ -168,6 +178,7 @@ def test_plot_draws_smoothed_and_raw(runs, tmp_path) -> None:
     np.testing.assert_allclose(smooth.get_ydata(), reference_smoothing(values, 0.6), rtol=1e-12)
 
 
+@needs_matplotlib
 def test_x_axes(runs, tmp_path) -> None:
     fig = runs.plot("acc", x="relative", path=tmp_path / "rel.png")
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
@@ -181,6 +192,7 @@ def test_x_axes(runs, tmp_path) -> None:
     assert fig.axes[0].get_xlabel() == "wall time (UTC)"
 
 
+@needs_matplotlib
 def test_figure_without_a_path_comes_from_pyplot(runs) -> None:
     import matplotlib.pyplot as plt
 
@@ -191,6 +203,7 @@ def test_figure_without_a_path_comes_from_pyplot(runs) -> None:
         plt.close(fig)
 
 
+@needs_matplotlib
 def test_bad_arguments(runs, logdir) -> None:
     with pytest.raises(ValueError, match="x must be one of step, wall_time, relative; got 'time'"):
         runs.plot(x="time")
@@ -229,6 +242,7 @@ def test_without_matplotlib_names_the_extra(runs, monkeypatch, capsys, logdir, t
     assert not (tmp_path / "x.png").exists()
 
 
+@needs_matplotlib
 def test_matplotlib_is_imported_only_to_plot_and_a_file_needs_no_pyplot(logdir, tmp_path) -> None:
     code = (
         "import sys, tbwrite\n"
@@ -242,6 +256,7 @@ def test_matplotlib_is_imported_only_to_plot_and_a_file_needs_no_pyplot(logdir, 
     assert (tmp_path / "f.png").stat().st_size > 1000
 
 
+@needs_matplotlib
 def test_cli_plot_writes_the_file_and_says_so(logdir, tmp_path, capsys) -> None:
     out = tmp_path / "cli.png"
     argv = ["plot", str(logdir), "--tag", "loss", "--tag", "acc", "-o", str(out)]
