@@ -7,6 +7,14 @@ the deadlines), at ``flush()``, ``close()`` and interpreter exit. The sink (see
 :mod:`tbwrite._sinks`) decides where the bytes go: a local file, store objects, memory. A
 sink's ``write`` is cheap and runs under the writer's lock; its ``sync`` runs outside it,
 so logging never waits for a store.
+
+A record may also be a :class:`DeferredRecord`: a scalar whose value is a device array (a
+JAX array) still being computed. It holds its place in the buffer and is encoded when the
+buffer is written. A write triggered on the caller's thread (``max_queue`` reached) writes
+only the records up to the first value the device has not finished, and keeps the rest, so
+logging never waits for the device; the flusher's timed flush, :meth:`~EventFileWriter.flush`,
+:meth:`~EventFileWriter.close` and the exit hook wait for every value (outside the lock,
+so other threads go on logging meanwhile).
 """
 
 from __future__ import annotations
@@ -14,13 +22,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Callable
+from typing import Any, Callable, cast
 
 from . import _flusher
-from ._errors import WriterClosedError, WriterFailedError
+from ._errors import DeviceValueError, WriterClosedError, WriterFailedError
 from ._sinks import Sink, open_sink
 
-__all__ = ["EventFileWriter", "open_event_file"]
+__all__ = ["DeferredRecord", "EventFileWriter", "open_event_file"]
 
 
 def open_event_file(
@@ -34,6 +42,68 @@ def open_event_file(
         max_queue=max_queue,
         flush_secs=flush_secs,
     )
+
+
+class DeferredRecord:
+    """A record whose value is a device array not read yet: ``encode(float(value))`` once
+    the value is on the host. ``tag`` and ``step`` name it in an error.
+
+    The value must be checked already (:func:`tbwrite._checks.check_device_scalar`); the
+    constructor starts its copy to the host, so that it is there by the time it is written.
+    """
+
+    __slots__ = ("encode", "error", "record", "step", "tag", "value")
+
+    def __init__(self, value: Any, encode: Callable[[float], bytes], tag: str, step: int) -> None:
+        value.copy_to_host_async()
+        self.value: Any = value
+        self.encode = encode
+        self.tag = tag
+        self.step = step
+        self.record: bytes | None = None  # set by resolve()
+        self.error: BaseException | None = None  # or this, when the value cannot be read
+
+    def ready(self) -> bool:
+        """Whether :meth:`resolve` would not wait for the device."""
+        if self.record is not None or self.error is not None:
+            return True
+        value = self.value
+        try:
+            # jaxlib crashes on is_ready() of a deleted array (float() raises instead).
+            if value.is_deleted():
+                return True
+        except AttributeError:
+            pass
+        except Exception:  # noqa: BLE001 - resolve() reports it
+            return True
+        try:
+            return bool(value.is_ready())
+        except Exception:  # noqa: BLE001 - resolve() reports it
+            return True
+
+    def resolve(self) -> None:
+        """Read the value (waiting for the device) and encode the record, or keep the
+        error. Idempotent and safe from any thread."""
+        if self.record is not None or self.error is not None:
+            return
+        value = self.value
+        try:
+            number = float(value.item() if getattr(value, "ndim", 0) else value)
+            self.record = self.encode(number)
+        except Exception as err:  # noqa: BLE001 - reported as the writer's error
+            self.error = err
+        self.value = None  # the device buffer is not needed any more
+
+    def failure(self) -> DeviceValueError:
+        """The error to report when the value could not be read."""
+        err = DeviceValueError(
+            f"the value logged for tag {self.tag!r} at step {self.step} could not be read "
+            f"from the device, so it was not written: {self.error!r}",
+            self.tag,
+            self.step,
+        )
+        err.__cause__ = self.error
+        return err
 
 
 class EventFileWriter:
@@ -61,6 +131,15 @@ class EventFileWriter:
     - After ``os.fork()``, the child drops the buffer it inherited (the parent writes those
       records, once) and never touches the parent's file: its own first write opens a new
       file in the same directory.
+    - Device values (:meth:`write_deferred`): records keep the order they were written in.
+      A write on the caller's thread never waits for the device: it writes the records up
+      to the first value not yet computed and keeps the rest buffered. :meth:`flush`,
+      :meth:`close`, the timed flush and the exit hook wait for every value.
+    - A device value that cannot be read (its computation failed, the array was deleted
+      or donated) drops that record only and is reported as a
+      :class:`~tbwrite.DeviceValueError`: by the :meth:`flush` or :meth:`close` that
+      found it, once the other records are written, or else (found by a write on the
+      caller's thread or by the timed flush) at the next call, which then keeps nothing.
     """
 
     def __init__(
@@ -76,7 +155,8 @@ class EventFileWriter:
         self._max_queue = max(1, int(max_queue))
         self.flush_secs = float(flush_secs)
         self._lock = threading.Lock()
-        self._buffer: list[bytes] = []
+        self._buffer: list[bytes | DeferredRecord] = []
+        self._deferred = 0  # DeferredRecords in the buffer
         self._closed = False
         self._error: BaseException | None = None
         self._sink: Sink | None = None
@@ -144,6 +224,20 @@ class EventFileWriter:
         finally:
             lock.release()
 
+    def write_deferred(self, record: DeferredRecord) -> None:
+        """Buffer a record whose value is still on a device; it is encoded when written
+        (see the class's guarantees)."""
+        with self._lock:
+            self._check_locked()
+            if not self._deferred:
+                _flusher.flush_before_device_exit()
+            self._buffer.append(record)
+            self._deferred += 1
+            if not self.scheduled:
+                self._schedule_locked()
+            if len(self._buffer) >= self._max_queue:
+                self._drain_locked()
+
     def write_records(self, records: list[bytes]) -> None:
         """Buffer several framed records at once: all or, on a closed writer, none."""
         with self._lock:
@@ -164,23 +258,36 @@ class EventFileWriter:
             try:
                 self._drain_locked()
             finally:
-                # A failed write keeps the records for a retry: own a copy of them, not a
-                # view of memory the caller will reuse.
+                # A failed write, or device values not computed yet, keep records in the
+                # buffer: own a copy of them, not a view of memory the caller will reuse.
                 if self._buffer:
-                    self._buffer = [bytes(b) for b in self._buffer]
+                    self._buffer = [
+                        b if isinstance(b, DeferredRecord) else bytes(b) for b in self._buffer
+                    ]
 
     def flush(self) -> None:
         """Write every buffered record to the file (or upload it to the store)."""
+        self._resolve_buffered()
         with self._lock:
             self._raise_pending_locked()
             if self._closed:
                 return
             self._drain_locked()
             sink = self._require_sink()
-        sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+            failed, self._error = self._error, None  # a device value this drain dropped
+        try:
+            sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+        except BaseException:
+            if failed is not None:
+                with self._lock:
+                    self._error = self._error or failed
+            raise
+        if failed is not None:
+            raise failed
 
     def close(self) -> None:
         """Flush and close the file. Harmless when already closed."""
+        self._resolve_buffered()
         with self._lock:
             if self._closed:
                 return
@@ -188,15 +295,13 @@ class EventFileWriter:
             _flusher.untrack(self)
             same_process = self._pid == os.getpid() and not self._forked
             try:
-                if self._error is None:
-                    if same_process:
-                        self._drain_locked()
-                elif same_process:
-                    # Write what can still be written, then report the background failure.
+                if same_process:
                     try:
-                        self._drain_locked()
+                        self._drain_locked(wait=True)
                     except WriterFailedError:
-                        pass
+                        if self._error is None:
+                            raise
+                    # A background failure, or a device value this drain dropped.
                     self._raise_pending_locked()
             finally:
                 if self._sink is not None:
@@ -239,6 +344,8 @@ class EventFileWriter:
         err = self._error
         if err is not None:
             self._error = None
+            if isinstance(err, DeviceValueError):
+                raise err
             path = str(self._sink.path) if self._sink is not None else None
             raise WriterFailedError(
                 f"writing {path!r} failed in the background: {err}", path
@@ -253,6 +360,7 @@ class EventFileWriter:
         self._pid = os.getpid()
         self._forked = False
         self._buffer = []
+        self._deferred = 0
         if self._sink is not None:
             self._sink.close(flush=False)  # a local fd copy is closed; nothing uploaded
         self._sink = None
@@ -260,7 +368,9 @@ class EventFileWriter:
         self.metadata_written = set()
         self._open_locked()
 
-    def _drain_locked(self) -> None:
+    def _drain_locked(self, wait: bool = False) -> None:
+        """Write the buffer; with device values in it, only up to the first one not
+        computed yet, unless ``wait``."""
         buf = self._buffer
         if not buf or self._sink is None:
             return
@@ -268,22 +378,66 @@ class EventFileWriter:
             # Forked without the at-fork hook: the buffer may be the parent's and the fd is
             # the parent's file. Write nothing; the next write opens the child's own file.
             buf.clear()
+            self._deferred = 0
             self._forked = True
             return
-        data = buf[0] if len(buf) == 1 else b"".join(buf)
+        count = self._encode_deferred_locked(wait) if self._deferred else len(buf)
+        if not count:
+            return
+        parts = cast("list[bytes]", buf)  # the first `count` are encoded records now
+        if count == len(buf):
+            data = parts[0] if count == 1 else b"".join(parts)
+        else:
+            data = b"".join(parts[:count])
         sink = self._sink
         sink.write(data)  # raises WriterFailedError, having kept nothing a reader could see
-        buf.clear()
+        if count == len(buf):
+            buf.clear()
+        else:
+            del buf[:count]
         if sink.needs_sync:
             # A store sink holds enough for an object: upload it now, in the background.
             if sink.pending_bytes > sink.max_pending_bytes:
                 self._full = True
             _flusher.hurry(self)
 
+    def _encode_deferred_locked(self, wait: bool) -> int:
+        """Encode the buffer's device values from its start, stopping at the first one not
+        computed yet (unless ``wait``); returns how many records from the start are bytes.
+        A value that cannot be read leaves an empty record and the writer's error."""
+        buf = self._buffer
+        for i, item in enumerate(buf):
+            if type(item) is not DeferredRecord:
+                continue
+            if not (wait or item.ready()):
+                return i
+            item.resolve()
+            self._deferred -= 1
+            if item.record is not None:
+                buf[i] = item.record
+            else:
+                buf[i] = b""
+                if self._error is None:
+                    self._error = item.failure()
+            if not self._deferred:
+                break
+        return len(buf)
+
+    def _resolve_buffered(self) -> None:
+        """Wait for the device values buffered now, without holding the lock (so other
+        threads go on logging); the next drain writes them."""
+        if not self._deferred or self._forked or self._pid != os.getpid():
+            return  # (a forked child drops its parent's buffer unread)
+        with self._lock:
+            pending = [r for r in self._buffer if type(r) is DeferredRecord]
+        for record in pending:
+            record.resolve()
+
     # -- called by the flusher ----------------------------------------------------------
 
     def timed_flush(self) -> None:
         """Called by the flusher thread; keeps an error for the next call."""
+        self._resolve_buffered()
         with self._lock:
             if self._closed or self._pid != os.getpid():
                 return
@@ -292,6 +446,9 @@ class EventFileWriter:
             except WriterFailedError as err:
                 self._error = err.__cause__ or err
                 return
+            if self._buffer and not self.scheduled:
+                # Device values logged while this flush waited: at the next deadline.
+                self._schedule_locked()
             sink = self._require_sink()
         try:
             sink.sync()
@@ -304,5 +461,6 @@ class EventFileWriter:
         """In a forked child: a new lock, no buffer; the next write opens a new file."""
         self._lock = threading.Lock()
         self._buffer = []
+        self._deferred = 0
         self.scheduled = False
         self._forked = True

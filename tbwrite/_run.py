@@ -23,11 +23,11 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Callable
+from typing import Any, Callable
 
 from . import _flusher
 from ._errors import HParamsError, WriterClosedError
-from ._eventfile import EventFileWriter, open_event_file
+from ._eventfile import DeferredRecord, EventFileWriter, open_event_file
 from ._format.fast_scalars import ScalarEncoder
 from ._format.tfrecord import frame
 from ._format.wire import session_start_event, summary_record
@@ -99,6 +99,35 @@ class RunWriter:
         return self._closed
 
     # -- writing ----------------------------------------------------------------------------
+
+    def write_scalar(
+        self,
+        tag: str,
+        value: Any,
+        step: int,
+        wall_time: float,
+        *,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """Write a ``simple_value`` scalar into ``file`` (default: the main file).
+
+        ``value`` is a Python float, or a device array checked by
+        :func:`tbwrite._checks.as_float_or_device`: its record is buffered unread and
+        encoded when written (see :class:`~tbwrite._eventfile.DeferredRecord`), so the
+        caller does not wait for the device. (``simple_value`` carries no metadata, so a
+        late value changes nothing of metadata once per tag.)
+        """
+        writer = self.main if file is None else file
+        scalars = self.scalars
+        if type(value) is float:
+            writer.write_record(scalars.record(tag, value, step, wall_time))
+            return
+        scalars.head(tag)  # a tag too long for the format is refused now, not later
+        writer.write_deferred(
+            DeferredRecord(
+                value, lambda number: scalars.record(tag, number, step, wall_time), tag, step
+            )
+        )
 
     def write_summary(
         self,

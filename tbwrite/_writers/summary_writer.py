@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
+from .._checks import (
+    as_float,
+    as_float_or_device,
+    as_step,
+    as_walltime,
+    check_subrun_name,
+    check_tag,
+)
 from .._eventfile import EventFileWriter
 from .._run import RunWriter
 from .hparams_methods import HParamsMethods
@@ -189,12 +196,23 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         the scalars plugin's metadata instead. ``double_precision=True`` is accepted for
         PyTorch compatibility but stores float32 too, with a one-time warning: TensorBoard's
         default loader drops float64 scalars.
+
+        A JAX array is not read at the call, which would wait for the device to finish
+        computing it: its shape and dtype are checked now, its copy to the host starts, and
+        it is read when its record is written (see :meth:`flush`). ``new_style`` and
+        ``double_precision`` read it at the call.
         """
         if type(tag) is not str or not tag:
             tag = check_tag(tag)
-        value = (
-            scalar_value if type(scalar_value) is float else as_float(scalar_value, "scalar_value")
-        )
+        if type(scalar_value) is float:
+            value = scalar_value
+        else:
+            value = as_float_or_device(scalar_value, "scalar_value")
+            if type(value) is not float:
+                self._add_device_scalar(
+                    tag, value, global_step, walltime, new_style, double_precision
+                )
+                return
         if global_step is None:
             step = 0
         elif type(global_step) is int and -0x8000000000000000 <= global_step <= 0x7FFFFFFFFFFFFFFF:
@@ -214,6 +232,25 @@ class SummaryWriter(HParamsMethods, MediaMethods):
             check_tag(tag)
             raise
         self._file.write_record(record)
+
+    def _add_device_scalar(
+        self,
+        tag: str,
+        value: Any,
+        global_step: Step,
+        walltime: WallTime,
+        new_style: bool,
+        double_precision: bool,
+    ) -> None:
+        tag = check_tag(tag)
+        step = as_step(global_step)
+        wall_time = as_walltime(walltime)
+        if new_style or double_precision:
+            self.add_scalar(
+                tag, as_float(value, "scalar_value"), step, wall_time, new_style, double_precision
+            )
+            return
+        self._run.write_scalar(tag, value, step, wall_time)
 
     def add_scalars(
         self,
@@ -235,7 +272,7 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         wall_time = as_walltime(walltime)
         prefix = main_tag.replace("/", "_") + "_"
         known = self._subruns
-        entries: list[tuple[Any, EventFileWriter | str, float]] = []
+        entries: list[tuple[Any, EventFileWriter | str, Any]] = []
         for key, raw in tag_scalar_dict.items():
             # A (main_tag, key) seen before was checked then and has its sub-run open.
             target: EventFileWriter | str | None = known.get((main_tag, key))
@@ -244,8 +281,8 @@ class SummaryWriter(HParamsMethods, MediaMethods):
                 target = check_subrun_name(
                     self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
                 )
-            entries.append((key, target, as_float(raw, f"tag_scalar_dict[{key!r}]")))
-        records = [self._scalars.record(main_tag, value, step, wall_time) for *_, value in entries]
+            # A float, or a device array read when its record is written (see add_scalar).
+            entries.append((key, target, as_float_or_device(raw, f"tag_scalar_dict[{key!r}]")))
         # Open every new sub-run first: a directory that cannot be made fails the call
         # before any value is written.
         writers = []
@@ -253,8 +290,9 @@ class SummaryWriter(HParamsMethods, MediaMethods):
             if isinstance(target, str):
                 target = known[(main_tag, key)] = self._run.subrun(target)
             writers.append(target)
-        for writer, record in zip(writers, records):
-            writer.write_record(record)
+        write = self._run.write_scalar
+        for writer, (*_, value) in zip(writers, entries):
+            write(main_tag, value, step, wall_time, file=writer)
 
     def add_scalar_series(
         self,
