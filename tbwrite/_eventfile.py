@@ -381,22 +381,32 @@ class EventFileWriter:
             self._deferred = 0
             self._forked = True
             return
-        count = self._encode_deferred_locked(wait) if self._deferred else len(buf)
-        if not count:
-            return
-        parts = cast("list[bytes]", buf)  # the first `count` are encoded records now
-        if count == len(buf):
-            data = parts[0] if count == 1 else b"".join(parts)
-        else:
-            data = b"".join(parts[:count])
+        if self._deferred:
+            count = self._encode_deferred_locked(wait)
+            if count < len(buf):
+                self._drain_prefix_locked(count)
+                return
+        # Every record is bytes now (always so on the hot path: no device values).
+        data = buf[0] if len(buf) == 1 else b"".join(buf)  # type: ignore[arg-type]
         sink = self._sink
-        sink.write(data)  # raises WriterFailedError, having kept nothing a reader could see
-        if count == len(buf):
-            buf.clear()
-        else:
-            del buf[:count]
+        # Raises WriterFailedError, having kept nothing a reader could see.
+        sink.write(data)  # type: ignore[arg-type]
+        buf.clear()
         if sink.needs_sync:
             # A store sink holds enough for an object: upload it now, in the background.
+            if sink.pending_bytes > sink.max_pending_bytes:
+                self._full = True
+            _flusher.hurry(self)
+
+    def _drain_prefix_locked(self, count: int) -> None:
+        """Write the first ``count`` records (encoded), keeping the rest buffered."""
+        buf = self._buffer
+        if not count:
+            return
+        sink = self._require_sink()
+        sink.write(b"".join(cast("list[bytes]", buf[:count])))
+        del buf[:count]
+        if sink.needs_sync:
             if sink.pending_bytes > sink.max_pending_bytes:
                 self._full = True
             _flusher.hurry(self)
