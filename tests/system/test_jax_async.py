@@ -129,3 +129,19 @@ def test_bad_arrays_are_refused_at_the_call_and_a_deleted_one_is_reported(jax_ru
 
     tags = accumulator(root / "torch").Tags()["scalars"]
     assert "gone" not in tags and "bad" not in tags
+
+
+def test_bench_jax_runs_its_three_loops() -> None:
+    pytest.importorskip("jax")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tbwrite", "bench", "--jax", "--quick", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    # Each logging loop's losses were all in its file (the benchmark checks, or fails).
+    for loop in ("no logging", "add_scalar(loss)", "add_scalar(float(loss))"):
+        assert any(line.strip().startswith(loop) and "ms/step" in line for line in lines)
