@@ -130,6 +130,18 @@ def test_a_drain_on_the_callers_thread_writes_the_ready_prefix_in_order(tmp_path
     w.close()
 
 
+def test_a_series_logged_after_a_pending_value_waits_behind_it(tmp_path) -> None:
+    late = FakeDeviceArray(-1.0)
+    w = SummaryWriter(tmp_path)
+    w.add_scalar("loss", late, 0)
+    w.add_scalar_series("loss", [1.0, 2.0, 3.0], [1, 2, 3])  # does not wait for the device
+    assert _points(tmp_path) == [] and late.read_by == []
+    late.finish()
+    w.flush()
+    assert _points(tmp_path) == [(0, -1.0), (1, 1.0), (2, 2.0), (3, 3.0)]
+    w.close()
+
+
 def test_flush_waits_for_every_value_logged_before_it(tmp_path) -> None:
     values = [FakeDeviceArray(float(i)) for i in range(5)]
     w = SummaryWriter(tmp_path, max_queue=2)
