@@ -66,6 +66,7 @@ for bad, name in [(jnp.ones(3), "shape"), (jnp.ones((), jnp.complex64), "dtype")
     except (TypeError, ValueError) as err:
         out["refused_" + name] = type(err).__name__
 
+writer.flush()  # an empty buffer: the next record stays in it (max_queue 4)
 gone = train_step(w, x)[1]
 writer.add_scalar("gone", gone, 0)
 gone.delete()  # as a donated buffer would be
@@ -145,3 +146,37 @@ def test_bench_jax_runs_its_three_loops() -> None:
     # Each logging loop's losses were all in its file (the benchmark checks, or fails).
     for loop in ("no logging", "add_scalar(loss)", "add_scalar(float(loss))"):
         assert any(line.strip().startswith(loop) and "ms/step" in line for line in lines)
+
+
+_EXIT_SCRIPT = r"""
+import sys
+from tbwrite import SummaryWriter
+
+writer = SummaryWriter(sys.argv[1])  # opened before JAX is imported
+import jax, jax.numpy as jnp
+
+@jax.jit
+def slow(x):
+    return jax.lax.fori_loop(0, 1000, lambda i, a: jnp.tanh(a @ a), x).sum()
+
+x = jnp.ones((300, 300)) * 1e-3
+values = [slow(x * (i + 1)) for i in range(4)]
+for i, v in enumerate(values):
+    writer.add_scalar("v", v, i)
+print(sum(not v.is_ready() for v in values))
+# no flush, no close: the exit hook waits for the values
+"""
+
+
+def test_exit_writes_jax_values_still_being_computed(tmp_path) -> None:
+    pytest.importorskip("jax")
+    proc = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert int(proc.stdout.split()[-1]) > 0  # some were still being computed at the end
+    assert [step for step, _ in _scalars(tmp_path, "v")] == [0, 1, 2, 3]
