@@ -100,6 +100,22 @@ class RunWriter:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def scalar_record(
+        self, tag: str, value: Any, step: int, wall_time: float
+    ) -> bytes | DeferredRecord:
+        """The record of a ``simple_value`` scalar: framed bytes for a Python float; for a
+        device array checked by :func:`tbwrite._checks.as_float_or_device`, a
+        :class:`~tbwrite._eventfile.DeferredRecord`, encoded when written, so the caller
+        does not wait for the device. (``simple_value`` carries no metadata, so a late
+        value changes nothing of metadata once per tag.)"""
+        scalars = self.scalars
+        if type(value) is float:
+            return scalars.record(tag, value, step, wall_time)
+        scalars.head(tag)  # a tag too long for the format is refused now, not later
+        return DeferredRecord(
+            value, lambda number: scalars.record(tag, number, step, wall_time), tag, step
+        )
+
     def write_scalar(
         self,
         tag: str,
@@ -109,25 +125,14 @@ class RunWriter:
         *,
         file: EventFileWriter | None = None,
     ) -> None:
-        """Write a ``simple_value`` scalar into ``file`` (default: the main file).
-
-        ``value`` is a Python float, or a device array checked by
-        :func:`tbwrite._checks.as_float_or_device`: its record is buffered unread and
-        encoded when written (see :class:`~tbwrite._eventfile.DeferredRecord`), so the
-        caller does not wait for the device. (``simple_value`` carries no metadata, so a
-        late value changes nothing of metadata once per tag.)
-        """
+        """Write a ``simple_value`` scalar (see :meth:`scalar_record`) into ``file``
+        (default: the main file)."""
         writer = self.main if file is None else file
-        scalars = self.scalars
-        if type(value) is float:
-            writer.write_record(scalars.record(tag, value, step, wall_time))
-            return
-        scalars.head(tag)  # a tag too long for the format is refused now, not later
-        writer.write_deferred(
-            DeferredRecord(
-                value, lambda number: scalars.record(tag, number, step, wall_time), tag, step
-            )
-        )
+        record = self.scalar_record(tag, value, step, wall_time)
+        if isinstance(record, DeferredRecord):
+            writer.write_deferred(record)
+        else:
+            writer.write_record(record)
 
     def write_summary(
         self,

@@ -281,8 +281,17 @@ class SummaryWriter(HParamsMethods, MediaMethods):
                 target = check_subrun_name(
                     self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
                 )
-            # A float, or a device array read when its record is written (see add_scalar).
-            entries.append((key, target, as_float_or_device(raw, f"tag_scalar_dict[{key!r}]")))
+            if type(raw) is not float:
+                # A device array is read when its record is written (see add_scalar).
+                raw = as_float_or_device(raw, f"tag_scalar_dict[{key!r}]")
+            entries.append((key, target, raw))
+        scalars, make = self._scalars, self._run.scalar_record
+        records = [
+            scalars.record(main_tag, value, step, wall_time)
+            if type(value) is float
+            else make(main_tag, value, step, wall_time)
+            for *_, value in entries
+        ]
         # Open every new sub-run first: a directory that cannot be made fails the call
         # before any value is written.
         writers = []
@@ -290,9 +299,11 @@ class SummaryWriter(HParamsMethods, MediaMethods):
             if isinstance(target, str):
                 target = known[(main_tag, key)] = self._run.subrun(target)
             writers.append(target)
-        write = self._run.write_scalar
-        for writer, (*_, value) in zip(writers, entries):
-            write(main_tag, value, step, wall_time, file=writer)
+        for writer, record in zip(writers, records):
+            if type(record) is bytes:
+                writer.write_record(record)
+            else:
+                writer.write_deferred(record)  # type: ignore[arg-type]
 
     def add_scalar_series(
         self,
