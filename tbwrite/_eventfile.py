@@ -48,20 +48,27 @@ class DeferredRecord:
     """A record whose value is a device array not read yet: ``encode(float(value))`` once
     the value is on the host. ``tag`` and ``step`` name it in an error.
 
-    The value must be checked already (:func:`tbwrite._checks.check_device_scalar`); the
-    constructor starts its copy to the host, so that it is there by the time it is written.
+    The value must be checked already (:func:`tbwrite._checks.check_device_scalar`).
+    :meth:`EventFileWriter.write_deferred` starts its copy to the host, so that it is there
+    by the time the record is written.
     """
 
     __slots__ = ("encode", "error", "record", "step", "tag", "value")
 
     def __init__(self, value: Any, encode: Callable[[float], bytes], tag: str, step: int) -> None:
-        value.copy_to_host_async()
         self.value: Any = value
         self.encode = encode
         self.tag = tag
         self.step = step
         self.record: bytes | None = None  # set by resolve()
         self.error: BaseException | None = None  # or this, when the value cannot be read
+
+    def start(self) -> None:
+        """Start the value's copy to the host (without waiting for it)."""
+        try:
+            self.value.copy_to_host_async()
+        except Exception:  # noqa: BLE001 - resolve() reports it (a deleted array, say)
+            pass
 
     def ready(self) -> bool:
         """Whether :meth:`resolve` would not wait for the device."""
@@ -231,6 +238,7 @@ class EventFileWriter:
             self._check_locked()
             if not self._deferred:
                 _flusher.flush_before_device_exit()
+            record.start()
             self._buffer.append(record)
             self._deferred += 1
             if not self.scheduled:

@@ -35,6 +35,7 @@ from .._checks import as_float_or_device, as_step, check_tag
 from .._summaries.hparam_values import flatten
 
 if TYPE_CHECKING:
+    from .._eventfile import DeferredRecord
     from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
@@ -132,14 +133,28 @@ class SummaryWriter:
 
     def write_scalars(self, step: int, scalars: Mapping[str, Real]) -> None:
         step = as_step(step, "step")
-        checked = [
-            (check_tag(key, "scalars key"), as_float_or_device(value, f"scalars[{key!r}]"))
-            for key, value in _check_mapping(scalars, "scalars").items()
-        ]
         wall_time = time.time()
-        write = self._writer.run.write_scalar
-        for tag, value in checked:
-            write(tag, value, step, wall_time)
+        run = self._writer.run
+        encoder, make = run.scalars, run.scalar_record
+        # Every value is checked and encoded before any is written.
+        records: list[bytes | DeferredRecord] = []
+        for key, value in _check_mapping(scalars, "scalars").items():
+            tag = key if type(key) is str and key else check_tag(key, "scalars key")
+            try:
+                if type(value) is float:
+                    records.append(encoder.record(tag, value, step, wall_time))
+                else:  # a device array is read when its record is written
+                    value = as_float_or_device(value, f"scalars[{key!r}]")
+                    records.append(make(tag, value, step, wall_time))
+            except UnicodeEncodeError:
+                check_tag(tag, "scalars key")
+                raise
+        main = run.main
+        for record in records:
+            if type(record) is bytes:
+                main.write_record(record)
+            else:
+                main.write_deferred(record)  # type: ignore[arg-type]
 
     def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np

@@ -325,3 +325,15 @@ def test_exit_writes_values_still_being_computed(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert _points(tmp_path) == [(1, 7.0), (2, 8.0)]
+
+
+def test_clu_write_scalars_checks_every_value_before_writing_any(tmp_path) -> None:
+    clu = CluWriter(tmp_path, max_queue=1)
+    with pytest.raises(ValueError, match="scalars key must be encodable"):
+        clu.write_scalars(1, {"a": 1.0, "\ud800": 2.0})
+    with pytest.raises(TypeError, match=r"scalars\['b'\]"):
+        clu.write_scalars(1, {"a": 1.0, "b": "two"})
+    clu.write_scalars(2, {"a": 3.0, "b": np.float32(4.0)})
+    assert _points(tmp_path, "a") == [(2, 3.0)]  # written at once (max_queue 1)
+    assert _points(tmp_path, "b") == [(2, 4.0)]
+    clu.close()
