@@ -102,7 +102,7 @@ def _loop(
 
 
 def run(
-    steps: int = 500, repeats: int = 7, batch: int = 128, width: int = 512, depth: int = 2
+    steps: int = 500, repeats: int = 11, batch: int = 128, width: int = 512, depth: int = 2
 ) -> dict[str, Any]:
     """Time the three loops: the step and batch times, each loop's median seconds and the
     median ratio of its time to the not-logging loop's, run by run."""
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="tbwrite bench --jax", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--steps", type=int, default=500, help="training steps per loop")
-    parser.add_argument("--repeats", type=int, default=7, help="runs of each loop (median)")
+    parser.add_argument("--repeats", type=int, default=11, help="runs of each loop (median)")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--width", type=int, default=512, help="the MLP's hidden width")
     parser.add_argument("--depth", type=int, default=2, help="hidden layers")

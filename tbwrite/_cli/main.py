@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="measure tbwrite against the other installed TensorBoard writers"
     )
-    bench.add_argument("--repeats", type=int, help="runs per figure, median (default: 3; --jax: 7)")
+    bench.add_argument(
+        "--repeats", type=int, help="runs per figure, median (default: 3; --jax: 11)"
+    )
     bench.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run each")
     bench.add_argument(
         "--jax",
