@@ -307,7 +307,9 @@ class EventFileWriter:
                     try:
                         self._drain_locked(wait=True)
                     except WriterFailedError:
-                        if self._error is None:
+                        # An earlier background failure is reported instead (the cause);
+                        # a device value dropped by this drain matters less than the I/O.
+                        if self._error is None or isinstance(self._error, DeviceValueError):
                             raise
                     # A background failure, or a device value this drain dropped.
                     self._raise_pending_locked()

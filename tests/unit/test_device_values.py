@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tbwrite import DeviceValueError, SummaryWriter, read_scalars
+from tbwrite import NEED_DATA, DeviceValueError, RecordDecoder, SummaryWriter, frame, read_scalars
 from tbwrite.integrations.clu import SummaryWriter as CluWriter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -337,3 +337,29 @@ def test_clu_write_scalars_checks_every_value_before_writing_any(tmp_path) -> No
     assert _points(tmp_path, "a") == [(2, 3.0)]  # written at once (max_queue 1)
     assert _points(tmp_path, "b") == [(2, 4.0)]
     clu.close()
+
+
+def test_device_values_and_a_failing_disk_keep_every_record_for_the_retry() -> None:
+    import errno
+
+    from tbwrite import WriterFailedError
+    from tbwrite._eventfile import DeferredRecord, EventFileWriter
+    from tbwrite._sinks.memory import MemorySink
+
+    sink = MemorySink("mem")
+    w = EventFileWriter(lambda: sink, name="mem", max_queue=100, flush_secs=60)
+    x = FakeDeviceArray(5.0, ready=True)
+    w.write_record(frame(b"before"))
+    w.write_deferred(DeferredRecord(x, lambda v: frame(str(v).encode()), "t", 1))
+    w.write_record(frame(b"after"))
+    sink.fail_writes = OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(WriterFailedError):
+        w.flush()
+    sink.fail_writes = None
+    w.close()  # the retry writes them all, once, in order
+    dec = RecordDecoder()
+    dec.receive_data(bytes(sink.data))
+    records = []
+    while (rec := dec.next_record()) is not NEED_DATA:
+        records.append(rec)
+    assert records[1:] == [b"before", b"5.0", b"after"]
