@@ -363,3 +363,41 @@ def test_device_values_and_a_failing_disk_keep_every_record_for_the_retry() -> N
     while (rec := dec.next_record()) is not NEED_DATA:
         records.append(rec)
     assert records[1:] == [b"before", b"5.0", b"after"]
+
+
+def test_threads_logging_device_values_while_another_flushes(tmp_path) -> None:
+    w = SummaryWriter(tmp_path, max_queue=5, flush_secs=0.02)
+    arrays: list[FakeDeviceArray] = []
+    stop = threading.Event()
+
+    def device() -> None:  # finishes the values in the order they were made
+        while not stop.is_set() or any(not a.is_ready() for a in list(arrays)):
+            for a in list(arrays):
+                a.finish()
+            time.sleep(0.001)
+
+    def log(tag: str) -> None:
+        for step in range(300):
+            if step % 3:
+                w.add_scalar(tag, float(step), step)
+            else:
+                x = FakeDeviceArray(float(step))
+                arrays.append(x)
+                w.add_scalar(tag, x, step)
+
+    def flush() -> None:
+        while not stop.is_set():
+            w.flush()
+
+    finisher, flusher = threading.Thread(target=device), threading.Thread(target=flush)
+    loggers = [threading.Thread(target=log, args=(tag,)) for tag in ("a", "b")]
+    for t in [finisher, flusher, *loggers]:
+        t.start()
+    for t in loggers:
+        t.join(30)
+    stop.set()
+    finisher.join(30)
+    flusher.join(30)
+    w.close()
+    for tag in ("a", "b"):
+        assert _points(tmp_path, tag) == [(s, float(s)) for s in range(300)]
