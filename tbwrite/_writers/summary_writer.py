@@ -93,6 +93,10 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     - Buffered records are written at interpreter exit; a crash (SIGKILL, power loss) loses
       at most what was logged since the last flush: ``max_queue`` records or
       ``flush_secs`` seconds.
+    - A JAX array given to :meth:`add_scalar` or :meth:`add_scalars` is read when its
+      record is written, never at the call (see :meth:`add_scalar`); one that cannot be
+      read then is dropped and raised as :class:`~tbwrite.DeviceValueError` by the
+      :meth:`flush` or :meth:`close` that found it, or else by the next call.
     """
 
     def __init__(
