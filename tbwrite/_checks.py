@@ -6,7 +6,7 @@ anything else with ``__array__`` / ``__float__`` / ``__index__`` are accepted wi
 importing their libraries (numpy is imported only when an array must be inspected).
 
 Device arrays (JAX arrays: anything with ``copy_to_host_async`` and ``is_ready``) can be
-checked without reading them (:func:`as_float_or_device`), so that a scalar still being
+checked without reading them (:func:`as_scalar`), so that a scalar still being
 computed is refused or accepted at once and read later, off the caller's thread.
 """
 
@@ -100,7 +100,7 @@ def is_device_array(value: Any) -> bool:
     return hasattr(value, "copy_to_host_async") and hasattr(value, "is_ready")
 
 
-def as_float_or_device(value: Any, name: str) -> Any:
+def as_scalar(value: Any, name: str) -> Any:
     """A real number as a Python float, as :func:`as_float`; a device array is checked
     (one element of a real dtype, not deleted, readable by this process) and returned as
     it is, unread: reading it would wait for the device."""

@@ -8,13 +8,9 @@ the deadlines), at ``flush()``, ``close()`` and interpreter exit. The sink (see
 sink's ``write`` is cheap and runs under the writer's lock; its ``sync`` runs outside it,
 so logging never waits for a store.
 
-A record may also be a :class:`DeferredRecord`: a scalar whose value is a device array (a
-JAX array) still being computed. It holds its place in the buffer and is encoded when the
-buffer is written. A write triggered on the caller's thread (``max_queue`` reached) writes
-only the records up to the first value the device has not finished, and keeps the rest, so
-logging never waits for the device; the flusher's timed flush, :meth:`~EventFileWriter.flush`,
-:meth:`~EventFileWriter.close` and the exit hook wait for every value (outside the lock,
-so other threads go on logging meanwhile).
+A record may also be a :class:`~tbwrite._deferred.DeferredRecord` (a scalar still being
+computed on a device), encoded when the buffer is written: a write on the caller's thread
+stops at the first value not computed yet; the others wait for it, outside the lock.
 """
 
 from __future__ import annotations
@@ -22,13 +18,14 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Any, Callable, cast
+from typing import Callable, cast
 
 from . import _flusher
+from ._deferred import DeferredRecord, encode_ready
 from ._errors import DeviceValueError, WriterClosedError, WriterFailedError
 from ._sinks import Sink, open_sink
 
-__all__ = ["DeferredRecord", "EventFileWriter", "open_event_file"]
+__all__ = ["EventFileWriter", "open_event_file"]
 
 
 def open_event_file(
@@ -42,75 +39,6 @@ def open_event_file(
         max_queue=max_queue,
         flush_secs=flush_secs,
     )
-
-
-class DeferredRecord:
-    """A record whose value is a device array not read yet: ``encode(float(value))`` once
-    the value is on the host. ``tag`` and ``step`` name it in an error.
-
-    The value must be checked already (:func:`tbwrite._checks.check_device_scalar`).
-    :meth:`EventFileWriter.write_deferred` starts its copy to the host, so that it is there
-    by the time the record is written.
-    """
-
-    __slots__ = ("encode", "error", "record", "step", "tag", "value")
-
-    def __init__(self, value: Any, encode: Callable[[float], bytes], tag: str, step: int) -> None:
-        self.value: Any = value
-        self.encode = encode
-        self.tag = tag
-        self.step = step
-        self.record: bytes | None = None  # set by resolve()
-        self.error: BaseException | None = None  # or this, when the value cannot be read
-
-    def start(self) -> None:
-        """Start the value's copy to the host (without waiting for it)."""
-        try:
-            self.value.copy_to_host_async()
-        except Exception:  # noqa: BLE001 - resolve() reports it (a deleted array, say)
-            pass
-
-    def ready(self) -> bool:
-        """Whether :meth:`resolve` would not wait for the device."""
-        if self.record is not None or self.error is not None:
-            return True
-        value = self.value
-        try:
-            # jaxlib crashes on is_ready() of a deleted array (float() raises instead).
-            if value.is_deleted():
-                return True
-        except AttributeError:
-            pass
-        except Exception:  # noqa: BLE001 - resolve() reports it
-            return True
-        try:
-            return bool(value.is_ready())
-        except Exception:  # noqa: BLE001 - resolve() reports it
-            return True
-
-    def resolve(self) -> None:
-        """Read the value (waiting for the device) and encode the record, or keep the
-        error. Idempotent and safe from any thread."""
-        if self.record is not None or self.error is not None:
-            return
-        value = self.value
-        try:
-            number = float(value.item() if getattr(value, "ndim", 0) else value)
-            self.record = self.encode(number)
-        except Exception as err:  # noqa: BLE001 - reported as the writer's error
-            self.error = err
-        self.value = None  # the device buffer is not needed any more
-
-    def failure(self) -> DeviceValueError:
-        """The error to report when the value could not be read."""
-        err = DeviceValueError(
-            f"the value logged for tag {self.tag!r} at step {self.step} could not be read "
-            f"from the device, so it was not written: {self.error!r}",
-            self.tag,
-            self.step,
-        )
-        err.__cause__ = self.error
-        return err
 
 
 class EventFileWriter:
@@ -138,15 +66,14 @@ class EventFileWriter:
     - After ``os.fork()``, the child drops the buffer it inherited (the parent writes those
       records, once) and never touches the parent's file: its own first write opens a new
       file in the same directory.
-    - Device values (:meth:`write_deferred`): records keep the order they were written in.
-      A write on the caller's thread never waits for the device: it writes the records up
-      to the first value not yet computed and keeps the rest buffered. :meth:`flush`,
-      :meth:`close`, the timed flush and the exit hook wait for every value.
-    - A device value that cannot be read (its computation failed, the array was deleted
-      or donated) drops that record only and is reported as a
-      :class:`~tbwrite.DeviceValueError`: by the :meth:`flush` or :meth:`close` that
-      found it, once the other records are written, or else (found by a write on the
-      caller's thread or by the timed flush) at the next call, which then keeps nothing.
+    - Device values (:meth:`write_deferred`) keep their place. A write on the caller's
+      thread (``max_queue``) never waits for the device: it writes the records up to the
+      first value not computed yet. :meth:`flush`, :meth:`close`, the timed flush and the
+      exit hook wait for every value.
+    - A device value that cannot be read (its step failed, the array was deleted or
+      donated) drops that record only; :class:`~tbwrite.DeviceValueError` is raised by
+      the :meth:`flush` or :meth:`close` that found it, after writing the others, or else
+      by the next call, which then keeps nothing.
     """
 
     def __init__(
@@ -422,26 +349,13 @@ class EventFileWriter:
             _flusher.hurry(self)
 
     def _encode_deferred_locked(self, wait: bool) -> int:
-        """Encode the buffer's device values from its start, stopping at the first one not
-        computed yet (unless ``wait``); returns how many records from the start are bytes.
-        A value that cannot be read leaves an empty record and the writer's error."""
-        buf = self._buffer
-        for i, item in enumerate(buf):
-            if type(item) is not DeferredRecord:
-                continue
-            if not (wait or item.ready()):
-                return i
-            item.resolve()
-            self._deferred -= 1
-            if item.record is not None:
-                buf[i] = item.record
-            else:
-                buf[i] = b""
-                if self._error is None:
-                    self._error = item.failure()
-            if not self._deferred:
-                break
-        return len(buf)
+        """Encode the device values at the buffer's start (see :func:`encode_ready`); a
+        value that cannot be read becomes the writer's error."""
+        count, encoded, failure = encode_ready(self._buffer, wait)
+        self._deferred -= encoded
+        if failure is not None and self._error is None:
+            self._error = failure
+        return count
 
     def _resolve_buffered(self) -> None:
         """Wait for the device values buffered now, without holding the lock (so other

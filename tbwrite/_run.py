@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from . import _flusher
+from ._deferred import DeferredRecord
 from ._errors import HParamsError, WriterClosedError
-from ._eventfile import DeferredRecord, EventFileWriter, open_event_file
+from ._eventfile import EventFileWriter, open_event_file
 from ._format.fast_scalars import ScalarEncoder
 from ._format.tfrecord import frame
 from ._format.wire import session_start_event, summary_record
@@ -104,8 +105,8 @@ class RunWriter:
         self, tag: str, value: Any, step: int, wall_time: float
     ) -> bytes | DeferredRecord:
         """The record of a ``simple_value`` scalar: framed bytes for a Python float; for a
-        device array checked by :func:`tbwrite._checks.as_float_or_device`, a
-        :class:`~tbwrite._eventfile.DeferredRecord`, encoded when written, so the caller
+        device array checked by :func:`tbwrite._checks.as_scalar`, a
+        :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the caller
         does not wait for the device. (``simple_value`` carries no metadata, so a late
         value changes nothing of metadata once per tag.)"""
         scalars = self.scalars

@@ -18,14 +18,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._checks import (
-    as_float,
-    as_float_or_device,
-    as_step,
-    as_walltime,
-    check_subrun_name,
-    check_tag,
-)
+from .._checks import as_float, as_scalar, as_step, as_walltime, check_subrun_name, check_tag
 from .._eventfile import EventFileWriter
 from .._run import RunWriter
 from .hparams_methods import HParamsMethods
@@ -93,10 +86,8 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     - Buffered records are written at interpreter exit; a crash (SIGKILL, power loss) loses
       at most what was logged since the last flush: ``max_queue`` records or
       ``flush_secs`` seconds.
-    - A JAX array given to :meth:`add_scalar` or :meth:`add_scalars` is read when its
-      record is written, never at the call (see :meth:`add_scalar`); one that cannot be
-      read then is dropped and raised as :class:`~tbwrite.DeviceValueError` by the
-      :meth:`flush` or :meth:`close` that found it, or else by the next call.
+    - A JAX scalar is read when its record is written, never at the call (see
+      :meth:`add_scalar` and :class:`~tbwrite._eventfile.EventFileWriter`).
     """
 
     def __init__(
@@ -201,22 +192,23 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         PyTorch compatibility but stores float32 too, with a one-time warning: TensorBoard's
         default loader drops float64 scalars.
 
-        A JAX array is not read at the call, which would wait for the device to finish
-        computing it: its shape and dtype are checked now, its copy to the host starts, and
-        it is read when its record is written (see :meth:`flush`). ``new_style`` and
-        ``double_precision`` read it at the call.
+        A JAX array is checked (shape, dtype) but not read at the call, which would wait for
+        the device: it is read when its record is written (``new_style`` and
+        ``double_precision``: at the call).
         """
         if type(tag) is not str or not tag:
             tag = check_tag(tag)
         if type(scalar_value) is float:
             value = scalar_value
         else:
-            value = as_float_or_device(scalar_value, "scalar_value")
-            if type(value) is not float:
-                self._add_device_scalar(
-                    tag, value, global_step, walltime, new_style, double_precision
-                )
-                return
+            value = as_scalar(scalar_value, "scalar_value")
+            if type(value) is not float:  # a device array
+                if new_style or double_precision:
+                    value = as_float(value, "scalar_value")  # read now
+                else:
+                    step, wall_time = as_step(global_step), as_walltime(walltime)
+                    self._run.write_scalar(check_tag(tag), value, step, wall_time)
+                    return
         if global_step is None:
             step = 0
         elif type(global_step) is int and -0x8000000000000000 <= global_step <= 0x7FFFFFFFFFFFFFFF:
@@ -236,25 +228,6 @@ class SummaryWriter(HParamsMethods, MediaMethods):
             check_tag(tag)
             raise
         self._file.write_record(record)
-
-    def _add_device_scalar(
-        self,
-        tag: str,
-        value: Any,
-        global_step: Step,
-        walltime: WallTime,
-        new_style: bool,
-        double_precision: bool,
-    ) -> None:
-        tag = check_tag(tag)
-        step = as_step(global_step)
-        wall_time = as_walltime(walltime)
-        if new_style or double_precision:
-            self.add_scalar(
-                tag, as_float(value, "scalar_value"), step, wall_time, new_style, double_precision
-            )
-            return
-        self._run.write_scalar(tag, value, step, wall_time)
 
     def add_scalars(
         self,
@@ -287,7 +260,7 @@ class SummaryWriter(HParamsMethods, MediaMethods):
                 )
             if type(raw) is not float:
                 # A device array is read when its record is written (see add_scalar).
-                raw = as_float_or_device(raw, f"tag_scalar_dict[{key!r}]")
+                raw = as_scalar(raw, f"tag_scalar_dict[{key!r}]")
             entries.append((key, target, raw))
         scalars, make = self._scalars, self._run.scalar_record
         records = [

@@ -31,11 +31,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import SummaryWriter as _TbSummaryWriter
-from .._checks import as_float_or_device, as_step, check_tag
+from .._checks import as_scalar, as_step, check_tag
 from .._summaries.hparam_values import flatten
 
 if TYPE_CHECKING:
-    from .._eventfile import DeferredRecord
+    from .._deferred import DeferredRecord
     from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
@@ -144,7 +144,7 @@ class SummaryWriter:
                 if type(value) is float:
                     records.append(encoder.record(tag, value, step, wall_time))
                 else:  # a device array is read when its record is written
-                    value = as_float_or_device(value, f"scalars[{key!r}]")
+                    value = as_scalar(value, f"scalars[{key!r}]")
                     records.append(make(tag, value, step, wall_time))
             except UnicodeEncodeError:
                 check_tag(tag, "scalars key")

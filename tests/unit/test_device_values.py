@@ -343,7 +343,8 @@ def test_device_values_and_a_failing_disk_keep_every_record_for_the_retry() -> N
     import errno
 
     from tbwrite import WriterFailedError
-    from tbwrite._eventfile import DeferredRecord, EventFileWriter
+    from tbwrite._deferred import DeferredRecord
+    from tbwrite._eventfile import EventFileWriter
     from tbwrite._sinks.memory import MemorySink
 
     sink = MemorySink("mem")

@@ -18,6 +18,7 @@ FLOORS = {
     "_types": 0,
     "_proto": 0,
     "_format": 1,
+    "_deferred": 1,
     "_checks": 2,
     "_sinks": 2,
     "_flusher": 2,
