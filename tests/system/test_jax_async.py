@@ -46,6 +46,9 @@ for step in range(30):
     losses.append(loss)
     writer.add_scalar("loss", loss, step)
     writer.add_scalar("loss_bf16", loss.astype(jnp.bfloat16), step)
+    if step == 0:  # a numpy bfloat16 (ml_dtypes, numpy kind "V") is a real number too
+        import numpy as np
+        writer.add_scalar("np_bf16", np.asarray(loss.astype(jnp.bfloat16)), step)
     writer.add_scalars("pair", {"a": loss.reshape(1), "b": 1.0}, step)
     clu.write_scalars(step, {"loss": loss, "lr": 0.5})
 
@@ -113,6 +116,7 @@ def test_jax_values_are_read_back_by_tensorboard_in_order(jax_run) -> None:
     assert _scalars(root / "torch", "loss_bf16") == [
         (s, pytest.approx(v, rel=1e-2)) for s, v in enumerate(losses)
     ]
+    assert _scalars(root / "torch", "np_bf16") == [(0, pytest.approx(losses[0], rel=1e-2))]
     assert _scalars(root / "torch", "slow") == [(0, pytest.approx(out["slow"], rel=1e-6))]
 
 
