@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._errors import (
     CorruptRecordError,
+    DeviceValueError,
     HParamsError,
     TbwriteError,
     WriterClosedError,
@@ -104,6 +105,7 @@ __all__ = [
     "process_index",
     "process_writer",
     "CorruptRecordError",
+    "DeviceValueError",
     "RecordDecoder",
     "SummaryWriter",
     "TbwriteError",

@@ -4,6 +4,10 @@ Every check raises ``TypeError`` or ``ValueError`` naming the argument and showi
 value. Python numbers take a fast path; numpy values, JAX arrays, torch tensors and
 anything else with ``__array__`` / ``__float__`` / ``__index__`` are accepted without
 importing their libraries (numpy is imported only when an array must be inspected).
+
+Device arrays (JAX arrays: anything with ``copy_to_host_async`` and ``is_ready``) can be
+checked without reading them (:func:`as_scalar`), so that a scalar still being
+computed is refused or accepted at once and read later, off the caller's thread.
 """
 
 from __future__ import annotations
@@ -70,8 +74,8 @@ def as_float(value: Any, name: str) -> float:
         value = to_numpy(value)
     if getattr(value, "ndim", 0) or not hasattr(value, "__float__"):
         return _array_item(value, name)
-    kind = getattr(getattr(value, "dtype", None), "kind", "f")
-    if kind not in "biuf":
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not is_real_dtype(dtype):
         raise TypeError(f"{name} must be a real number, got {_show(value)}")
     try:
         return float(value)
@@ -81,6 +85,58 @@ def as_float(value: Any, name: str) -> float:
         raise ValueError(f"{name} is too large for a float: {_show(value)}") from None
 
 
+def is_real_dtype(dtype: Any) -> bool:
+    """Whether ``dtype`` (a numpy dtype) holds real numbers: bool, integers, floats, and
+    the ml_dtypes types JAX uses (bfloat16, float8_*, int4, ...), whose numpy kind is
+    "V"."""
+    kind = getattr(dtype, "kind", "f")
+    if kind in "biuf":
+        return True
+    return kind == "V" and str(getattr(dtype, "name", "")).startswith(
+        ("bfloat", "float", "int", "uint")
+    )
+
+
+def is_device_array(value: Any) -> bool:
+    """Whether ``value`` is an array on a device that can be read without blocking (a JAX
+    array: ``copy_to_host_async`` and ``is_ready``)."""
+    return hasattr(value, "copy_to_host_async") and hasattr(value, "is_ready")
+
+
+def as_scalar(value: Any, name: str) -> Any:
+    """A real number as a Python float, as :func:`as_float`; a device array is checked
+    (one element of a real dtype, not deleted, readable by this process) and returned as
+    it is, unread: reading it would wait for the device."""
+    if type(value) is float:
+        return value
+    if type(value) is int or not is_device_array(value):
+        return as_float(value, name)
+    return check_device_scalar(value, name)
+
+
+def check_device_scalar(value: Any, name: str) -> Any:
+    """``value``, a device array, if it holds one real number; checks only what the array
+    knows without waiting for the device (its shape and dtype)."""
+    try:
+        shape = tuple(value.shape)
+        dtype = value.dtype
+    except (AttributeError, TypeError) as err:
+        raise TypeError(f"{name} must be a real number, got {_show(value)}") from err
+    if not is_real_dtype(dtype):
+        raise TypeError(f"{name} must be a real number, got {_show(value)} of dtype {dtype}")
+    if math.prod(shape) != 1:
+        raise ValueError(f"{name} must hold exactly one number, got an array of shape {shape}")
+    is_deleted = getattr(value, "is_deleted", None)
+    if is_deleted is not None and is_deleted():
+        raise ValueError(f"{name} is a deleted (or donated) array: {_show(value)}")
+    if getattr(value, "is_fully_addressable", True) is False:
+        raise ValueError(
+            f"{name} spans devices of other processes, so this process cannot read it: "
+            f"{_show(value)}"
+        )
+    return value
+
+
 def _array_item(value: Any, name: str) -> float:
     import numpy as np
 
@@ -88,7 +144,7 @@ def _array_item(value: Any, name: str) -> float:
         arr = np.asarray(value)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a real number, got {_show(value)}") from err
-    if arr.dtype.kind not in "biuf":
+    if not is_real_dtype(arr.dtype):
         raise TypeError(f"{name} must be a real number, got {_show(value)} of dtype {arr.dtype}")
     if arr.size != 1:
         raise ValueError(f"{name} must hold exactly one number, got an array of shape {arr.shape}")
@@ -193,7 +249,7 @@ def as_real_array(value: Any, name: str) -> Any:
         raise ValueError(
             f"{name} must be an array of numbers; numpy could not convert it: {err}"
         ) from None
-    if arr.dtype.kind not in "biuf":
+    if not is_real_dtype(arr.dtype):
         raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
     return arr
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CorruptRecordError",
+    "DeviceValueError",
     "HParamsError",
     "TbwriteError",
     "WriterClosedError",
@@ -33,6 +34,20 @@ class WriterFailedError(TbwriteError, OSError):
     def __init__(self, message: str, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DeviceValueError(TbwriteError, ValueError):
+    """A value logged as a device array (a JAX array) could not be read when its record was
+    written: the computation that made it failed, or the array was deleted or donated.
+
+    The record is dropped; the records logged before and after it are written. ``tag`` and
+    ``step`` name the value; the error of the conversion is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, tag: str, step: int) -> None:
+        super().__init__(message)
+        self.tag = tag
+        self.step = step
 
 
 class CorruptRecordError(TbwriteError, ValueError):

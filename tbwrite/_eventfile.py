@@ -7,6 +7,10 @@ the deadlines), at ``flush()``, ``close()`` and interpreter exit. The sink (see
 :mod:`tbwrite._sinks`) decides where the bytes go: a local file, store objects, memory. A
 sink's ``write`` is cheap and runs under the writer's lock; its ``sync`` runs outside it,
 so logging never waits for a store.
+
+A record may also be a :class:`~tbwrite._deferred.DeferredRecord` (a scalar still being
+computed on a device), encoded when the buffer is written: a write on the caller's thread
+stops at the first value not computed yet; the others wait for it, outside the lock.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Callable
+from typing import Callable, cast
 
 from . import _flusher
-from ._errors import WriterClosedError, WriterFailedError
+from ._deferred import DeferredRecord, encode_ready
+from ._errors import DeviceValueError, WriterClosedError, WriterFailedError
 from ._sinks import Sink, open_sink
 
 __all__ = ["EventFileWriter", "open_event_file"]
@@ -66,6 +71,14 @@ class EventFileWriter:
     - After ``os.fork()``, the child drops the buffer it inherited (the parent writes those
       records, once) and never touches the parent's file: its own first write opens a new
       file in the same directory.
+    - Device values (:meth:`write_deferred`) keep their place. A write on the caller's
+      thread (``max_queue``) never waits for the device: it writes the records up to the
+      first value not computed yet. :meth:`flush`, :meth:`close`, the timed flush and the
+      exit hook wait for every value.
+    - A device value that cannot be read (its step failed, the array was deleted or
+      donated) drops that record only; :class:`~tbwrite.DeviceValueError` is raised by
+      the :meth:`flush` or :meth:`close` that found it, after writing the others, or else
+      by the next call, which then keeps nothing.
     """
 
     def __init__(
@@ -81,7 +94,8 @@ class EventFileWriter:
         self._max_queue = max(1, int(max_queue))
         self.flush_secs = float(flush_secs)
         self._lock = threading.Lock()
-        self._buffer: list[bytes] = []
+        self._buffer: list[bytes | DeferredRecord] = []
+        self._deferred = 0  # DeferredRecords in the buffer
         self._closed = False
         self._error: BaseException | None = None
         self._sink: Sink | None = None
@@ -149,6 +163,21 @@ class EventFileWriter:
         finally:
             lock.release()
 
+    def write_deferred(self, record: DeferredRecord) -> None:
+        """Buffer a record whose value is still on a device; it is encoded when written
+        (see the class's guarantees)."""
+        with self._lock:
+            self._check_locked()
+            if not self._deferred:
+                _flusher.flush_before_device_exit()
+            record.start()
+            self._buffer.append(record)
+            self._deferred += 1
+            if not self.scheduled:
+                self._schedule_locked()
+            if len(self._buffer) >= self._max_queue:
+                self._drain_locked()
+
     def write_records(self, records: list[bytes]) -> None:
         """Buffer several framed records at once: all or, on a closed writer, none."""
         with self._lock:
@@ -166,20 +195,39 @@ class EventFileWriter:
         with self._lock:
             self._check_locked()
             self._buffer.append(data)  # type: ignore[arg-type]  # join() takes views too
-            self._drain_or_unbuffer_locked(1)
+            try:
+                self._drain_or_unbuffer_locked(1)
+            finally:
+                # Device values not computed yet keep records buffered after them: own a
+                # copy of those, not a view of memory the caller will reuse.
+                if self._buffer:
+                    self._buffer = [
+                        b if isinstance(b, DeferredRecord) else bytes(b) for b in self._buffer
+                    ]
 
     def flush(self) -> None:
         """Write every buffered record to the file (or upload it to the store)."""
+        self._resolve_buffered()
         with self._lock:
             self._raise_pending_locked()
             if self._closed:
                 return
             self._drain_locked()
             sink = self._require_sink()
-        sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+            failed, self._error = self._error, None  # a device value this drain dropped
+        try:
+            sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+        except BaseException:
+            if failed is not None:
+                with self._lock:
+                    self._error = self._error or failed
+            raise
+        if failed is not None:
+            raise failed
 
     def close(self) -> None:
         """Flush and close the file. Harmless when already closed."""
+        self._resolve_buffered()
         with self._lock:
             if self._closed:
                 return
@@ -187,15 +235,15 @@ class EventFileWriter:
             _flusher.untrack(self)
             same_process = self._pid == os.getpid() and not self._forked
             try:
-                if self._error is None:
-                    if same_process:
-                        self._drain_locked()
-                elif same_process:
-                    # Write what can still be written, then report the background failure.
+                if same_process:
                     try:
-                        self._drain_locked()
+                        self._drain_locked(wait=True)
                     except WriterFailedError:
-                        pass
+                        # An earlier background failure is reported instead (the cause);
+                        # a device value dropped by this drain matters less than the I/O.
+                        if self._error is None or isinstance(self._error, DeviceValueError):
+                            raise
+                    # A background failure, or a device value this drain dropped.
                     self._raise_pending_locked()
             finally:
                 if self._sink is not None:
@@ -238,6 +286,8 @@ class EventFileWriter:
         err = self._error
         if err is not None:
             self._error = None
+            if isinstance(err, DeviceValueError):
+                raise err
             path = str(self._sink.path) if self._sink is not None else None
             raise WriterFailedError(
                 f"writing {path!r} failed in the background: {err}", path
@@ -252,6 +302,7 @@ class EventFileWriter:
         self._pid = os.getpid()
         self._forked = False
         self._buffer = []
+        self._deferred = 0
         if self._sink is not None:
             self._sink.close(flush=False)  # a local fd copy is closed; nothing uploaded
         self._sink = None
@@ -259,7 +310,9 @@ class EventFileWriter:
         self.metadata_written = set()
         self._open_locked()
 
-    def _drain_locked(self) -> None:
+    def _drain_locked(self, wait: bool = False) -> None:
+        """Write the buffer; with device values in it, only up to the first one not
+        computed yet, unless ``wait``."""
         buf = self._buffer
         if not buf or self._sink is None:
             return
@@ -267,12 +320,20 @@ class EventFileWriter:
             # Forked without the at-fork hook: the buffer may be the parent's and the fd is
             # the parent's file. Write nothing; the next write opens the child's own file.
             buf.clear()
+            self._deferred = 0
             self._forked = True
             return
-        data = buf[0] if len(buf) == 1 else b"".join(buf)
+        if self._deferred:
+            count = self._encode_deferred_locked(wait)
+            if count < len(buf):
+                self._drain_prefix_locked(count)
+                return
+        # Every record is bytes now (always so on the hot path: no device values).
+        data = buf[0] if len(buf) == 1 else b"".join(buf)  # type: ignore[arg-type]
         sink = self._sink
         opened = sink.files_opened
-        sink.write(data)  # raises WriterFailedError, having kept nothing a reader could see
+        # Raises WriterFailedError, having kept nothing a reader could see.
+        sink.write(data)  # type: ignore[arg-type]
         buf.clear()
         if sink.files_opened != opened:
             # A new file (the old one was deleted or could not be repaired): readers keep
@@ -295,10 +356,46 @@ class EventFileWriter:
             del self._buffer[len(self._buffer) - own :]
             raise
 
+    def _drain_prefix_locked(self, count: int) -> None:
+        """Write the first ``count`` records (encoded), keeping the rest buffered."""
+        buf = self._buffer
+        if not count:
+            return
+        sink = self._require_sink()
+        opened = sink.files_opened
+        sink.write(b"".join(cast("list[bytes]", buf[:count])))
+        del buf[:count]
+        if sink.files_opened != opened:
+            self.metadata_written = set()  # a new file: each tag's metadata goes again
+        if sink.needs_sync:
+            if sink.pending_bytes > sink.max_pending_bytes:
+                self._full = True
+            _flusher.hurry(self)
+
+    def _encode_deferred_locked(self, wait: bool) -> int:
+        """Encode the device values at the buffer's start (see :func:`encode_ready`); a
+        value that cannot be read becomes the writer's error."""
+        count, encoded, failure = encode_ready(self._buffer, wait)
+        self._deferred -= encoded
+        if failure is not None and self._error is None:
+            self._error = failure
+        return count
+
+    def _resolve_buffered(self) -> None:
+        """Wait for the device values buffered now, without holding the lock (so other
+        threads go on logging); the next drain writes them."""
+        if not self._deferred or self._forked or self._pid != os.getpid():
+            return  # (a forked child drops its parent's buffer unread)
+        with self._lock:
+            pending = [r for r in self._buffer if type(r) is DeferredRecord]
+        for record in pending:
+            record.resolve()
+
     # -- called by the flusher ----------------------------------------------------------
 
     def timed_flush(self) -> None:
         """Called by the flusher thread; keeps an error for the next call."""
+        self._resolve_buffered()
         with self._lock:
             if self._closed or self._pid != os.getpid():
                 return
@@ -307,6 +404,9 @@ class EventFileWriter:
             except WriterFailedError as err:
                 self._error = err.__cause__ or err
                 return
+            if self._buffer and not self.scheduled:
+                # Device values logged while this flush waited: at the next deadline.
+                self._schedule_locked()
             sink = self._require_sink()
         try:
             sink.sync()
@@ -319,5 +419,6 @@ class EventFileWriter:
         """In a forked child: a new lock, no buffer; the next write opens a new file."""
         self._lock = threading.Lock()
         self._buffer = []
+        self._deferred = 0
         self.scheduled = False
         self._forked = True

@@ -25,6 +25,7 @@ from ._format import names
 __all__ = [
     "Flushable",
     "cancel",
+    "flush_before_device_exit",
     "hurry",
     "on_exit",
     "on_fork_in_child",
@@ -142,6 +143,7 @@ _fork_callbacks: list[Callable[[], None]] = []
 _hooks_lock = threading.Lock()
 _hooks_registered = False
 _early_hook_registered = False
+_device_hook_registered = False
 
 
 def _at_exit() -> None:
@@ -205,6 +207,23 @@ def _register_early_exit_hook() -> None:
         register(_at_exit)  # the plain atexit hook then finds nothing left to do
     except RuntimeError:  # already shutting down
         pass
+
+
+def flush_before_device_exit() -> None:
+    """Device values (JAX arrays) are being logged: flush at exit before the device
+    runtime shuts down, while they can still be read.
+
+    ``atexit`` runs its hooks newest first, and JAX registers its shutdown when it is
+    imported, so before any value of it is logged: a hook registered now runs before it.
+    """
+    global _device_hook_registered
+    if _device_hook_registered:
+        return
+    with _hooks_lock:
+        if _device_hook_registered:
+            return
+        _device_hook_registered = True
+    atexit.register(_at_exit)  # the later hook then finds nothing left to do
 
 
 def track(writer: Flushable) -> None:

@@ -26,9 +26,10 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Callable
+from typing import Any, Callable
 
 from . import _flusher
+from ._deferred import DeferredRecord
 from ._errors import HParamsError, WriterClosedError, WriterFailedError
 from ._eventfile import EventFileWriter, open_event_file
 from ._format.fast_scalars import ScalarEncoder
@@ -106,6 +107,40 @@ class RunWriter:
         return self._closed
 
     # -- writing ----------------------------------------------------------------------------
+
+    def scalar_record(
+        self, tag: str, value: Any, step: int, wall_time: float
+    ) -> bytes | DeferredRecord:
+        """The record of a ``simple_value`` scalar: framed bytes for a Python float; for a
+        device array checked by :func:`tbwrite._checks.as_scalar`, a
+        :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the caller
+        does not wait for the device. (``simple_value`` carries no metadata, so a late
+        value changes nothing of metadata once per tag.)"""
+        scalars = self.scalars
+        if type(value) is float:
+            return scalars.record(tag, value, step, wall_time)
+        scalars.head(tag)  # a tag too long for the format is refused now, not later
+        return DeferredRecord(
+            value, lambda number: scalars.record(tag, number, step, wall_time), tag, step
+        )
+
+    def write_scalar(
+        self,
+        tag: str,
+        value: Any,
+        step: int,
+        wall_time: float,
+        *,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """Write a ``simple_value`` scalar (see :meth:`scalar_record`) into ``file``
+        (default: the main file)."""
+        writer = self.main if file is None else file
+        record = self.scalar_record(tag, value, step, wall_time)
+        if isinstance(record, DeferredRecord):
+            writer.write_deferred(record)
+        else:
+            writer.write_record(record)
 
     def write_summary(
         self,

@@ -30,9 +30,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    repeats = [] if args.repeats is None else ["--repeats", str(args.repeats)]
+    if args.jax:
+        from .bench_jax import main as jax_main
+
+        return jax_main([*(["--steps", "100"] if args.quick else []), *repeats])
     from .bench import main as bench_main
 
-    argv = [*(["--quick"] if args.quick else []), "--repeats", str(args.repeats)]
+    argv = [*(["--quick"] if args.quick else []), *repeats]
     if args.markdown is not None:
         argv += ["--markdown", args.markdown]
     return bench_main(argv)
@@ -56,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="measure tbwrite against the other installed TensorBoard writers"
     )
     bench.add_argument(
-        "--repeats", type=int, default=3, help="runs per figure, median (default: 3)"
+        "--repeats", type=int, help="runs per figure, median (default: 3; --jax: 11)"
     )
     bench.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run each")
     bench.add_argument(
@@ -65,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         const="-",
         metavar="README",
         help="print README's Markdown table; given README.md, replace the table in it",
+    )
+    bench.add_argument(
+        "--jax",
+        action="store_true",
+        help="instead: a JAX training loop logging its loss every step, against the same "
+        "loop not logging and against add_scalar(float(loss)) (needs JAX)",
     )
     bench.set_defaults(func=_cmd_bench)
     from .read_commands import add_read_commands

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _flusher
 from .._checks import (
     as_float,
+    as_scalar,
     as_step,
     as_walltime,
     check_filename_suffix,
@@ -105,6 +106,8 @@ class SummaryWriter(HParamsMethods, MediaMethods):
     - Buffered records are written at interpreter exit; a crash (SIGKILL, power loss) loses
       at most what was logged since the last flush: ``max_queue`` records or
       ``flush_secs`` seconds.
+    - A JAX scalar is read when its record is written, never at the call (see
+      :meth:`add_scalar` and :class:`~tbwrite._eventfile.EventFileWriter`).
     """
 
     def __init__(
@@ -214,12 +217,24 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         the scalars plugin's metadata instead. ``double_precision=True`` is accepted for
         PyTorch compatibility but stores float32 too, with a one-time warning: TensorBoard's
         default loader drops float64 scalars.
+
+        A JAX array is checked (shape, dtype) but not read at the call, which would wait for
+        the device: it is read when its record is written (``new_style`` and
+        ``double_precision``: at the call).
         """
         if type(tag) is not str or not tag:
             tag = check_tag(tag)
-        value = (
-            scalar_value if type(scalar_value) is float else as_float(scalar_value, "scalar_value")
-        )
+        if type(scalar_value) is float:
+            value = scalar_value
+        else:
+            value = as_scalar(scalar_value, "scalar_value")
+            if type(value) is not float:  # a device array
+                if new_style or double_precision:
+                    value = as_float(value, "scalar_value")  # read now
+                else:
+                    step, wall_time = as_step(global_step), as_walltime(walltime)
+                    self._run.write_scalar(check_tag(tag), value, step, wall_time)
+                    return
         if global_step is None:
             step = 0
         elif type(global_step) is int and -0x8000000000000000 <= global_step <= 0x7FFFFFFFFFFFFFFF:
@@ -260,7 +275,7 @@ class SummaryWriter(HParamsMethods, MediaMethods):
         wall_time = as_walltime(walltime)
         prefix = main_tag.replace("/", "_") + "_"
         known = self._subruns
-        entries: list[tuple[Any, EventFileWriter | str, float]] = []
+        entries: list[tuple[Any, EventFileWriter | str, Any]] = []
         for key, raw in tag_scalar_dict.items():
             # A (main_tag, key) seen before was checked then and has its sub-run open.
             target: EventFileWriter | str | None = known.get((main_tag, key))
@@ -271,8 +286,17 @@ class SummaryWriter(HParamsMethods, MediaMethods):
                 target = check_subrun_name(
                     self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
                 )
-            entries.append((key, target, as_float(raw, f"tag_scalar_dict[{key!r}]")))
-        records = [self._scalars.record(main_tag, value, step, wall_time) for *_, value in entries]
+            if type(raw) is not float:
+                # A device array is read when its record is written (see add_scalar).
+                raw = as_scalar(raw, f"tag_scalar_dict[{key!r}]")
+            entries.append((key, target, raw))
+        scalars, make = self._scalars, self._run.scalar_record
+        records = [
+            scalars.record(main_tag, value, step, wall_time)
+            if type(value) is float
+            else make(main_tag, value, step, wall_time)
+            for *_, value in entries
+        ]
         # Open every new sub-run first: a directory that cannot be made fails the call
         # before any value is written.
         writers = []
@@ -281,7 +305,10 @@ class SummaryWriter(HParamsMethods, MediaMethods):
                 target = known[(main_tag, key)] = self._run.subrun(target)
             writers.append(target)
         for writer, record in zip(writers, records):
-            writer.write_record(record)
+            if type(record) is bytes:
+                writer.write_record(record)
+            else:
+                writer.write_deferred(record)  # type: ignore[arg-type]
 
     def add_scalar_series(
         self,

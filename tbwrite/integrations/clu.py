@@ -2,7 +2,8 @@
 
 ``clu.metric_writers.SummaryWriter`` imports TensorFlow; this :class:`SummaryWriter` has the
 same methods and writes the same TensorBoard data with tbwrite. It imports neither clu nor
-JAX: JAX arrays (anything with ``__array__``) are read through numpy. When clu is imported
+JAX: JAX arrays (anything with ``__array__``) are read through numpy; scalars are read
+without waiting for the device (see :meth:`SummaryWriter.write_scalars`). When clu is imported
 before a writer is made, the class is registered as a virtual subclass of clu's abstract
 ``MetricWriter``, so ``isinstance`` checks and clu's wrappers (``AsyncWriter``,
 ``MultiWriter``, ``write_values``) accept it.
@@ -23,16 +24,18 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import SummaryWriter as _TbSummaryWriter
-from .._checks import as_step, check_tag
+from .._checks import as_scalar, as_step, check_tag
 from .._summaries.hparam_values import flatten
 
 if TYPE_CHECKING:
+    from .._deferred import DeferredRecord
     from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
@@ -76,7 +79,10 @@ class SummaryWriter:
     Every ``write_*`` method takes the step and a mapping of tag -> value, as clu's
     interface; values may be Python numbers, numpy arrays or JAX arrays.
 
-    - :meth:`write_scalars`: one scalar per tag.
+    - :meth:`write_scalars`: one scalar per tag, all checked before any is written. A JAX
+      array is not read at the call (which would wait for the device): its shape and dtype
+      are checked, and it is read when its record is written, as
+      :meth:`tbwrite.SummaryWriter.add_scalar` does.
     - :meth:`write_images`: ``[N, H, W, C]`` or ``[H, W, C]``, C 1, 3 or 4, uint8 or floats
       in [0, 1]; the N images are kept apart under one tag (TensorBoard's sample slider).
     - :meth:`write_videos`: ``[N, T, H, W, C]`` or ``[T, H, W, C]`` as an animated GIF
@@ -129,8 +135,28 @@ class SummaryWriter:
 
     def write_scalars(self, step: int, scalars: Mapping[str, Real]) -> None:
         step = as_step(step, "step")
+        wall_time = time.time()
+        run = self._writer.run
+        encoder, make = run.scalars, run.scalar_record
+        # Every value is checked and encoded before any is written.
+        records: list[bytes | DeferredRecord] = []
         for key, value in _check_mapping(scalars, "scalars").items():
-            self._writer.add_scalar(key, value, step)
+            tag = key if type(key) is str and key else check_tag(key, "scalars key")
+            try:
+                if type(value) is float:
+                    records.append(encoder.record(tag, value, step, wall_time))
+                else:  # a device array is read when its record is written
+                    value = as_scalar(value, f"scalars[{key!r}]")
+                    records.append(make(tag, value, step, wall_time))
+            except UnicodeEncodeError:
+                check_tag(tag, "scalars key")
+                raise
+        main = run.main
+        for record in records:
+            if type(record) is bytes:
+                main.write_record(record)
+            else:
+                main.write_deferred(record)  # type: ignore[arg-type]
 
     def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np

@@ -20,6 +20,7 @@ FLOORS = {
     "_proto": 0,
     "_text": 0,
     "_format": 1,
+    "_deferred": 1,
     "_checks": 2,
     "_sinks": 2,
     "_flusher": 2,
