@@ -65,9 +65,10 @@ class EventFileWriter:
       caller may log them again); the records of calls that returned stay buffered and are
       written, once, by a later flush. A partial record left by the failure is cut off
       first, so the file stays readable.
-    - A local event file deleted while open (its log dir removed) is noticed at the next
-      write: the directory is made again and writing goes on in a new file, with a
-      ``RuntimeWarning``; each tag's metadata is written again there.
+    - A local event file deleted while open (its log dir removed) is noticed within 0.1 s
+      of writing or at the next flush/close: the directory is made again and writing goes
+      on in a new file, which first gets again what was written since the last check, with
+      a ``RuntimeWarning``; each tag's metadata is written again there.
     - After ``os.fork()``, the child drops the buffer it inherited (the parent writes those
       records, once) and never touches the parent's file: its own first write opens a new
       file in the same directory.
@@ -214,9 +215,12 @@ class EventFileWriter:
                 return
             self._drain_locked()
             sink = self._require_sink()
+            if not sink.slow:
+                self._sync_local_locked(sink)
             failed, self._error = self._error, None  # a device value this drain dropped
         try:
-            sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+            if sink.slow:
+                sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
         except BaseException:
             if failed is not None:
                 with self._lock:
@@ -250,6 +254,14 @@ class EventFileWriter:
                     self._sink.close(flush=same_process)
 
     # -- internals (call with self._lock held) ------------------------------------------
+
+    def _sync_local_locked(self, sink: Sink) -> None:
+        # A local file's sync checks it is still there (cheap), under the lock that orders
+        # the writes; a new file (the old one was deleted) gets each tag's metadata again.
+        opened = sink.files_opened
+        sink.sync()
+        if sink.files_opened != opened:
+            self.metadata_written = set()
 
     def _schedule_locked(self) -> None:
         self.scheduled = True
@@ -408,6 +420,12 @@ class EventFileWriter:
                 # Device values logged while this flush waited: at the next deadline.
                 self._schedule_locked()
             sink = self._require_sink()
+            if not sink.slow:
+                try:
+                    self._sync_local_locked(sink)
+                except WriterFailedError as err:
+                    self._error = err.__cause__ or err
+                return
         try:
             sink.sync()
         except WriterFailedError as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from time import monotonic as _monotonic
 from typing import Final
 
 from .._errors import WriterFailedError
@@ -18,8 +19,13 @@ from .._format.wire import file_version_record
 
 __all__ = ["LocalSink", "list_runs"]
 
-# A file's link count drops to 0 when it is deleted while open (POSIX).
+# A file's link count drops to 0 when it is deleted while open (POSIX). Checking it costs a
+# syscall, so it is checked at most every CHECK_SECS or CHECK_BYTES of writes, and at every
+# sync and close; what was written since the last check is kept (references to the bytes
+# already written, no copy) and written again into the new file, so nothing is lost.
 _DETECT_UNLINK: Final = os.name == "posix"
+CHECK_SECS: Final = 0.1
+CHECK_BYTES: Final = 4 << 20
 
 
 class LocalSink:
@@ -43,6 +49,10 @@ class LocalSink:
         self._fd = -1
         self.path = ""
         self._size = 0  # bytes in the file that are whole records
+        # Written since the file was last seen linked: written again if it was deleted.
+        self._unchecked: list[bytes] = []
+        self._unchecked_bytes = 0
+        self._check_due = 0.0
         self._open()
 
     def _open(self) -> None:
@@ -78,11 +88,31 @@ class LocalSink:
                 f"cannot start an event file in {self._logdir!r}: {err.strerror or err}", path
             ) from err
         self._fd, self.path, self._size = fd, path, written
+        self._unchecked, self._unchecked_bytes = [], 0
         self.files_opened += 1
 
     def write(self, data: bytes) -> None:
-        if self._fd >= 0 and _DETECT_UNLINK and os.fstat(self._fd).st_nlink == 0:
-            self._reopen_deleted()
+        if _DETECT_UNLINK and self._fd >= 0:
+            if self._unchecked_bytes >= CHECK_BYTES or _monotonic() >= self._check_due:
+                self._check_linked()
+            self._write(data)
+            self._unchecked.append(data)
+            self._unchecked_bytes += len(data)
+        else:
+            self._write(data)
+
+    def _check_linked(self) -> None:
+        """Whether the file is still linked; if it was deleted, go on in a new file holding
+        again what was written since the last check."""
+        if os.fstat(self._fd).st_nlink == 0:
+            tail = b"".join(self._unchecked)
+            self._reopen_deleted()  # a new file: nothing unchecked in it yet
+            if tail:
+                self._write(tail)
+        self._unchecked, self._unchecked_bytes = [], 0
+        self._check_due = _monotonic() + CHECK_SECS
+
+    def _write(self, data: bytes) -> None:
         if self._fd < 0:
             try:
                 self._open()  # the last file could not be repaired: start a new one
@@ -144,12 +174,20 @@ class LocalSink:
                 self._fd = -1
 
     def sync(self) -> None:
-        """Nothing to do: ``write`` already handed the bytes to the OS."""
+        """``write`` already handed the bytes to the OS; make sure the file is still there."""
+        if _DETECT_UNLINK and self._fd >= 0 and self._unchecked:
+            self._check_linked()
 
     def close(self, flush: bool = True) -> None:
         if self._fd >= 0:
+            if flush:
+                try:
+                    self.sync()
+                except WriterFailedError:
+                    pass  # the directory cannot be made again: closing goes on
             os.close(self._fd)
         self._fd = -1
+        self._unchecked, self._unchecked_bytes = [], 0
 
 
 def list_runs(root: str) -> dict[str, list[str]]:
