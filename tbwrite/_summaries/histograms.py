@@ -116,6 +116,47 @@ def _merge_buckets(buckets: np.ndarray, max_bins: int) -> np.ndarray:
     return np.stack([buckets[starts, 0], buckets[ends, 1], counts], axis=1)
 
 
+def check_bins(bins: Any) -> str | int | np.ndarray:
+    """``bins`` checked: ``"tensorflow"`` or one of numpy's rules (a str), a number of
+    buckets from 1 to MAX_BUCKETS (an int), or >= 2 finite increasing edges (an array)."""
+    if isinstance(bins, str):
+        if bins != "tensorflow" and bins not in _NUMPY_BIN_RULES:
+            raise ValueError(
+                f"bins must be 'tensorflow', an int, a sequence of edges or one of "
+                f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
+            )
+        return bins
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if not 1 <= bins <= MAX_BUCKETS:
+            raise ValueError(
+                f"bins must be a number of buckets from 1 to {MAX_BUCKETS}, got {bins!r}"
+            )
+        return int(bins)
+    try:
+        edges = np.asarray(to_numpy(bins), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"bins must be a str, an int or a sequence of edges, got {bins!r}"
+        ) from None
+    if (
+        edges.ndim != 1
+        or edges.size < 2
+        or not np.isfinite(edges).all()
+        or (np.diff(edges) <= 0).any()
+    ):
+        raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
+    return edges
+
+
+def check_max_bins(max_bins: Any) -> int | None:
+    """``max_bins`` checked: None or a positive int."""
+    if max_bins is None:
+        return None
+    if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) or max_bins < 1:
+        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    return int(max_bins)
+
+
 def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = None) -> np.ndarray:
     """Bucket ``values`` into a [k, 3] array of (left edge, right edge, count).
 
@@ -126,57 +167,22 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
     ``max_bins`` merges adjacent buckets until at most that many remain.
     """
     arr, lo, hi = _finite_with_range(values, "values")
-    if max_bins is not None:
-        if (
-            isinstance(max_bins, bool)
-            or not isinstance(max_bins, (int, np.integer))
-            or max_bins < 1
-        ):
-            raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
-    if isinstance(bins, str):
-        if bins == "tensorflow":
+    cap = check_max_bins(max_bins)
+    rule = check_bins(bins)
+    if isinstance(rule, str):
+        if rule == "tensorflow":
             out = _equal_width(arr, DEFAULT_BUCKET_COUNT, lo, hi)
-        elif bins in _NUMPY_BIN_RULES:
-            counts, edges = np.histogram(arr, bins=bins)
-            out = _edges_to_buckets(edges, counts)
         else:
-            raise ValueError(
-                f"bins must be 'tensorflow', an int, a sequence of edges or one of "
-                f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
-            )
-    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if not 1 <= bins <= MAX_BUCKETS:
-            raise ValueError(
-                f"bins must be a number of buckets from 1 to {MAX_BUCKETS}, got {bins!r}"
-            )
-        out = _equal_width(arr, int(bins), lo, hi)
+            counts, edges = np.histogram(arr, bins=rule)
+            out = _edges_to_buckets(edges, counts)
+    elif isinstance(rule, int):
+        out = _equal_width(arr, rule, lo, hi)
     else:
-        try:
-            edges = np.asarray(to_numpy(bins), dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"bins must be a str, an int or a sequence of edges, got {bins!r}"
-            ) from None
-        if (
-            edges.ndim != 1
-            or edges.size < 2
-            or not np.isfinite(edges).all()
-            or (np.diff(edges) <= 0).any()
-        ):
-            raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
-        counts, _ = np.histogram(arr, bins=edges)
-        out = _edges_to_buckets(edges, counts)
-    if max_bins is not None:
-        out = _merge_buckets(out, int(max_bins))
+        counts, _ = np.histogram(arr, bins=rule)
+        out = _edges_to_buckets(rule, counts)
+    if cap is not None:
+        out = _merge_buckets(out, cap)
     return out
-
-
-def _check_max_bins(max_bins: Any) -> int | None:
-    if max_bins is None:
-        return None
-    if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) or max_bins < 1:
-        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
-    return int(max_bins)
 
 
 def torch_histogram_fields(
@@ -189,35 +195,8 @@ def torch_histogram_fields(
     from .torch_rules import histogram_proto_fields
 
     arr = as_finite_array(values, "values")
-    cap = _check_max_bins(max_bins)
-    if isinstance(bins, str):
-        if bins != "tensorflow" and bins not in _NUMPY_BIN_RULES:
-            raise ValueError(
-                f"bins must be 'tensorflow', an int, a sequence of edges or one of "
-                f"{sorted(_NUMPY_BIN_RULES)}, got {bins!r}"
-            )
-    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if not 1 <= bins <= MAX_BUCKETS:
-            raise ValueError(
-                f"bins must be a number of buckets from 1 to {MAX_BUCKETS}, got {bins!r}"
-            )
-        bins = int(bins)
-    else:
-        try:
-            edges = np.asarray(to_numpy(bins), dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"bins must be a str, an int or a sequence of edges, got {bins!r}"
-            ) from None
-        if (
-            edges.ndim != 1
-            or edges.size < 2
-            or not np.isfinite(edges).all()
-            or (np.diff(edges) <= 0).any()
-        ):
-            raise ValueError(f"bins as edges must be >= 2 finite, increasing numbers, got {bins!r}")
-        bins = edges
-    return histogram_proto_fields(arr, bins, cap)
+    cap = check_max_bins(max_bins)
+    return histogram_proto_fields(arr, check_bins(bins), cap)
 
 
 def as_float_list(values: Any) -> list[float]:
