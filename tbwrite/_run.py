@@ -15,7 +15,9 @@ knows the rest:
   FAILURE when the program dies of an uncaught exception; runs on a store close side by
   side within one upload deadline (:func:`run_within`), at exit as in :meth:`close`;
 - SIGTERM: where the program left its default action, the first run installs a handler
-  that closes every open run (session FAILURE, buffers flushed), then dies of the signal.
+  that closes every open run (session FAILURE, buffers flushed), then dies of the signal;
+  where the program installed its own handler first, it is chained: every open run's
+  buffer is written, then the program's handler runs (no session is ended for it).
 """
 
 from __future__ import annotations
@@ -389,7 +391,8 @@ def _new_locks_in_child() -> None:
 # SIGTERM (docker stop, Kubernetes and Slurm preemption) kills a process without running
 # atexit: where the program left SIGTERM's default action, the first run opened installs a
 # handler that ends every open run (session FAILURE, buffers flushed) and then dies of the
-# signal as the default action would. A handler the program installs replaces it.
+# signal as the default action would. A handler the program installed before is chained
+# (buffers written, then its handler called); one it installs later replaces ours.
 SIGTERM_CLOSE_TIMEOUT = 10.0  # seconds the runs get to close before the process dies
 _sigterm_installed = False
 
@@ -404,10 +407,32 @@ def _handle_sigterm() -> None:
 
     _sigterm_installed = True
     try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        current = signal.getsignal(signal.SIGTERM)
+        if current is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
+        elif callable(current):
+            # The program's own handler decides what SIGTERM means (it may not exit): chain
+            # it, after writing out what is buffered, ending no session.
+            signal.signal(signal.SIGTERM, _chained_sigterm(current))
     except (ValueError, OSError):  # pragma: no cover - not the main interpreter
         pass
+
+
+def _chained_sigterm(program_handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
+    def on_sigterm(signum: int, frame: Any) -> Any:
+        def flush_all() -> None:
+            for run in list(_open_runs):
+                try:
+                    run.flush()
+                except Exception:  # noqa: BLE001 - the program's handler runs regardless
+                    pass
+
+        flusher = threading.Thread(target=flush_all, name="tbwrite-sigterm", daemon=True)
+        flusher.start()
+        flusher.join(SIGTERM_CLOSE_TIMEOUT)
+        return program_handler(signum, frame)
+
+    return on_sigterm
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

@@ -407,3 +407,42 @@ def test_exit_against_a_silent_store_is_bounded_by_one_deadline():
     # 8 writers (2 runs, 3 sub-runs each) with one 1 s attempt each: 8 s one after the
     # other, about 1 s side by side (plus the interpreter's start).
     assert elapsed < 5, f"exit took {elapsed:.1f} s"
+
+
+_CHAINED_CHILD = r"""
+import os, signal, sys, time
+from tbwrite import SummaryWriter
+
+def mine(signum, frame):
+    print("own handler", flush=True)
+    os._exit(3)  # no atexit: only what was written before this call is in the file
+
+signal.signal(signal.SIGTERM, mine)
+w = SummaryWriter(sys.argv[1], max_queue=1000, flush_secs=3600)
+for step in range(5):
+    w.add_scalar("loss", 1.0, step)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_sigterm_handler_of_the_program_is_chained_after_a_flush(tmp_path):
+    logdir = str(tmp_path / "run")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_CHAINED_CHILD), logdir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "own handler" in out and proc.returncode == 3
+    assert steps(logdir) == [0, 1, 2, 3, 4]  # written out before the program's handler ran
