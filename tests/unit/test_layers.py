@@ -26,6 +26,7 @@ FLOORS = {
     "_flusher": 2,
     "_summaries": 3,
     "_eventfile": 3,
+    "_run_exit": 3,
     "_reading": 4,
     "_run": 4,
     "_writers": 5,

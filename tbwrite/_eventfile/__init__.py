@@ -10,7 +10,8 @@ so logging never waits for a store.
 
 A record may also be a :class:`~tbwrite._deferred.DeferredRecord` (a scalar still being
 computed on a device), encoded when the buffer is written: a write on the caller's thread
-stops at the first value not computed yet; the others wait for it, outside the lock.
+stops at the first value not computed yet; the others wait for it, outside the lock
+(:mod:`tbwrite._eventfile.device`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Callable, cast
+from typing import Callable
 
-from . import _flusher
-from ._deferred import DeferredRecord, encode_ready
-from ._errors import DeviceValueError, WriterClosedError, WriterFailedError
-from ._sinks import Sink, open_sink
+from .. import _flusher
+from .._deferred import DeferredRecord
+from .._errors import DeviceValueError, WriterClosedError, WriterFailedError
+from .._sinks import Sink, open_sink
+from .device import DeviceValueBuffering
 
 __all__ = ["EventFileWriter", "open_event_file"]
 
@@ -41,7 +43,7 @@ def open_event_file(
     )
 
 
-class EventFileWriter:
+class EventFileWriter(DeviceValueBuffering):
     """Writes framed records to the sink ``open_sink()`` returns (a new event file).
 
     ``open_sink`` is called once now and again in a forked child, which must not write to
@@ -163,21 +165,6 @@ class EventFileWriter:
                 self._drain_or_unbuffer_locked(1)
         finally:
             lock.release()
-
-    def write_deferred(self, record: DeferredRecord) -> None:
-        """Buffer a record whose value is still on a device; it is encoded when written
-        (see the class's guarantees)."""
-        with self._lock:
-            self._check_locked()
-            if not self._deferred:
-                _flusher.flush_before_device_exit()
-            record.start()
-            self._buffer.append(record)
-            self._deferred += 1
-            if not self.scheduled:
-                self._schedule_locked()
-            if len(self._buffer) >= self._max_queue:
-                self._drain_locked()
 
     def write_records(self, records: list[bytes]) -> None:
         """Buffer several framed records at once: all or, on a closed writer, none."""
@@ -367,41 +354,6 @@ class EventFileWriter:
         except WriterFailedError:
             del self._buffer[len(self._buffer) - own :]
             raise
-
-    def _drain_prefix_locked(self, count: int) -> None:
-        """Write the first ``count`` records (encoded), keeping the rest buffered."""
-        buf = self._buffer
-        if not count:
-            return
-        sink = self._require_sink()
-        opened = sink.files_opened
-        sink.write(b"".join(cast("list[bytes]", buf[:count])))
-        del buf[:count]
-        if sink.files_opened != opened:
-            self.metadata_written = set()  # a new file: each tag's metadata goes again
-        if sink.needs_sync:
-            if sink.pending_bytes > sink.max_pending_bytes:
-                self._full = True
-            _flusher.hurry(self)
-
-    def _encode_deferred_locked(self, wait: bool) -> int:
-        """Encode the device values at the buffer's start (see :func:`encode_ready`); a
-        value that cannot be read becomes the writer's error."""
-        count, encoded, failure = encode_ready(self._buffer, wait)
-        self._deferred -= encoded
-        if failure is not None and self._error is None:
-            self._error = failure
-        return count
-
-    def _resolve_buffered(self) -> None:
-        """Wait for the device values buffered now, without holding the lock (so other
-        threads go on logging); the next drain writes them."""
-        if not self._deferred or self._forked or self._pid != os.getpid():
-            return  # (a forked child drops its parent's buffer unread)
-        with self._lock:
-            pending = [r for r in self._buffer if type(r) is DeferredRecord]
-        for record in pending:
-            record.resolve()
 
     # -- called by the flusher ----------------------------------------------------------
 

@@ -1,0 +1,354 @@
+"""The loading half of :class:`.accumulator.EventAccumulator`: files, records, events.
+
+Which files are read and from where reading resumes, the vectorised scalar path and the
+one-by-one path of every other record, and purging, as the accumulator's module describes;
+the query methods are in :mod:`.accumulator`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, Final
+
+from .._errors import CorruptRecordError
+from .._format.names import is_event_file
+from .._format.tfrecord import FOOTER_SIZE
+from .._sinks import is_remote
+from .event_types import (
+    AudioEvent,
+    CompressedHistogramEvent,
+    DirectoryDeletedError,
+    HistogramEvent,
+    HistogramValue,
+    ImageEvent,
+    TensorEvent,
+    compress_histogram_proto,
+)
+from .reservoir import Reservoir, ScalarBucket
+
+__all__ = ["AccumulatorLoading", "is_summary_file", "meta_graph_graph_def", "parse_file_version"]
+
+_SESSION_START: Final = 1  # SessionLog.START
+
+
+def is_summary_file(path: str) -> bool:
+    base = os.path.basename(path)
+    return is_event_file(base) and not path.endswith(".profile-empty")
+
+
+def parse_file_version(text: str) -> float:
+    try:
+        return float(text.split("brain.Event:")[-1])
+    except ValueError:
+        return -1.0
+
+
+class AccumulatorLoading:
+    """Reads a run's event files into the reservoirs and fields of an ``EventAccumulator``
+    (which sets them all up in its constructor)."""
+
+    path: str
+    purge_orphaned_data: bool
+    scalars: Reservoir
+    histograms: Reservoir
+    compressed_histograms: Reservoir
+    images: Reservoir
+    audios: Reservoir
+    tensors: Reservoir
+    accumulated_attrs: tuple[str, ...]
+    summary_metadata: dict[str, Any]
+    most_recent_step: int
+    most_recent_wall_time: float
+    file_version: float | None
+    _compression_bps: tuple[int, ...]
+    _plugin_to_tag_to_content: dict[str, dict[str, bytes]]
+    _graph: bytes | None
+    _graph_from_metagraph: bool
+    _meta_graph: bytes | None
+    _tagged_metadata: dict[str, bytes]
+    _first_event_timestamp: float | None
+    _source_writer: str | None
+    _file: str | None
+    _offset: int
+    _heads: dict[bytes, tuple[str, bool] | None]
+
+    def _files(self) -> list[str]:
+        from .records import find_runs
+
+        path = self.path
+        if is_summary_file(path):
+            return [path]
+        if is_remote(path):
+            try:
+                return find_runs(path).get(".", [])
+            except FileNotFoundError:
+                return []
+        try:
+            names = os.listdir(path)
+        except FileNotFoundError:
+            raise DirectoryDeletedError(f"directory {path} has been permanently deleted") from None
+        except NotADirectoryError:
+            return []
+        return sorted(
+            os.path.join(path, n)
+            for n in names
+            if is_summary_file(n) and os.path.isfile(os.path.join(path, n))
+        )
+
+    def _load(self, limit: int | None) -> None:
+        files = self._files()
+        if self._file is not None:
+            files = [f for f in files if f >= self._file]
+        loaded = 0
+        for path in files:
+            if path != self._file:
+                self._file, self._offset = path, 0
+            loaded += self._load_file(path, limit if limit is None else limit - loaded)
+            if limit is not None and loaded >= limit:
+                return
+
+    def _load_file(self, path: str, limit: int | None) -> int:
+        """Process the complete records of ``path`` from the saved offset; returns how
+        many. Stops at a damaged record, as TensorBoard's loader does."""
+        import numpy as np
+
+        from .._proto.event_pb2 import Event
+        from .fast_parse import scalar_records
+        from .records import scan_records
+
+        done = 0
+        try:
+            for chunk in scan_records(path, start=self._offset):
+                starts, lengths = chunk.starts, chunk.lengths
+                if limit is not None:
+                    starts, lengths = starts[: limit - done], lengths[: limit - done]
+                n = len(starts)
+                rest = np.ones(n, dtype=bool)
+                if limit is None:
+                    found = scalar_records(chunk.buf, starts, lengths, self._heads)
+                    # Scalar tensors are tensors to this accumulator: the general path.
+                    simple = ~np.array(found.is_tensor + [False], dtype=bool)[found.codes]
+                    sel = found.sel[simple]
+                    rest[sel] = False
+                    scal = (
+                        sel,
+                        found.codes[simple],
+                        found.steps[simple],
+                        found.walls[simple],
+                        found.values[simple],
+                        found.tags,
+                    )
+                else:
+                    scal = None
+                self._process_chunk(chunk.buf, starts, lengths, rest, scal, Event)
+                done += n
+                end = int(starts[-1] + lengths[-1]) + FOOTER_SIZE
+                self._offset = chunk.base + end
+                if limit is not None and done >= limit:
+                    break
+        except CorruptRecordError:
+            pass
+        except FileNotFoundError:
+            pass
+        return done
+
+    def _process_chunk(
+        self,
+        buf: bytes,
+        starts: Any,
+        lengths: Any,
+        rest: Any,
+        scal: tuple[Any, Any, Any, Any, Any, list[str]] | None,
+        event_cls: Any,
+    ) -> None:
+        import numpy as np
+
+        slow = np.flatnonzero(rest).tolist()
+        if scal is not None:
+            idx, code, st, wt, val, tags = scal
+        else:
+            idx = np.zeros(0, dtype=np.int64)
+        # Interleave: runs of scalar events between the records parsed one by one.
+        pos = 0
+        bounds = np.searchsorted(idx, np.array(slow, dtype=np.int64)).tolist() if slow else []
+        for i, b in zip(slow, bounds):
+            if b > pos:
+                self._add_scalar_run(code[pos:b], st[pos:b], wt[pos:b], val[pos:b], tags)
+                pos = b
+            a = int(starts[i])
+            ev = event_cls.FromString(buf[a : a + int(lengths[i])])
+            self._process_event(ev)
+        if pos < len(idx):
+            self._add_scalar_run(code[pos:], st[pos:], wt[pos:], val[pos:], tags)
+
+    def _add_scalar_run(
+        self, code: Any, steps: Any, walls: Any, values: Any, tags: list[str]
+    ) -> None:
+        """Summary events of one ``simple_value`` each, in file order."""
+        import numpy as np
+
+        if self._first_event_timestamp is None:
+            self._first_event_timestamp = float(walls[0])
+        cuts: list[int] = []
+        if self.purge_orphaned_data and not (self.file_version and self.file_version >= 2):
+            # Out-of-order check: step < the running maximum of earlier steps.
+            run_max = np.maximum.accumulate(steps)
+            before = np.empty_like(run_max)
+            before[0] = self.most_recent_step
+            if len(steps) > 1:
+                before[1:] = np.maximum(run_max[:-1], self.most_recent_step)
+            ooo = steps < before
+            cuts = np.flatnonzero(ooo).tolist()
+            inorder = np.flatnonzero(~ooo)
+            if len(inorder):
+                last = int(inorder[-1])
+                self.most_recent_step = int(steps[last])
+                self.most_recent_wall_time = float(walls[last])
+        pos = 0
+        for c in [*cuts, len(steps)]:
+            if c > pos:
+                self._add_scalars(code[pos:c], steps[pos:c], walls[pos:c], values[pos:c], tags)
+            if c < len(steps):
+                self._purge(int(steps[c]), [tags[int(code[c])]])
+                self._add_scalars(
+                    code[c : c + 1], steps[c : c + 1], walls[c : c + 1], values[c : c + 1], tags
+                )
+            pos = c + 1
+
+    def _add_scalars(self, code: Any, steps: Any, walls: Any, values: Any, tags: list[str]) -> None:
+        import numpy as np
+
+        if not len(code):
+            return
+        groups: list[tuple[int, Any]]
+        if (code == code[0]).all():
+            groups = [(int(code[0]), slice(None))]
+        else:
+            # One group per tag, in the order the tags first appear (new buckets are
+            # created, and so listed by Tags(), in that order).
+            small = code.astype(np.int16) if len(tags) < 2**15 else code
+            order = np.argsort(small, kind="stable")  # a radix sort for int16
+            sc = code[order]
+            cuts = (np.flatnonzero(np.diff(sc)) + 1).tolist()
+            parts = np.split(order, cuts)
+            groups = sorted(((int(code[p[0]]), p) for p in parts), key=lambda g: int(g[1][0]))
+        res = self.scalars
+        with res.lock:
+            for c, sel in groups:
+                b = res.bucket(tags[c])
+                assert isinstance(b, ScalarBucket)
+                b.add_many(steps[sel], walls[sel], values[sel])
+
+    def _purge(self, step: int, tags: Iterable[str] | None) -> None:
+        for attr in self.accumulated_attrs:
+            res: Reservoir = getattr(self, attr)
+            if tags is None:
+                res.FilterBelow(step)
+            else:
+                for tag in tags:
+                    res.FilterBelow(step, tag)
+
+    def _process_event(self, event: Any) -> None:
+        if self._first_event_timestamp is None:
+            self._first_event_timestamp = event.wall_time
+        if event.HasField("source_metadata"):
+            writer = event.source_metadata.writer
+            self._source_writer = writer if writer and len(writer) <= 128 else None
+        which = event.WhichOneof("what")
+        if which == "file_version":
+            self.file_version = parse_file_version(event.file_version)
+        if self.purge_orphaned_data:
+            if self.file_version and self.file_version >= 2:
+                if which == "session_log" and event.session_log.status == _SESSION_START:
+                    self._purge(event.step, None)
+            elif event.step < self.most_recent_step and which == "summary":
+                self._purge(event.step, [v.tag for v in event.summary.value])
+            else:
+                self.most_recent_step = event.step
+                self.most_recent_wall_time = event.wall_time
+        if which == "graph_def":
+            self._graph = event.graph_def
+            self._graph_from_metagraph = False
+        elif which == "meta_graph_def":
+            self._meta_graph = event.meta_graph_def
+            if self._graph is None or self._graph_from_metagraph:
+                self._graph_from_metagraph = True
+                self._graph = meta_graph_graph_def(event.meta_graph_def)
+        elif which == "tagged_run_metadata":
+            trm = event.tagged_run_metadata
+            self._tagged_metadata[trm.tag] = trm.run_metadata
+        elif which == "summary":
+            wall, step = event.wall_time, event.step
+            for value in event.summary.value:
+                if value.HasField("metadata") and value.tag not in self.summary_metadata:
+                    self.summary_metadata[value.tag] = value.metadata
+                    plugin = value.metadata.plugin_data.plugin_name
+                    if plugin:
+                        self._plugin_to_tag_to_content.setdefault(plugin, {})[value.tag] = (
+                            value.metadata.plugin_data.content
+                        )
+                kind = value.WhichOneof("value")
+                tag = value.tag
+                if kind == "simple_value":
+                    b = self.scalars.bucket(tag)
+                    assert isinstance(b, ScalarBucket)
+                    b.add_one(step, wall, value.simple_value)
+                elif kind == "histo":
+                    h = value.histo
+                    hv = HistogramValue(
+                        h.min,
+                        h.max,
+                        h.num,
+                        h.sum,
+                        h.sum_squares,
+                        list(h.bucket_limit),
+                        list(h.bucket),
+                    )
+                    he = HistogramEvent(wall, step, hv)
+                    self.histograms.AddItem(tag, he)
+                    self.compressed_histograms.AddItem(tag, he, self._compress)
+                elif kind == "image":
+                    im = value.image
+                    self.images.AddItem(
+                        tag, ImageEvent(wall, step, im.encoded_image_string, im.width, im.height)
+                    )
+                elif kind == "audio":
+                    au = value.audio
+                    self.audios.AddItem(
+                        tag,
+                        AudioEvent(
+                            wall,
+                            step,
+                            au.encoded_audio_string,
+                            au.content_type,
+                            au.sample_rate,
+                            au.length_frames,
+                        ),
+                    )
+                elif kind == "tensor":
+                    self.tensors.AddItem(
+                        tag or value.node_name, TensorEvent(wall, step, value.tensor)
+                    )
+
+    def _compress(self, he: HistogramEvent) -> CompressedHistogramEvent:
+        return CompressedHistogramEvent(
+            he.wall_time,
+            he.step,
+            compress_histogram_proto(he.histogram_value, self._compression_bps),
+        )
+
+
+def meta_graph_graph_def(data: bytes) -> bytes:
+    """Field 2 (graph_def) of a serialized MetaGraphDef (its last occurrence; empty if
+    absent): TensorBoard takes a metagraph's graph even when it is empty."""
+    from .fast_parse import fields
+
+    graph = b""
+    try:
+        for fn, wt, a, b in fields(data, 0, len(data)):
+            if fn == 2 and wt == 2:
+                graph = data[a:b]
+    except (ValueError, IndexError):
+        pass
+    return graph
