@@ -79,6 +79,10 @@ _PERMANENT: Final = (
     ImportError,
 )
 
+# Connections botocore keeps for an s3:// filesystem (its default is 10), unless fsspec's
+# configuration sets config_kwargs: the reader fetches 16 runs at once.
+S3_POOL_CONNECTIONS: Final = 32
+
 _T = TypeVar("_T")
 
 
@@ -103,7 +107,14 @@ def filesystem(url: str) -> tuple[Any, str]:
             f"the log dir {url!r} is a URL: install fsspec and the store's package for it, "
             "for instance: pip install 'tbwrite[remote]'"
         ) from err
-    fs, path = fsspec.core.url_to_fs(url)
+    options: dict[str, Any] = {}
+    if url.split("://", 1)[0].lower() in ("s3", "s3a"):
+        conf = fsspec.config.conf.get("s3", {})
+        if "config_kwargs" not in conf:
+            # botocore keeps 10 connections by default, fewer than the reader's threads:
+            # unless the user configured it, keep enough for them and the uploads.
+            options["config_kwargs"] = {"max_pool_connections": S3_POOL_CONNECTIONS}
+    fs, path = fsspec.core.url_to_fs(url, **options)
     return fs, path
 
 

@@ -51,3 +51,20 @@ def test_s3_sweep_read_concurrently_equals_local(tmp_path, moto_s3) -> None:
     for run in ours.Runs():
         values = [e.value for e in ours.Scalars(run, "loss")]
         np.testing.assert_array_equal(values, local[(run, "loss")][2])
+
+
+def test_s3_filesystem_keeps_connections_for_the_reader_threads(moto_s3) -> None:
+    # botocore's default pool (10) is smaller than the reader's 16 threads; a user's own
+    # fsspec configuration of config_kwargs wins.
+    import fsspec.config
+
+    from tbwrite._sinks.remote import S3_POOL_CONNECTIONS, filesystem
+
+    fs, _ = filesystem("s3://tbwrite/pool-check")
+    assert fs.config_kwargs == {"max_pool_connections": S3_POOL_CONNECTIONS}
+    fsspec.config.conf["s3"]["config_kwargs"] = {"max_pool_connections": 5}
+    try:
+        fs, _ = filesystem("s3://tbwrite/pool-check")
+        assert fs.config_kwargs == {"max_pool_connections": 5}
+    finally:
+        del fsspec.config.conf["s3"]["config_kwargs"]
