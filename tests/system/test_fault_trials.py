@@ -347,11 +347,11 @@ time.sleep(60)
 """
 
 
-def test_sigterm_handler_of_the_program_is_left_in_place(tmp_path):
-    logdir = str(tmp_path / "run")
+def _terminated(child: str, logdir: str) -> tuple[str, int]:
+    """Run ``child`` on ``logdir``, send it SIGTERM once it says "ready": (stdout, code)."""
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(_OWN_HANDLER_CHILD), logdir],
+        [sys.executable, "-c", textwrap.dedent(child), logdir],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -365,8 +365,14 @@ def test_sigterm_handler_of_the_program_is_left_in_place(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return out, proc.returncode
+
+
+def test_sigterm_handler_of_the_program_is_left_in_place(tmp_path):
+    logdir = str(tmp_path / "run")
+    out, code = _terminated(_OWN_HANDLER_CHILD, logdir)
     assert "own handler" in out
-    assert proc.returncode == 3
+    assert code == 3
     assert steps(logdir) == [1]  # sys.exit ran atexit: the writer was closed there
 
 
@@ -428,21 +434,6 @@ time.sleep(60)
 
 def test_sigterm_handler_of_the_program_is_chained_after_a_flush(tmp_path):
     logdir = str(tmp_path / "run")
-    env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(_CHAINED_CHILD), logdir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "own handler" in out and proc.returncode == 3
+    out, code = _terminated(_CHAINED_CHILD, logdir)
+    assert "own handler" in out and code == 3
     assert steps(logdir) == [0, 1, 2, 3, 4]  # written out before the program's handler ran
