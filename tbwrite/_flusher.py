@@ -21,6 +21,7 @@ import weakref
 from typing import Callable, Protocol
 
 from ._format import names
+from ._threads import start_daemon
 
 __all__ = [
     "Flushable",
@@ -62,8 +63,7 @@ class _Flusher:
 
     def _start_locked(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tbwrite-flusher", daemon=True)
-            self._thread.start()
+            self._thread = start_daemon(self._run, "tbwrite-flusher")
 
     def schedule(self, writer: Flushable, delay: float) -> None:
         with self._cond:
@@ -124,7 +124,7 @@ class _Flusher:
             finally:
                 w.syncing = False
 
-        threading.Thread(target=run, name="tbwrite-store-sync", daemon=True).start()
+        start_daemon(run, "tbwrite-store-sync")
 
     def reset_in_child(self) -> None:
         self._cond = threading.Condition(threading.Lock())

@@ -44,6 +44,7 @@ from typing import Any, Final, TypeVar
 from .._errors import WriterFailedError
 from .._format.names import event_file_stem, is_event_file
 from .._format.wire import file_version_record
+from .._threads import start_daemon
 
 __all__ = [
     "ATTEMPTS",
@@ -132,8 +133,7 @@ def call_with_deadline(fn: Callable[[], _T], timeout: float, what: str) -> _T:
         except BaseException as err:  # noqa: BLE001 - handed to the caller
             box.append((False, err))
 
-    t = threading.Thread(target=run, name="tbwrite-store-call", daemon=True)
-    t.start()
+    t = start_daemon(run, "tbwrite-store-call")
     t.join(timeout)
     if not box:
         raise _Abandoned(f"{what}: no answer from the store within {timeout:g} s")

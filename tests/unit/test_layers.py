@@ -19,6 +19,7 @@ FLOORS = {
     "_tensorlike": 0,
     "_proto": 0,
     "_text": 0,
+    "_threads": 0,
     "_format": 1,
     "_deferred": 1,
     "_checks": 2,
