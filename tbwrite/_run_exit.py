@@ -21,6 +21,7 @@ import weakref
 from typing import Any, Callable, Protocol
 
 from ._errors import WriterFailedError
+from ._threads import start_daemon
 
 __all__ = [
     "SIGTERM_CLOSE_TIMEOUT",
@@ -74,9 +75,8 @@ def run_within(jobs: list[Callable[[], None]], what: str) -> list[BaseException]
     deadline = time.monotonic() + timeout
     threads = []
     for job in jobs:
-        thread = threading.Thread(target=run, args=(job,), name="tbwrite-close", daemon=True)
         try:
-            thread.start()
+            thread = start_daemon(run, "tbwrite-close", (job,))
         except RuntimeError:  # no new threads at interpreter shutdown: one after the other
             run(job)
             continue
@@ -119,12 +119,15 @@ def new_locks_in_child() -> None:
         run.after_fork_in_child()
 
 
-# SIGTERM (docker stop, Kubernetes and Slurm preemption) kills a process without running
-# atexit: where the program left SIGTERM's default action, the first run opened installs a
-# handler that ends every open run (session FAILURE, buffers flushed) and then dies of the
-# signal as the default action would. A handler the program installed before is chained
-# (buffers written, then its handler called); one it installs later replaces ours.
-SIGTERM_CLOSE_TIMEOUT = 10.0  # seconds the runs get to close before the process dies
+# SIGTERM (docker stop, Kubernetes and Slurm preemption, Pool.terminate()) kills a process
+# without running atexit: where the program left SIGTERM's default action, the first run
+# opened installs a handler that ends every open run (session FAILURE, buffers written) and
+# then dies of the signal as the default action would, within SIGTERM_CLOSE_TIMEOUT of the
+# handler starting. tbwrite's own threads block the signal (tbwrite._threads), so it lands on
+# a thread of the program and interrupts the main thread's waits. A handler the program
+# installed before is chained (buffers written, then its handler called; the sessions end as
+# the program then ends); one it installs later replaces ours.
+SIGTERM_CLOSE_TIMEOUT = 0.8  # seconds the runs get to close before the process dies
 _sigterm_installed = False
 
 
@@ -143,45 +146,62 @@ def handle_sigterm() -> None:
             signal.signal(signal.SIGTERM, _on_sigterm)
         elif callable(current):
             # The program's own handler decides what SIGTERM means (it may not exit): chain
-            # it, after writing out what is buffered, ending no session.
+            # it, after writing out what is buffered.
             signal.signal(signal.SIGTERM, _chained_sigterm(current))
     except (ValueError, OSError):  # pragma: no cover - not the main interpreter
         pass
 
 
+def _each_within(job: Callable[[OpenRun], None], timeout: float) -> None:
+    """``job(run)`` for every open run, each on a thread of its own, waiting ``timeout`` s
+    for all of them. A run whose lock the interrupted main thread holds cannot be reached
+    from another thread; the others are not held up by it."""
+    deadline = time.monotonic() + timeout
+
+    def run_job(run: OpenRun) -> None:
+        try:
+            job(run)
+        except Exception:  # noqa: BLE001 - the process is ending; do the others
+            pass
+
+    threads = []
+    for run in list(open_runs):
+        try:
+            threads.append(start_daemon(run_job, "tbwrite-sigterm", (run,)))
+        except RuntimeError:  # pragma: no cover - no new threads at interpreter shutdown
+            break
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def _chained_sigterm(program_handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
     def on_sigterm(signum: int, frame: Any) -> Any:
-        def flush_all() -> None:
-            for run in list(open_runs):
-                try:
-                    run.flush()
-                except Exception:  # noqa: BLE001 - the program's handler runs regardless
-                    pass
-
-        flusher = threading.Thread(target=flush_all, name="tbwrite-sigterm", daemon=True)
-        flusher.start()
-        flusher.join(SIGTERM_CLOSE_TIMEOUT)
-        return program_handler(signum, frame)
+        _each_within(lambda run: run.flush(), SIGTERM_CLOSE_TIMEOUT)
+        try:
+            return program_handler(signum, frame)
+        except SystemExit as exit_:
+            # The program ends here: its sessions end as it does, SUCCESS only for a clean
+            # exit (status 0 or None), FAILURE for any other status.
+            if exit_.code not in (0, None):
+                _fail_all()
+            raise
+        except BaseException:
+            _fail_all()
+            raise
 
     return on_sigterm
+
+
+def _fail_all() -> None:
+    for run in list(open_runs):
+        run.fail_unless_status_set()
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
     import signal
 
-    def close_all() -> None:
-        for run in list(open_runs):
-            try:
-                run.fail_unless_status_set()
-                run.close()
-            except Exception:  # noqa: BLE001 - dying anyway; close the others
-                pass
-
-    # On a thread of its own, with a deadline: the signal may have interrupted this thread
-    # inside a writer, holding a lock that close() needs.
-    closer = threading.Thread(target=close_all, name="tbwrite-sigterm", daemon=True)
-    closer.start()
-    closer.join(SIGTERM_CLOSE_TIMEOUT)
+    _fail_all()
+    _each_within(lambda run: run.close(), SIGTERM_CLOSE_TIMEOUT)
     if signal.getsignal(signal.SIGTERM) is _on_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)  # die of the signal, as without this handler

@@ -1,0 +1,144 @@
+"""SIGTERM as a scheduler, ``docker stop`` or ``Pool.terminate()`` sends it: the process
+dies of it promptly whatever its main thread is doing, and the sessions end as the program
+does. Each trial is a child process with a deadline, so a hang fails with a message."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from faultlib import REPO, steps
+
+import tbwrite
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+def _child(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
+
+
+def _terminate_when_ready(proc: subprocess.Popen[str], timeout: float = 60) -> float:
+    """Send SIGTERM once the child printed "ready"; the seconds until it ended."""
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line == "ready", (line, proc.stderr.read() if proc.stderr else "")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=timeout)
+        return time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+_POOL_TRIALS = r"""
+import multiprocessing, sys
+from tbwrite import SummaryWriter
+
+def init(logdir):
+    global writer
+    writer = SummaryWriter(logdir, flush_secs=0.01)  # the flusher thread runs
+
+def work(i):
+    for step in range(20):
+        writer.add_scalar("x", float(i), step)
+    return i
+
+if __name__ == "__main__":
+    logdir, trials = sys.argv[1], int(sys.argv[2])
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(trials):
+        with ctx.Pool(2, initializer=init, initargs=(f"{logdir}/t{trial}",)) as pool:
+            pool.map(work, range(8))
+        # leaving the block: Pool.terminate() sends SIGTERM to workers idle on its queue
+    print("done", flush=True)
+"""
+
+
+def test_pool_terminate_with_logging_workers_returns(tmp_path) -> None:
+    proc = _child(_POOL_TRIALS, str(tmp_path), "10")
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and out.strip() == "done", err[-2000:]
+
+
+_LOGGING_CHILD = r"""
+import sys
+from tbwrite import SummaryWriter
+idle = SummaryWriter(sys.argv[1] + "/idle", max_queue=1000, flush_secs=3600)
+idle.add_hparams({"lr": 0.1}, {"loss": None})
+idle.add_scalar("loss", 0.5, 0)
+busy = SummaryWriter(sys.argv[1] + "/busy", max_queue=1, flush_secs=3600)
+busy.add_hparams({"lr": 0.2}, {"loss": None})
+step = 0
+while True:
+    busy.add_scalar("loss", 1.0, step)
+    if step == 100:
+        print("ready", flush=True)
+    step += 1
+"""
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_sigterm_while_logging_dies_of_it_at_once(tmp_path, trial) -> None:
+    logdir = str(tmp_path)
+    elapsed = _terminate_when_ready(_child(_LOGGING_CHILD, logdir))
+    assert elapsed < 5, f"the process took {elapsed:.1f} s to die"
+    table = tbwrite.read_hparams(logdir)
+    statuses = {row["run"]: row["status"] for row in table.records()}
+    # The idle run's lock is free: its session ends FAILURE and its buffer is written.
+    assert statuses.get("idle") == "FAILURE", statuses
+    assert steps(f"{logdir}/idle") == [0]
+
+
+def test_sigterm_while_logging_exits_with_the_signal(tmp_path) -> None:
+    proc = _child(_LOGGING_CHILD, str(tmp_path))
+    _terminate_when_ready(proc)
+    assert proc.returncode == -signal.SIGTERM
+
+
+_EXITING_HANDLER = r"""
+import signal, sys, time
+from tbwrite import SummaryWriter
+
+def mine(signum, frame):
+    sys.exit(int(sys.argv[2]))
+
+signal.signal(signal.SIGTERM, mine)
+w = SummaryWriter(sys.argv[1], max_queue=1000, flush_secs=3600)
+w.add_hparams({"lr": 0.1}, {"loss": None})
+w.add_scalar("loss", 1.0, 1)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(("code", "status"), [(0, "SUCCESS"), (1, "FAILURE"), (3, "FAILURE")])
+def test_a_chained_handler_that_exits_ends_the_session_as_the_program_ends(
+    tmp_path, code, status
+) -> None:
+    logdir = str(tmp_path / "run")
+    proc = _child(_EXITING_HANDLER, logdir, str(code))
+    _terminate_when_ready(proc)
+    assert proc.returncode == code
+    (row,) = tbwrite.read_hparams(logdir).records()
+    assert row["status"] == status
+    assert steps(logdir) == [1]
