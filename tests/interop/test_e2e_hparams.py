@@ -192,11 +192,23 @@ def test_demo_sweep_as_tensorboard_shows_it(tmp_path, load_fast) -> None:
     with TensorBoardServer(tmp_path, load_fast=load_fast) as tb:
 
         def ready():
+            # Every session, its end and its last values: the loader may show a session
+            # before it has read the end of its file.
             exp = tb.hparams_experiment()
             groups = _by_run(tb.hparams_session_groups(experiment=exp))
-            return (exp, groups) if len(groups) == 5 else None
+            if len(groups) != 5 or "lr=0.3,batch=16" not in groups:
+                return None
+            if any(
+                g["sessions"][0].get("status", "STATUS_UNKNOWN") == "STATUS_UNKNOWN"
+                for g in groups.values()
+            ):
+                return None
+            metric = _metric(groups["lr=0.3,batch=16"], "loss/train")
+            if metric is None or metric.get("trainingStep") != 200:
+                return None
+            return exp, groups
 
-        exp, groups = tb.wait_for(ready, timeout=40, what="5 demo sessions")
+        exp, groups = tb.wait_for(ready, timeout=60, what="5 demo sessions, ended and loaded")
         statuses = sorted(g["sessions"][0]["status"] for g in groups.values())
         assert statuses == ["STATUS_FAILURE"] + ["STATUS_SUCCESS"] * 4
         assert exp["name"] == "tbwrite demo"
