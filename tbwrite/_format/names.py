@@ -4,10 +4,13 @@ TensorBoard's loaders take every file of a run directory whose name contains ``t
 and read a run's files in name order. tbwrite names a new file as TensorBoard's own writer
 does::
 
-    events.out.tfevents.{time:010d}.{host}.{pid}.{counter}{suffix}
+    events.out.tfevents.{time:010d}.{host}.{pid}.{counter:08d}{suffix}
 
 ``counter`` is process-wide (one counter for local files and store objects), so two
-writers in one directory in the same second never share a name. No I/O here.
+writers in one directory in the same second never share a name. It is zero-padded because
+TensorBoard and tbwrite's readers sort names as strings: unpadded, the writers a process
+makes within one second would be read in the order 0, 1, 10, 11, 2, ... (100 million
+writers per process sort in creation order). No I/O here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from typing import Final
 
 __all__ = [
+    "COUNTER_DIGITS",
     "FILE_PREFIX",
     "after_fork_in_child",
     "event_file_name",
@@ -27,6 +31,7 @@ __all__ = [
 ]
 
 FILE_PREFIX: Final = "events.out.tfevents"
+COUNTER_DIGITS: Final = 8
 # The substring TensorBoard's loaders look for in a file name.
 EVENT_FILE_MARK: Final = "tfevents"
 
@@ -47,13 +52,14 @@ def is_event_file(name: str) -> bool:
 
 
 def event_file_stem(wall_time: float | None = None) -> str:
-    """``events.out.tfevents.{time}.{host}.{pid}.{n}`` with the next process-wide ``n``."""
+    """``events.out.tfevents.{time}.{host}.{pid}.{n}`` with the next process-wide ``n``,
+    zero-padded to :data:`COUNTER_DIGITS` so that names sort in creation order."""
     with _counter_lock:
         n = next(_counter)
     import socket  # here, not at import: it costs more than the rest of this module
 
     t = int(time.time() if wall_time is None else wall_time)
-    return f"{FILE_PREFIX}.{t:010d}.{socket.gethostname()}.{os.getpid()}.{n}"
+    return f"{FILE_PREFIX}.{t:010d}.{socket.gethostname()}.{os.getpid()}.{n:0{COUNTER_DIGITS}d}"
 
 
 def event_file_name(suffix: str = "", wall_time: float | None = None) -> str:

@@ -6,7 +6,7 @@ buffered since the previous upload, preceded by its own ``file_version`` record,
 object is a valid event file on its own and no byte is ever uploaded twice. Objects are
 named so that they sort in write order within a run::
 
-    events.out.tfevents.{open time:010d}.{host}.{pid}.{counter}.{nonce}.{seq:08d}{suffix}
+    events.out.tfevents.{open time:010d}.{host}.{pid}.{counter:08d}.{nonce}.{seq:08d}{suffix}
 
 Time, host, pid and the process-wide counter are those of local files (one counter
 for both, :mod:`tbwrite._format.names`); ``nonce`` (random
