@@ -13,20 +13,20 @@ periodic. The walk therefore alternates two phases:
   pass. Records up to the first mismatch are exactly those a sequential walk would find
   (each start follows from a verified header); at the mismatch, learn again.
 
-Data checksums are verified in batches. CRC-32C is affine: for payloads of one length n,
-``crc(a ^ b) == crc(a) ^ crc(b) ^ crc(0^n)``. So the XOR of the stored CRCs of a group of
-equal-length records must equal the CRC of the XOR of their payloads (corrected by
-``crc(0^n)`` when the group's size is even): one C call checks many records. Each group is
-checked in two partitions of ``_PARTS`` subsets (record index mod 64, and 64 runs of
-consecutive records), so damage is missed only where a single CRC would miss it, or where
-two records of the same length 64*k records apart within one run are damaged by exactly the
-same bits (their damage cancels in the XOR). When any aggregate fails, that group is checked
-record by record, which finds and reports the first damaged record exactly.
+Data checksums are verified record by record, vectorised. CRC-32C is affine: for payloads
+of one length n, ``crc(a ^ d) == crc(a) ^ L_n(d)``, where ``L_n`` is linear (``L_n(d) =
+crc(d) ^ crc(0^n)``) and so is the XOR of one table entry per byte of ``d``. Records of one
+length are mostly the same bytes (tag, field keys): with ``a`` the group's first payload and
+``d_i`` each payload XOR ``a``, every record's CRC is ``crc(a)`` XOR a few table look-ups for
+the bytes where the group's payloads differ (a step, a value, a wall time). Every record's
+own data checksum is thus compared with the stored one, as a one-by-one walk would, and the
+first damaged record is reported exactly; no damage can cancel between records.
 """
 
 from __future__ import annotations
 
 from array import array
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from .._format.tfrecord import (
@@ -48,8 +48,7 @@ _MAX_LEARN: Final = 4096
 _FIRST_SPAN: Final = 1024  # records predicted at once, doubling while predictions hold
 _MAX_SPAN: Final = 1 << 20
 _MAX_PERIOD: Final = 32
-_SMALL_GROUP: Final = 256  # groups this small are checked record by record (cheaper)
-_PARTS: Final = 64  # each group is checked in 2 x 64 subsets
+_SMALL_GROUP: Final = 64  # groups this small are checked with one C call per record
 _MAX_CACHED_HEADERS: Final = 4096
 
 
@@ -109,8 +108,8 @@ def walk(
     the last good record; ``need`` as :func:`_learn`'s at ``end``; ``bad_data_at`` the start
     of the first record whose data checksum is wrong (the records returned are those before
     it, and ``end`` is it), or None. ``hcache`` maps a verified header's 12 bytes to its
-    record's size, across calls. ``exact`` checks every data checksum on its own (for
-    ``verify``) instead of in aggregate.
+    record's size, across calls. ``exact`` computes every data checksum with a call of
+    its own (for ``verify``, the reference path) instead of vectorised.
     """
     import numpy as np
 
@@ -230,47 +229,72 @@ def _check_data(
         order = np.argsort(inverse, kind="stable")
         cuts = np.flatnonzero(np.diff(inverse[order])) + 1
         for g, idx in zip(lengths.tolist(), np.split(body[order], cuts)):
-            if exact or len(idx) < _SMALL_GROUP or not _group_ok(buf, u64, ps[idx], int(g)):
+            if exact or len(idx) < _SMALL_GROUP:
                 b = one_by_one(idx)
-                if b is not None:
-                    bads.append(b)
+            else:
+                k = _first_bad_in_group(buf, u64, ps[idx], int(g))
+                b = None if k is None else int(idx[k])
+            if b is not None:
+                bads.append(b)
     if bads:
         first_bad = min(bads)
         return first_bad
     return None
 
 
-def _group_ok(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> bool:
-    """Whether the stored data CRCs of the records with payloads at ``ps``, all ``n`` bytes
-    long, agree with their payloads in aggregate (see the module's notes)."""
+def _bit_contributions(n: int, k: int) -> list[int]:
+    """``L_n`` of each single bit of the byte at offset ``k`` of an n-byte payload (0 past
+    the payload's end)."""
+    if k >= n:
+        return [0] * 8
+    zero = crc32c(bytes(n))
+    out = []
+    for bit in range(8):
+        d = bytearray(n)
+        d[k] = 1 << bit
+        out.append(crc32c(bytes(d)) ^ zero)
+    return out
+
+
+@lru_cache(maxsize=128)
+def _pair_table(n: int, k: int) -> np.ndarray:
+    """``L_n`` of every 16-bit value (little-endian) at offsets ``k``, ``k + 1`` of an n-byte
+    payload: 65,536 uint32, built from the 16 single bits (``L_n`` is linear)."""
     import numpy as np
 
-    count = len(ps)
-    w = -(-n // 8)
-    r = _PARTS
-    padded = -(-count // r) * r
-    cols = np.zeros((w + 1, padded), dtype=np.uint64)
-    for j in range(w):
-        cols[j, :count] = u64[ps + 8 * j]
-    tail = n - 8 * (w - 1)
-    if tail < 8:
-        cols[w - 1] &= np.uint64((1 << (8 * tail)) - 1)
-    cols[w, :count] = _unmask(u64[ps + n] & np.uint64(0xFFFFFFFF))
-    # Two partitions: index mod r, and r runs of consecutive records.
-    by_residue = np.bitwise_xor.reduce(cols.reshape(w + 1, -1, r), axis=1)
-    res_count = np.full(r, count // r) + (np.arange(r) < count % r)
-    run = -(-count // r)
-    bounds = np.arange(0, count, run)
-    by_run = np.bitwise_xor.reduceat(cols[:, :count], bounds, axis=1)
-    run_count = np.diff(np.append(bounds, count))
-    zero_crc = crc32c(bytes(n))
-    for agg, counts in ((by_residue, res_count), (by_run, run_count)):
-        data = np.ascontiguousarray(agg[:w].T).astype("<u8").tobytes()
-        stride = 8 * w
-        for i, c in enumerate(counts.tolist()):
-            if not c:
-                continue
-            want = crc32c(data[i * stride : i * stride + n]) ^ (zero_crc if c % 2 == 0 else 0)
-            if want != int(agg[w, i]):
-                return False
-    return True
+    bits = _bit_contributions(n, k) + _bit_contributions(n, k + 1)
+    table = np.zeros(1 << 16, dtype=np.uint32)
+    for bit, contribution in enumerate(bits):
+        if contribution:
+            size = 1 << bit  # the table up to 2^bit doubled: values with this bit set
+            table[size : 2 * size] = table[:size] ^ np.uint32(contribution)
+        else:
+            table[1 << bit : 2 << bit] = table[: 1 << bit]
+    return table
+
+
+def _first_bad_in_group(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> int | None:
+    """Index (in ``ps``) of the first record whose stored data CRC differs from its
+    payload's, among records with payloads at ``ps``, all ``n`` bytes long (see the module's
+    notes); None when every one agrees."""
+    import numpy as np
+
+    first = int(ps[0])
+    crc = np.full(len(ps), crc32c(buf[first : first + n]), dtype=np.uint32)
+    words = -(-n // 8)
+    for j in range(words):
+        diff = u64[ps + 8 * j]
+        diff ^= diff[0]
+        tail = n - 8 * j
+        if tail < 8:  # bytes past the payload (its CRC, the next record) are not part of it
+            diff &= np.uint64((1 << (8 * tail)) - 1)
+        varying = int(np.bitwise_or.reduce(diff))  # the bits that differ in any record
+        if not varying:
+            continue
+        halves = diff.view("<u2").reshape(-1, 4)
+        for c in range(4):
+            if varying >> (16 * c) & 0xFFFF:
+                crc ^= _pair_table(n, 8 * j + 2 * c).take(halves[:, c])
+    stored = _unmask(u64[ps + n] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    wrong = np.flatnonzero(crc != stored)
+    return int(wrong[0]) if len(wrong) else None

@@ -8,8 +8,7 @@ Strategy: two record paths over the same format.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
   :func:`scan_records` hands a whole chunk to :func:`tbwrite._reading.fastscan.walk`, which
   finds its records by predicting the (periodic) record sizes and verifying every predicted
-  header at once, and checks the data checksums of equal-length records in aggregate with
-  numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises or
+  header at once, and checks every record's data checksum, vectorised with numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises or
   resynchronises byte by byte exactly as the streaming path does.
 
 A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
@@ -158,8 +157,8 @@ def scan_records(
     exact: bool = False,
 ) -> Iterator[Chunk]:
     """Every verified record of the file ``path``, a chunk at a time, from byte ``start``
-    (a record boundary). ``exact`` checks each data checksum on its own rather than those
-    of equal-length records in aggregate.
+    (a record boundary). ``exact`` computes each data checksum with a call of its own (the
+    reference path) rather than vectorised; both check every record.
 
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
     record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid
