@@ -8,8 +8,9 @@ Strategy: two record paths over the same format.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
   :func:`scan_records` hands a whole chunk to :func:`tbwrite._reading.fastscan.walk`, which
   finds its records by predicting the (periodic) record sizes and verifying every predicted
-  header at once, and checks every record's data checksum, vectorised with numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises or
-  resynchronises byte by byte exactly as the streaming path does.
+  header at once, and checks every record's data checksum, vectorised with numpy. On any
+  damage it hands the bytes to a ``RecordDecoder``, which raises or resynchronises byte by
+  byte exactly as the streaming path does.
 
 A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
 listed and objects read through fsspec (:mod:`tbwrite._sinks`), imported only for URLs.

@@ -20,11 +20,7 @@ def test_twelve_writers_of_one_run_are_read_in_the_order_they_were_made(tmp_path
             writer.add_scalar("order", float(i), i)
     files = sorted(os.listdir(tmp_path))
     assert len(files) == 12
-    steps = [
-        e.event.step
-        for e in tbwrite.iter_events(tmp_path)
-        if e.event.HasField("summary")
-    ]
+    steps = [e.event.step for e in tbwrite.iter_events(tmp_path) if e.event.HasField("summary")]
     assert steps == list(range(12))
     series = tbwrite.read_scalars(tmp_path)
     assert list(series["."]["order"].steps) == list(range(12))
