@@ -249,8 +249,14 @@ def scalar_records(
     good = np.ones(len(idx), dtype=bool)
     h = hl.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     for j in range(nwords):
-        w = load(ss + 8 * j, good)
+        # Word j only of the records whose head reaches it: a shorter head near the buffer's
+        # end (a tag's last record, often its group's representative) must not be sent to
+        # the general path because a longer head elsewhere needs more words.
         rem = hl - 8 * j
+        offs = ss + 8 * j
+        inside = offs <= last
+        good &= (rem <= 0) | inside
+        w = u64[np.where((rem > 0) & inside, offs, 0)]
         part = (rem > 0) & (rem < 8)
         if part.any():
             keep = (

@@ -199,3 +199,25 @@ def test_iter_events_runs_filter(tmp_path) -> None:
     assert seen == {"lr_0/seed0/train", "lr_0/seed0/eval", "lr_1/seed1/eval", "lr_2/seed2/eval"}
     with pytest.raises(TypeError, match="runs must be"):
         next(tbwrite.iter_events(tmp_path, runs=1))
+
+
+def test_fast_path_takes_every_tag_whatever_is_written_around_it(tmp_path) -> None:
+    # An HParams session start (a long head) before short scalar heads: the last tag's last
+    # record sits near the buffer's end, fewer words from it than the longest head has.
+    from tbwrite._reading.fast_parse import scalar_records
+
+    with tbwrite.SummaryWriter(tmp_path, max_queue=10_000) as w:
+        w.add_hparams({"lr": 0.1, "optimizer": "adam"}, {"loss": None})
+        for step in range(100):
+            for t in range(5):
+                w.add_scalar(f"m/t{t}", float(step), step)
+    (name,) = os.listdir(tmp_path)
+    data = (tmp_path / name).read_bytes()
+    end, starts, lengths, need, bad = walk(data, {})
+    assert bad is None and need == 0
+    # A chunk that ends with the last scalar record (the reader's chunks end anywhere).
+    cut = int(starts[-2] + lengths[-2] + 4)
+    data, starts, lengths = data[:cut], starts[:-1], lengths[:-1]
+    found = scalar_records(data, starts, lengths, {})
+    assert sorted(found.tags) == [f"m/t{t}" for t in range(5)]
+    assert len(found.sel) == 500
