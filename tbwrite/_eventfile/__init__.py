@@ -25,6 +25,7 @@ from .. import _flusher
 from .._deferred import DeferredRecord
 from .._errors import DeviceValueError, WriterClosedError, WriterFailedError
 from .._sinks import Sink, open_sink
+from .._threads import start_daemon
 from .device import DeviceValueBuffering
 
 __all__ = ["EventFileWriter", "open_event_file"]
@@ -99,6 +100,7 @@ class EventFileWriter(DeviceValueBuffering):
         self._lock = threading.Lock()
         self._buffer: list[bytes | DeferredRecord] = []
         self._deferred = 0  # DeferredRecords in the buffer
+        self._waiting_for_device = False  # a timed flush waits for them on its own thread
         self._closed = False
         self._error: BaseException | None = None
         self._sink: Sink | None = None
@@ -358,7 +360,30 @@ class EventFileWriter(DeviceValueBuffering):
     # -- called by the flusher ----------------------------------------------------------
 
     def timed_flush(self) -> None:
-        """Called by the flusher thread; keeps an error for the next call."""
+        """Called by the flusher thread; keeps an error for the next call. With device
+        values buffered, the wait for them runs on a thread of its own: a value not
+        computed yet delays this writer's records only, never other writers' timed
+        flushes."""
+        if self._deferred and not self._forked and self._pid == os.getpid():
+            with self._lock:
+                if self._waiting_for_device:
+                    return  # that thread flushes once the values are computed
+                self._waiting_for_device = True
+            try:
+                start_daemon(self._timed_flush_after_device, "tbwrite-device-flush")
+            except RuntimeError:  # no new threads at interpreter shutdown: wait here
+                self._timed_flush_after_device()
+            return
+        self._timed_flush_now()
+
+    def _timed_flush_after_device(self) -> None:
+        try:
+            self._timed_flush_now()
+        finally:
+            with self._lock:
+                self._waiting_for_device = False
+
+    def _timed_flush_now(self) -> None:
         self._resolve_buffered()
         with self._lock:
             if self._closed or self._pid != os.getpid():
@@ -390,5 +415,6 @@ class EventFileWriter(DeviceValueBuffering):
         self._lock = threading.Lock()
         self._buffer = []
         self._deferred = 0
+        self._waiting_for_device = False
         self.scheduled = False
         self._forked = True

@@ -190,7 +190,8 @@ def test_the_timed_flush_waits_on_the_flusher_thread_and_logging_goes_on(tmp_pat
     assert _points(tmp_path) == []  # nothing can be written before the first value
     slow.finish()
     _wait_for(lambda: len(_points(tmp_path)) >= 1)
-    assert slow.read_by[0] == "tbwrite-flusher"
+    # Read by a background thread of tbwrite's (the timed flush's), not by the caller.
+    assert slow.read_by[0].startswith("tbwrite-"), slow.read_by
     w.flush()
     assert _points(tmp_path) == [(0, 9.0)] + [(s, float(s)) for s in range(1, 200)]
     w.close()
@@ -402,3 +403,28 @@ def test_threads_logging_device_values_while_another_flushes(tmp_path) -> None:
     w.close()
     for tag in ("a", "b"):
         assert _points(tmp_path, tag) == [(s, float(s)) for s in range(300)]
+
+
+def test_a_value_not_computed_yet_delays_no_other_writers_timed_flush(tmp_path) -> None:
+    slow = FakeDeviceArray(1.0)
+    a = SummaryWriter(tmp_path / "a", flush_secs=0.05)
+    b = SummaryWriter(tmp_path / "b", flush_secs=0.05)
+    try:
+        a.add_scalar("pending", slow, 0)
+        assert slow.reading.wait(30)  # a's timed flush waits for the device now
+        b.add_scalar("ready", 2.0, 0)
+        deadline = time.monotonic() + 30
+        seen: list[float] = []
+        while time.monotonic() < deadline:
+            runs = read_scalars(tmp_path / "b")
+            if runs and "ready" in runs["."]:
+                seen = list(runs["."]["ready"].values)
+                break
+            time.sleep(0.02)  # polling for the flusher's write, bounded by the deadline
+        assert seen == [2.0], "b's timed flush waited behind a's device value"
+        assert not read_scalars(tmp_path / "a").get(".", {}).get("pending")
+    finally:
+        slow.finish()
+        a.close()
+        b.close()
+    assert list(read_scalars(tmp_path / "a")["."]["pending"].values) == [1.0]
