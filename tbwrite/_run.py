@@ -238,6 +238,7 @@ class RunWriter:
             self._session_started = True
         try:
             self.main.write_records(list(records))
+            self.main.keep_at_start(list(records))
         except BaseException:
             # A call that raised kept nothing: the run has no session yet.
             with self._lock:

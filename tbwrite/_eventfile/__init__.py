@@ -168,6 +168,13 @@ class EventFileWriter(DeviceValueBuffering):
         finally:
             lock.release()
 
+    def keep_at_start(self, records: list[bytes]) -> None:
+        """Begin any new file this writer must start (its log dir deleted under it) with
+        ``records`` (an HParams session start), so readers show the run as before."""
+        with self._lock:
+            if self._sink is not None:
+                self._sink.keep_at_start(b"".join(records))
+
     def write_records(self, records: list[bytes]) -> None:
         """Buffer several framed records at once: all or, on a closed writer, none."""
         with self._lock:

@@ -42,6 +42,7 @@ class Sink(Protocol):
     - ``sync()`` makes everything written durable in this sink's sense and raises
       :class:`~tbwrite.WriterFailedError` when it cannot; what failed is kept for the next.
     - ``close(flush)`` syncs when ``flush`` and releases the sink.
+    - ``keep_at_start(records)``: records a new file must begin with.
     """
 
     @property
@@ -79,6 +80,11 @@ class Sink(Protocol):
     def sync(self) -> None: ...
 
     def close(self, flush: bool = True) -> None: ...
+
+    def keep_at_start(self, records: bytes) -> None:
+        """Begin every new file this sink starts from now on (a local file made again after
+        its log dir was deleted) with ``records``, e.g. an HParams session start, so readers
+        show the run as before. A sink that never starts a new file ignores it."""
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")

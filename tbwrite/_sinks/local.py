@@ -26,6 +26,8 @@ __all__ = ["LocalSink", "list_runs"]
 _DETECT_UNLINK: Final = os.name == "posix"
 CHECK_SECS: Final = 0.1
 CHECK_BYTES: Final = 4 << 20
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 
 
 class LocalSink:
@@ -53,24 +55,40 @@ class LocalSink:
         self._unchecked: list[bytes] = []
         self._unchecked_bytes = 0
         self._check_due = 0.0
+        # Written into a file that was then deleted, not yet written again into a new one
+        # (the directory could not be made again yet): written first by the next write.
+        self._lost: list[bytes] = []
+        # The log dir was deleted once: from then on it is entered without following a link
+        # planted at its path.
+        self._remade = False
+        # Records a new file (after a deletion) starts with, e.g. an HParams session start.
+        self._preamble = b""
         self._open()
 
     def _open(self) -> None:
         now = time.time()
-        while True:
-            path = os.path.join(self._logdir, event_file_name(self._suffix, now))
-            try:
-                fd = os.open(
-                    path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644
-                )
-            except FileExistsError:
-                continue  # another host or process with our pid: take the next counter
-            except OSError as err:  # too many open files, a read-only or missing directory
-                raise WriterFailedError(
-                    f"cannot create an event file in {self._logdir!r}: {err.strerror or err}",
-                    path,
-                ) from err
-            break
+        dir_fd = self._open_remade_dir() if self._remade else None
+        try:
+            while True:
+                name = event_file_name(self._suffix, now)
+                path = os.path.join(self._logdir, name)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                try:
+                    if dir_fd is None:
+                        fd = os.open(path, flags, 0o644)
+                    else:
+                        fd = os.open(name, flags | _NOFOLLOW, 0o644, dir_fd=dir_fd)
+                except FileExistsError:
+                    continue  # another host or process with our pid: take the next counter
+                except OSError as err:  # too many open files, a read-only or missing directory
+                    raise WriterFailedError(
+                        f"cannot create an event file in {self._logdir!r}: {err.strerror or err}",
+                        path,
+                    ) from err
+                break
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
         # The first record, written here rather than by write(): if it fails (disk full),
         # the new file is removed and its descriptor closed, so a failed open leaves nothing.
         header = file_version_record(now)
@@ -90,37 +108,71 @@ class LocalSink:
         self._fd, self.path, self._size = fd, path, written
         self._unchecked, self._unchecked_bytes = [], 0
         self.files_opened += 1
+        if self.files_opened > 1 and self._preamble:
+            self._write(self._preamble)  # what TensorBoard needs to show the run as before
+            self._unchecked.append(self._preamble)
+            self._unchecked_bytes += len(self._preamble)
+
+    def keep_at_start(self, records: bytes) -> None:
+        """See :class:`~tbwrite._sinks.Sink`."""
+        self._preamble = records
+
+    def _open_remade_dir(self) -> int:
+        """Make the log dir again if it is missing, and open it without following a link
+        at its path (one planted after the deletion would lead writes elsewhere)."""
+        try:
+            os.makedirs(self._logdir, exist_ok=True)
+            return os.open(self._logdir, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+        except OSError as err:
+            raise WriterFailedError(
+                f"the log dir {self._logdir!r} was deleted and cannot be made again "
+                f"(it is not a directory, or is a link, which is not followed): "
+                f"{err.strerror or err}",
+                self.path,
+            ) from err
 
     def write(self, data: bytes) -> None:
-        if _DETECT_UNLINK and self._fd >= 0:
-            if self._unchecked_bytes >= CHECK_BYTES or _monotonic() >= self._check_due:
-                self._check_linked()
+        if not _DETECT_UNLINK:
             self._write(data)
-            self._unchecked.append(data)
-            self._unchecked_bytes += len(data)
-        else:
-            self._write(data)
+            return
+        if self._fd >= 0 and (
+            self._unchecked_bytes >= CHECK_BYTES or _monotonic() >= self._check_due
+        ):
+            self._check_linked()
+        self._write(data)
+        self._unchecked.append(data)
+        self._unchecked_bytes += len(data)
 
     def _check_linked(self) -> None:
         """Whether the file is still linked; if it was deleted, go on in a new file holding
         again what was written since the last check."""
         if os.fstat(self._fd).st_nlink == 0:
-            tail = b"".join(self._unchecked)
-            self._reopen_deleted()  # a new file: nothing unchecked in it yet
-            if tail:
-                self._write(tail)
+            self._lost.extend(self._unchecked)
+            self._unchecked, self._unchecked_bytes = [], 0
+            self._reopen_deleted()  # raises while the directory cannot be made again
+            self._write_lost()
         self._unchecked, self._unchecked_bytes = [], 0
         self._check_due = _monotonic() + CHECK_SECS
+
+    def _write_lost(self) -> None:
+        # Into the new file, once: what went into the deleted one since it was last seen.
+        if self._lost:
+            tail = b"".join(self._lost)
+            self._write(tail)
+            self._lost = []
+            self._unchecked.append(tail)
+            self._unchecked_bytes += len(tail)
 
     def _write(self, data: bytes) -> None:
         if self._fd < 0:
             try:
-                self._open()  # the last file could not be repaired: start a new one
+                self._open()  # the last file was lost or could not be repaired: a new one
             except OSError as err:
                 self._fd = -1
                 raise WriterFailedError(
                     f"opening a new event file in {self._logdir!r} failed: {err}", self.path
                 ) from err
+            self._write_lost()
         view = memoryview(data)
         written = 0
         try:
@@ -138,14 +190,7 @@ class LocalSink:
         old = self.path
         os.close(self._fd)
         self._fd = -1
-        try:
-            os.makedirs(self._logdir, exist_ok=True)
-        except OSError as err:
-            raise WriterFailedError(
-                f"the event file {old!r} was deleted and {self._logdir!r} cannot be made "
-                f"again: {err}",
-                old,
-            ) from err
+        self._remade = True
         self._open()
         warnings.warn(
             f"tbwrite: the event file {old!r} was deleted while open (its log dir removed?); "
@@ -174,20 +219,35 @@ class LocalSink:
                 self._fd = -1
 
     def sync(self) -> None:
-        """``write`` already handed the bytes to the OS; make sure the file is still there."""
+        """``write`` already handed the bytes to the OS; make sure the file is still there,
+        and write again what a deleted file lost (raises while that is impossible)."""
+        if self._fd < 0 and self._lost:
+            self._open()
+            self._write_lost()
         if _DETECT_UNLINK and self._fd >= 0 and self._unchecked:
             self._check_linked()
 
     def close(self, flush: bool = True) -> None:
+        """Close the file; with ``flush``, write again first what a deleted file lost,
+        raising :class:`~tbwrite.WriterFailedError` (after closing) if that is impossible."""
+        failure: WriterFailedError | None = None
+        if flush and (self._fd >= 0 or self._lost):
+            try:
+                self.sync()
+            except WriterFailedError as err:
+                failure = err  # the directory cannot be made again: closing goes on
         if self._fd >= 0:
-            if flush:
-                try:
-                    self.sync()
-                except WriterFailedError:
-                    pass  # the directory cannot be made again: closing goes on
             os.close(self._fd)
         self._fd = -1
         self._unchecked, self._unchecked_bytes = [], 0
+        if failure is not None and self._lost:
+            lost = sum(len(b) for b in self._lost)
+            self._lost = []
+            raise WriterFailedError(
+                f"{lost} bytes of records written before {self._logdir!r} was deleted could "
+                f"not be written again: {failure}",
+                self.path,
+            ) from failure
 
 
 def list_runs(root: str) -> dict[str, list[str]]:

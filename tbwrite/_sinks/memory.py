@@ -53,6 +53,9 @@ class MemorySink:
             raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
         self.data += data
 
+    def keep_at_start(self, records: bytes) -> None:
+        """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
+
     def sync(self) -> None:
         err = self.fail_syncs
         if err is not None:

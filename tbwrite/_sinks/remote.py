@@ -230,6 +230,9 @@ class RemoteSink:
             self._pending.append(data)
             self._pending_bytes += len(data)
 
+    def keep_at_start(self, records: bytes) -> None:
+        """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
+
     def sync(self) -> None:
         """Upload what is pending as one new object; raise WriterFailedError on failure."""
         self._sync(force=False)
