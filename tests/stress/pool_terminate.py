@@ -18,11 +18,17 @@ import tempfile
 import time
 
 
-def _init(logdir: str) -> None:
+def _init(logdir: str, default_action: bool) -> None:
     global _writer
+    import faulthandler
+    import signal
+
     from tbwrite import SummaryWriter
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks of a hung worker
     _writer = SummaryWriter(logdir, flush_secs=0.01)
+    if default_action:  # the comparison: SIGTERM's default action, no tbwrite handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _work(i: int) -> int:
@@ -31,10 +37,53 @@ def _work(i: int) -> int:
     return i
 
 
-def _trial(logdir: str) -> None:
+def _trial(logdir: str, default_action: bool) -> None:
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(2, initializer=_init, initargs=(logdir,)) as pool:
+    with ctx.Pool(2, initializer=_init, initargs=(logdir, default_action)) as pool:
         pool.map(_work, range(8))
+
+
+def _describe(pid: int) -> str:
+    """The process tree under ``pid``: each process's threads, their state and kernel wait."""
+    lines = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in sorted(os.listdir(f"/proc/{p}/task")):
+                base = f"/proc/{p}/task/{task}"
+                comm = open(f"{base}/comm").read().strip()
+                stat = open(f"{base}/stat").read().rsplit(")", 1)[1].split()[0]
+                wchan = open(f"{base}/wchan").read().strip()
+                blocked = [
+                    ln
+                    for ln in open(f"{base}/status")
+                    if ln.startswith(("SigBlk", "SigPnd", "ShdPnd"))
+                ]
+                masks = " ".join(b.strip() for b in blocked)
+                lines.append(f"  pid {p} task {task} {comm} {stat} {wchan} {masks}")
+            children = open(f"/proc/{p}/task/{p}/children").read().split()
+            todo.extend(int(c) for c in children)
+        except OSError:
+            continue
+    return "\n".join(lines)
+
+
+def _dump_worker_stacks(pid: int) -> None:
+    """Ask the hung trial's live workers for their Python stacks (faulthandler, on stderr)."""
+    import signal
+
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return
+    for child in children:
+        try:
+            if open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+                os.kill(int(child), signal.SIGUSR1)
+        except OSError:
+            pass
+    time.sleep(1.0)  # a diagnostic after the fact: give the workers a moment to print
 
 
 def _busy() -> None:
@@ -47,6 +96,11 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--busy", type=int, default=2, help="CPU-bound processes alongside")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a hang")
+    parser.add_argument(
+        "--default-action",
+        action="store_true",
+        help="workers reset SIGTERM to its default action (the baseline to compare with)",
+    )
     args = parser.parse_args()
     ctx = multiprocessing.get_context("fork")
     hogs = [ctx.Process(target=_busy, daemon=True) for _ in range(args.busy)]
@@ -57,11 +111,15 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as root:
             for n in range(args.trials):
-                trial = ctx.Process(target=_trial, args=(os.path.join(root, f"t{n}"),))
+                trial = ctx.Process(
+                    target=_trial, args=(os.path.join(root, f"t{n}"), args.default_action)
+                )
                 trial.start()
                 trial.join(args.timeout)
                 if trial.is_alive():
                     hung += 1
+                    print(f"trial {n} hung:\n{_describe(trial.pid)}", flush=True)
+                    _dump_worker_stacks(trial.pid)
                     trial.kill()
                     trial.join()
     finally:
