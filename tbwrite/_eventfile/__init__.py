@@ -210,6 +210,11 @@ class EventFileWriter(DeviceValueBuffering):
             if self._closed:
                 return
             self._drain_locked()
+            if self._forked or self._pid != os.getpid():
+                # A forked child that has written nothing yet: the sink is its parent's (an
+                # fd copy, the parent's pending upload); syncing it would write or upload the
+                # parent's records again. The child's first write opens its own.
+                return
             sink = self._require_sink()
             if not sink.slow:
                 self._sync_local_locked(sink)
