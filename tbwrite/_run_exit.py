@@ -197,7 +197,67 @@ def _fail_all() -> None:
         run.fail_unless_status_set()
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
+# When the signal interrupts the main thread inside tbwrite's own code, that thread may hold
+# a writer's lock, which closing needs (from the handler, on this thread, or from another):
+# the handler then returns at once and the closing runs as soon as the program's code that
+# called tbwrite goes on (a trace function on that frame, as debuggers set: microseconds
+# later). A thread of tbwrite's sends the signal again after RETRY_SECS in case it never does
+# (a main thread blocked inside tbwrite); the handler then closes what it can.
+RETRY_SECS = SIGTERM_CLOSE_TIMEOUT / 2
+_retry_until: float | None = None
+
+
+def _program_frame(frame: Any) -> Any:
+    """The program's frame that called into tbwrite, when ``frame`` is tbwrite's own code
+    (integrations, which may run the program's code, are not); None otherwise."""
+    inside = None
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        ours = (name == "tbwrite" or name.startswith("tbwrite.")) and not name.startswith(
+            "tbwrite.integrations"
+        )
+        if ours:
+            inside = frame
+        elif inside is not None:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    global _retry_until
+    caller = _program_frame(frame)
+    now = time.monotonic()
+    if caller is not None and (_retry_until is None or now < _retry_until):
+        if _retry_until is None:
+            _retry_until = now + RETRY_SECS
+            _close_when_back_in(caller)
+            start_daemon(_signal_again_after, "tbwrite-sigterm", (RETRY_SECS,))
+        return
+    _close_all_and_die()
+
+
+def _close_when_back_in(caller: Any) -> None:
+    def back(frame: Any, event: str, arg: Any) -> Any:
+        if event in ("line", "return", "exception"):
+            sys.settrace(None)
+            frame.f_trace = None
+            _close_all_and_die()
+        return back
+
+    caller.f_trace = back
+    caller.f_trace_lines = True
+    sys.settrace(lambda frame, event, arg: None)  # on: only ``caller`` is traced
+
+
+def _signal_again_after(seconds: float) -> None:
+    import signal
+
+    threading.Event().wait(seconds)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _close_all_and_die() -> None:
     import signal
 
     _fail_all()
