@@ -50,3 +50,20 @@ def test_block_runs_as_written(scratch, line, code) -> None:
         [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, f"README.md:{line} failed:\n{out.stderr[-3000:]}"
+
+
+def test_ci_runs_the_readme_test_command_once() -> None:
+    """.ci/run takes the test command from README.md itself (so the two cannot drift), runs
+    it once, and then only the package tests; the command leaves package and stress out."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    pick = next(line for line in ci.splitlines() if line.startswith("readme_command=$("))
+    picked = subprocess.run(
+        ["bash", "-c", pick.split("=", 1)[1][2:-1]], capture_output=True, text=True, cwd=ROOT
+    )
+    command = picked.stdout.strip()
+    readme = (ROOT / "README.md").read_text()
+    assert command and readme.count(command) == 1, picked
+    assert command.endswith('python -m pytest -n auto -m "not package and not stress"')
+    steps = [line for line in ci.splitlines() if line and not line.startswith("#")]
+    runs = [line for line in steps if "pytest" in line or "readme_command" in line]
+    assert runs == [pick, 'eval "$readme_command"', "python -m pytest -n auto -m package"], runs
