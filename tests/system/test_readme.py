@@ -43,13 +43,20 @@ def test_readme_has_python_blocks() -> None:
     assert len(BLOCKS) >= 9
 
 
-@pytest.mark.parametrize(("line", "code"), BLOCKS, ids=[f"README.md:{n}" for n, _ in BLOCKS])
-def test_block_runs_as_written(scratch, line, code) -> None:
+def test_blocks_run_as_written_in_order(scratch) -> None:
+    # One test, not one per block: the blocks build on each other's files, and under
+    # pytest-xdist separate tests may run in separate workers (each with its own scratch).
     cwd, env = scratch
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, f"README.md:{line} failed:\n{out.stderr[-3000:]}"
+    for line, code in BLOCKS:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, f"README.md:{line} failed:\n{out.stderr[-3000:]}"
 
 
 def test_ci_runs_the_readme_test_command_once() -> None:
