@@ -1,9 +1,13 @@
 """Shared pytest setup: tests/helpers on sys.path (for ``import tbserver``, ``readback``,
 ...), a marker per test folder, and the ``tb_server`` and ``moto_s3`` fixtures.
 
-The folders: ``unit`` (tbwrite alone: no tensorboard, jax or ray needed), ``interop``
-(read back by TensorBoard's own loaders and a live server), ``system`` (crash and fork
-trials, remote stores, the integrations with their real libraries, packaging, lint).
+The folders, by cost: ``unit`` (tbwrite alone: no tensorboard, jax or ray needed;
+seconds), ``interop`` (read back by TensorBoard's own loaders and a live server),
+``system`` (crash and fork trials, remote stores, the integrations with their real
+libraries, lint), ``package`` (the wheel, fresh venvs, every Python on the machine; marker
+``package``) and ``stress`` (long trials; marker ``stress``). The README's test command
+runs all but ``package`` and ``stress``, in parallel (pytest-xdist): every test keeps to
+its own tmp_path, ports chosen by the OS, and servers of its own worker.
 """
 
 import os
@@ -18,7 +22,12 @@ if HELPERS_DIR not in sys.path:
 
 from tbserver import TensorBoardServer  # noqa: E402
 
-_FOLDER_MARKERS = {"interop": "interop", "system": "system"}
+_FOLDER_MARKERS = {
+    "interop": "interop",
+    "system": "system",
+    "package": "package",
+    "stress": "stress",
+}
 
 
 def pytest_collection_modifyitems(items):

@@ -58,10 +58,13 @@ def _model(batch: int, width: int, depth: int) -> tuple[Callable[..., Any], Any,
         w, b = params[-1]
         return -jnp.mean(jnp.sum(jax.nn.log_softmax(h @ w + b) * y, axis=-1))
 
-    @jax.jit
-    def step(params: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    def sgd_step(params: Any, x: Any, y: Any) -> tuple[Any, Any]:
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
         return jax.tree_util.tree_map(lambda p, g: p - 0.01 * g, params, grads), loss
+
+    # jax.jit called, not used as a decorator: without jax installed (the core
+    # environment's type check) it is Any, and an Any decorator would untype the function.
+    step = jax.jit(sgd_step)
 
     return step, params, next_batch
 

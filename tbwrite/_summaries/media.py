@@ -306,11 +306,13 @@ def figure_pixels(figure: Any, name: str = "figure") -> np.ndarray:
         )
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    canvas = (
+    # Any: matplotlib's own annotations leave draw() and buffer_rgba() untyped, and in an
+    # environment without matplotlib the module is not there for mypy at all.
+    canvas: Any = (
         figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
     )
-    canvas.draw()  # type: ignore[no-untyped-call]
-    rgba = np.asarray(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(rgba[:, :, :3])
 
 

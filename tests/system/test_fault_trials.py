@@ -1,5 +1,5 @@
-"""Hang, loss and crash, the slow trials: fork under load, 100k tags from threads, disk full
-at open and while logging (a real full tmpfs: needs root), SIGTERM, a slow or silent store.
+"""Hang, loss and crash, the slow trials: fork under load, disk full at open and while
+logging (a real full tmpfs: needs root), SIGTERM, a slow or silent store.
 
 Every reproduction is bounded in time: children run under a timeout (a hang fails the test
 within ~20 s instead of hanging the suite) and repeated trials have a fixed count.
@@ -18,7 +18,7 @@ import threading
 import time
 
 import pytest
-from faultlib import REPO, last_json, log_distinct_tags, run_child, steps
+from faultlib import REPO, last_json, run_child, steps
 
 import tbwrite
 from tbwrite import SummaryWriter, WriterFailedError
@@ -76,17 +76,6 @@ print(json.dumps({"hung": hung, "trials": trials}))
 def test_fork_while_another_thread_opens_sub_runs_never_deadlocks_the_child(tmp_path):
     out = last_json(run_child(_FORK_CHILD, tmp_path, 10, timeout=90))
     assert out["hung"] == 0, f"{out['hung']} of {out['trials']} forked children hung in close()"
-
-
-def test_more_than_100k_distinct_tags_from_threads_never_raise(tmp_path):
-    w = SummaryWriter(str(tmp_path), max_queue=100_000, flush_secs=3600)
-    errors = []
-    for _ in range(2):
-        errors += log_distinct_tags(w, threads=6, per_thread=100_000)
-        if errors:
-            break
-    w.close()
-    assert errors == []
 
 
 # -- a small file system that can be filled -------------------------------------------------

@@ -102,6 +102,7 @@ def test_console_script_and_module_entry_point(tmp_path) -> None:
     assert "FAILED" in out.stdout
 
 
+# A fresh venv: the package layer (tests/package) holds the other fresh-venv tests.
 @pytest.fixture(scope="module")
 def oldest_protobuf_python(tmp_path_factory) -> tuple[str, str]:
     """A venv holding the oldest protobuf pyproject.toml admits (plus crc32c, numpy)."""
@@ -127,6 +128,7 @@ def oldest_protobuf_python(tmp_path_factory) -> tuple[str, str]:
     return python, oldest
 
 
+@pytest.mark.package
 def test_oldest_and_newest_protobuf_runtime(oldest_protobuf_python, tmp_path) -> None:
     """The committed generated code runs on the oldest declared protobuf and this one."""
     code = (
@@ -170,89 +172,3 @@ def test_demo_again_replaces_its_sweep_and_never_touches_other_dirs(tmp_path) ->
     out = subprocess.run([*demo, str(other)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and "not empty" in out.stderr and "Traceback" not in out.stderr
     assert os.listdir(other) == ["notes.txt"]
-
-
-def _interpreter(version: str) -> str | None:
-    """A Python ``version`` (e.g. "3.9") on this machine: pyenv's or the system's."""
-    import glob
-
-    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")))
-    found += [
-        p
-        for p in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}")
-        if os.path.exists(p)
-    ]
-    return found[-1] if found else None
-
-
-SMOKE = """
-import sys, tempfile, numpy as np, tbwrite
-d = tempfile.mkdtemp()
-with tbwrite.SummaryWriter(d + "/run") as w:
-    w.add_hparams({"lr": 0.1, "flag": True}, {"loss": None})
-    for i in range(10):
-        w.add_scalar("loss", 1.0 / (i + 1), i)
-    w.add_histogram("h", np.random.default_rng(0).normal(size=1000), 1)
-    w.add_text("t", "hi", 1)
-    w.add_scalar_series("s", np.arange(100.0))
-    w.add_image("img", np.zeros((3, 4, 4), dtype=np.uint8), 1)
-runs = tbwrite.read_scalars(d)
-assert len(runs["run"]["loss"]) == 10 and len(runs["run"]["s"]) == 100
-table = tbwrite.read_hparams(d)
-assert table[0].status == "SUCCESS" and table[0].hparams == {"flag": True, "lr": 0.1}
-print(sys.version_info[:2])
-"""
-
-
-@pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_oldest_and_newest_python(tmp_path, version) -> None:
-    """requires-python says 3.9; the newest CPython here is 3.13: install and use both."""
-    python = _interpreter(version)
-    if python is None:
-        pytest.skip(f"no Python {version} on this machine (pyenv or /usr/bin)")
-    venv_dir = tmp_path / "venv"
-    subprocess.run([python, "-m", "venv", str(venv_dir)], check=True)
-    vpython = str(venv_dir / "bin" / "python")
-    subprocess.run(
-        [vpython, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
-        check=True,
-    )
-    out = subprocess.run([vpython, "-c", SMOKE], capture_output=True, text=True, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"({version.replace('.', ', ')})"
-
-
-def test_core_tests_run_in_the_small_environment(tmp_path) -> None:
-    """README's quick command: the test-core extra alone runs tests/unit, and its
-    environment holds none of the heavy libraries."""
-    venv_dir = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv_dir)], check=True)
-    vpython = str(venv_dir / "bin" / "python")
-    subprocess.run(
-        [
-            vpython,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "-c",
-            str(ROOT / "tests" / "constraints.txt"),
-            f"{ROOT}[test-core]",
-        ],
-        check=True,
-    )
-    heavy = ("tensorboard", "torch", "jax", "ray", "tensorflow", "keras", "matplotlib", "fsspec")
-    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
-    out = subprocess.run([vpython, "-c", probe, *heavy], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-    tests = subprocess.run(
-        [vpython, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
-    summary = tests.stdout.strip().splitlines()[-1]
-    # Only tests that need tensorboard itself may skip here; none fails.
-    assert int(summary.split(" passed")[0]) >= 60 and "failed" not in summary, summary

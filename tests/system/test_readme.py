@@ -43,10 +43,34 @@ def test_readme_has_python_blocks() -> None:
     assert len(BLOCKS) >= 9
 
 
-@pytest.mark.parametrize(("line", "code"), BLOCKS, ids=[f"README.md:{n}" for n, _ in BLOCKS])
-def test_block_runs_as_written(scratch, line, code) -> None:
+def test_blocks_run_as_written_in_order(scratch) -> None:
+    # One test, not one per block: the blocks build on each other's files, and under
+    # pytest-xdist separate tests may run in separate workers (each with its own scratch).
     cwd, env = scratch
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    for line, code in BLOCKS:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, f"README.md:{line} failed:\n{out.stderr[-3000:]}"
+
+
+def test_ci_runs_the_readme_test_command_once() -> None:
+    """.ci/run takes the test command from README.md itself (so the two cannot drift), runs
+    it once, and then only the package tests; the command leaves package and stress out."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    pick = next(line for line in ci.splitlines() if line.startswith("readme_command=$("))
+    picked = subprocess.run(
+        ["bash", "-c", pick.split("=", 1)[1][2:-1]], capture_output=True, text=True, cwd=ROOT
     )
-    assert out.returncode == 0, f"README.md:{line} failed:\n{out.stderr[-3000:]}"
+    command = picked.stdout.strip()
+    readme = (ROOT / "README.md").read_text()
+    assert command and readme.count(command) == 1, picked
+    assert command.endswith('python -m pytest -n auto -m "not package and not stress"')
+    steps = [line for line in ci.splitlines() if line and not line.startswith("#")]
+    runs = [line for line in steps if "pytest" in line or "readme_command" in line]
+    assert runs == [pick, 'eval "$readme_command"', "python -m pytest -n auto -m package"], runs

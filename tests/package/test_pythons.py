@@ -1,0 +1,109 @@
+"""Every CPython this machine has (pyenv's and the system's, 3.9 and up) installs tbwrite with
+the ``test-core`` extra alone and passes the unit layer there; under the running interpreter
+that environment also passes ``mypy --strict tbwrite`` (the optional libraries absent).
+
+One venv per version, under the test's tmp_path; pip's own wheel cache makes the second run
+cheap. Each step has a time bound, so that a hung install fails instead of stalling CI.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSTRAINTS = ROOT / "tests" / "constraints.txt"
+
+# Bounds for one version's install and for its unit layer (seconds, on a loaded 2-core box).
+INSTALL_TIMEOUT = 600
+UNIT_TIMEOUT = 600
+
+# The heavy libraries the core environment must not hold.
+HEAVY = ("tensorboard", "torch", "jax", "ray", "tensorflow", "keras", "matplotlib", "fsspec")
+
+
+def _interpreters() -> dict[str, str]:
+    """{"3.9": path, ...}: one interpreter per minor version 3.9 and up (a free-threaded
+    build as "3.13t"), pyenv's newest patch release first, else the system's."""
+    found: dict[str, str] = {}
+    system = glob.glob("/usr/bin/python3.*") + glob.glob("/usr/local/bin/python3.*")
+    for path in sorted(system):
+        m = re.fullmatch(r"python(3\.\d+t?)", os.path.basename(path))
+        if m:
+            found[m.group(1)] = path
+    pyenv = glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python"))
+    for path in sorted(pyenv, key=lambda p: [int(x) for x in re.findall(r"\d+", p.split("/")[-3])]):
+        m = re.fullmatch(r"(3\.\d+)\.\d+(t?)", path.split("/")[-3])
+        if m:
+            found[m.group(1) + m.group(2)] = path
+    return {v: p for v, p in found.items() if _key(v) >= (3, 9)}
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.rstrip("t").split("."))
+
+
+INTERPRETERS = _interpreters()
+CURRENT = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _env() -> dict[str, str]:
+    # Without PYTHONPATH: the venv must import the tbwrite it installed, not a source tree.
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
+def _run(cmd: list[str], timeout: float, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=_env())
+
+
+def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    declared = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', text)
+    assert declared, "pyproject.toml lists no Python versions"
+    oldest = text.split('requires-python = ">=', 1)[1].split('"', 1)[0]
+    assert oldest == declared[0], (oldest, declared)
+    missing = [v for v in declared if v not in INTERPRETERS]
+    if missing:
+        pytest.skip(f"Pythons declared but not on this machine: {missing}")
+
+
+@pytest.mark.parametrize("version", sorted(INTERPRETERS, key=_key))
+def test_unit_layer_passes_in_a_core_venv(tmp_path, version) -> None:
+    venv_dir = tmp_path / "venv"
+    subprocess.run(
+        [INTERPRETERS[version], "-m", "venv", str(venv_dir)], check=True, timeout=120, env=_env()
+    )
+    python = str(venv_dir / "bin" / "python")
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # The constraints are a freeze of the running interpreter's green run; older Pythons
+    # take the newest releases that still support them.
+    pinned = ["-c", str(CONSTRAINTS)] if version == CURRENT else []
+    extra = ["mypy", "types-protobuf"] if version == CURRENT else []
+    out = _run([*pip, *pinned, f"{ROOT}[test-core]", *extra], INSTALL_TIMEOUT, tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
+    out = _run([python, "-c", probe, *HEAVY], 60, tmp_path)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+    tests = _run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit")],
+        UNIT_TIMEOUT,
+        tmp_path,
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    summary = tests.stdout.strip().splitlines()[-1]
+    # Only tests that need an optional library (tensorboard, matplotlib) may skip here.
+    assert int(summary.split(" passed")[0]) >= 150 and "failed" not in summary, summary
+
+    if version == CURRENT:
+        cache = ["--cache-dir", str(tmp_path / "mypy-cache")]
+        typed = _run([python, "-m", "mypy", "--strict", *cache, "tbwrite"], UNIT_TIMEOUT, ROOT)
+        assert typed.returncode == 0, typed.stdout[-3000:] + typed.stderr[-2000:]
+        assert "Success" in typed.stdout, typed.stdout
