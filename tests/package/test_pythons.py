@@ -73,6 +73,7 @@ def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
         pytest.skip(f"Pythons declared but not on this machine: {missing}")
 
 
+@pytest.mark.timeout(INSTALL_TIMEOUT + 2 * UNIT_TIMEOUT + 300)
 @pytest.mark.parametrize("version", sorted(INTERPRETERS, key=_key))
 def test_unit_layer_passes_in_a_core_venv(tmp_path, version) -> None:
     venv_dir = tmp_path / "venv"

@@ -128,6 +128,7 @@ def oldest_protobuf_python(tmp_path_factory) -> tuple[str, str]:
     return python, oldest
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.package
 def test_oldest_and_newest_protobuf_runtime(oldest_protobuf_python, tmp_path) -> None:
     """The committed generated code runs on the oldest declared protobuf and this one."""

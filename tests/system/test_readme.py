@@ -43,6 +43,7 @@ def test_readme_has_python_blocks() -> None:
     assert len(BLOCKS) >= 9
 
 
+@pytest.mark.timeout(600)
 def test_blocks_run_as_written_in_order(scratch) -> None:
     # One test, not one per block: the blocks build on each other's files, and under
     # pytest-xdist separate tests may run in separate workers (each with its own scratch).
