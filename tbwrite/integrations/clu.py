@@ -79,10 +79,11 @@ class SummaryWriter:
     Every ``write_*`` method takes the step and a mapping of tag -> value, as clu's
     interface; values may be Python numbers, numpy arrays or JAX arrays.
 
-    - :meth:`write_scalars`: one scalar per tag, all checked before any is written. A JAX
-      array is not read at the call (which would wait for the device): its shape and dtype
-      are checked, and it is read when its record is written, as
-      :meth:`tbwrite.SummaryWriter.add_scalar` does.
+    - :meth:`write_scalars`: one scalar per tag, all checked before any is written, in
+      ``tf.summary.scalar``'s form (a rank-0 float32 tensor with the scalars plugin's
+      metadata), as clu's own writer writes them. A JAX array is not read at the call
+      (which would wait for the device): its shape and dtype are checked, and it is read
+      when its record is written, as :meth:`tbwrite.SummaryWriter.add_scalar` does.
     - :meth:`write_images`: ``[N, H, W, C]`` or ``[H, W, C]``, C 1, 3 or 4, uint8 or floats
       in [0, 1]; the N images are kept apart under one tag (TensorBoard's sample slider).
     - :meth:`write_videos`: ``[N, T, H, W, C]`` or ``[T, H, W, C]`` as an animated GIF
@@ -134,29 +135,48 @@ class SummaryWriter:
     # -- the MetricWriter interface --------------------------------------------------------
 
     def write_scalars(self, step: int, scalars: Mapping[str, Real]) -> None:
+        """Write each scalar as ``tf.summary.scalar`` does, the form clu's own writer
+        writes: a rank-0 float32 tensor with the scalars plugin's metadata (readers file
+        these under ``tensors``, as they do clu's and Keras's logs)."""
+        from .._deferred import DeferredRecord
+        from .._format.wire import summary_record
+        from .._summaries.kinds import builder
+
         step = as_step(step, "step")
         wall_time = time.time()
-        run = self._writer.run
-        encoder, make = run.scalars, run.scalar_record
-        # Every value is checked and encoded before any is written.
-        records: list[bytes | DeferredRecord] = []
+        main = self._writer.run.main
+        build = builder("scalar")
+        # Every value is checked, and every float encoded, before any is written.
+        checked: list[tuple[str, Any]] = []
         for key, value in _check_mapping(scalars, "scalars").items():
             tag = key if type(key) is str and key else check_tag(key, "scalars key")
-            try:
-                if type(value) is float:
-                    records.append(encoder.record(tag, value, step, wall_time))
-                else:  # a device array is read when its record is written
-                    value = as_scalar(value, f"scalars[{key!r}]")
-                    records.append(make(tag, value, step, wall_time))
-            except UnicodeEncodeError:
-                check_tag(tag, "scalars key")
-                raise
-        main = run.main
+            check_tag(tag, "scalars key")
+            if type(value) is not float:  # a device array is read when its record is written
+                value = as_scalar(value, f"scalars[{key!r}]")
+            checked.append((tag, value))
+        records: list[bytes | DeferredRecord] = []
+        first_seen: set[str] = set()
+        for tag, value in checked:
+            # A device value that cannot be read is dropped when written: it carries its
+            # own metadata rather than being the tag's one value with it.
+            first = type(value) is not float or (
+                tag not in main.metadata_written and tag not in first_seen
+            )
+            if type(value) is float:
+                first_seen.add(tag)
+
+            def encode(number: float, tag: str = tag, first: bool = first) -> bytes:
+                return summary_record(wall_time, step, build(tag, number, with_metadata=first))
+
+            records.append(
+                encode(value) if type(value) is float else DeferredRecord(value, encode, tag, step)
+            )
         for record in records:
             if type(record) is bytes:
                 main.write_record(record)
             else:
                 main.write_deferred(record)  # type: ignore[arg-type]
+        main.metadata_written.update(first_seen)
 
     def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np
