@@ -16,6 +16,7 @@ from .._errors import CorruptRecordError
 
 __all__ = [
     "CRC",
+    "CRC32C_POLY_REFLECTED",
     "FOOTER_SIZE",
     "HEADER",
     "HEADER_SIZE",
@@ -45,6 +46,8 @@ CRC_SIZE: Final = 4
 HEADER_SIZE: Final = LENGTH_SIZE + CRC_SIZE
 FOOTER_SIZE: Final = CRC_SIZE
 MASK_DELTA: Final = 0xA282EAD8
+# CRC-32C (Castagnoli) polynomial, bit-reflected as the C implementation uses it.
+CRC32C_POLY_REFLECTED: Final = 0x82F63B78
 _MASK32: Final = 0xFFFFFFFF
 
 HEADER: Final = struct.Struct(LENGTH_FORMAT + CRC_FORMAT[1:])  # (length, length CRC)

@@ -13,15 +13,15 @@ periodic. The walk therefore alternates two phases:
   pass. Records up to the first mismatch are exactly those a sequential walk would find
   (each start follows from a verified header); at the mismatch, learn again.
 
-Data checksums are verified in batches. CRC-32C is affine: for payloads of one length n,
-``crc(a ^ b) == crc(a) ^ crc(b) ^ crc(0^n)``. So the XOR of the stored CRCs of a group of
-equal-length records must equal the CRC of the XOR of their payloads (corrected by
-``crc(0^n)`` when the group's size is even): one C call checks many records. Each group is
-checked in two partitions of ``_PARTS`` subsets (record index mod 64, and 64 runs of
-consecutive records), so damage is missed only where a single CRC would miss it, or where
-two records of the same length 64*k records apart within one run are damaged by exactly the
-same bits (their damage cancels in the XOR). When any aggregate fails, that group is checked
-record by record, which finds and reports the first damaged record exactly.
+Data checksums are verified record by record, vectorised over the records of one payload
+length: with a zero initial register CRC-32C is linear and leading zero bytes leave the
+register unchanged, so every payload is read as whole 8-byte words ending at its last byte
+(the bytes before it masked to zero) and its CRC is computed 16 bits per table lookup for
+all records at once, then compared with its own stored CRC. Each record's checksum is
+checked on its own, so damage is missed only where TensorBoard's own check would miss it:
+no damage pattern spread over several records can cancel (an aggregate such as the XOR of
+a group's CRCs can be fooled by two records damaged by the same bits). Records near the
+end of the buffer, and small groups, take the C implementation one call per record.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from array import array
 from typing import TYPE_CHECKING, Final
 
 from .._format.tfrecord import (
+    CRC32C_POLY_REFLECTED,
     FOOTER_SIZE,
     HEADER_SIZE,
     LENGTH_SIZE,
@@ -49,7 +50,7 @@ _FIRST_SPAN: Final = 1024  # records predicted at once, doubling while predictio
 _MAX_SPAN: Final = 1 << 20
 _MAX_PERIOD: Final = 32
 _SMALL_GROUP: Final = 256  # groups this small are checked record by record (cheaper)
-_PARTS: Final = 64  # each group is checked in 2 x 64 subsets
+_TABLES: np.ndarray | None = None  # built on first use by _crc_tables
 _MAX_CACHED_HEADERS: Final = 4096
 
 
@@ -109,8 +110,8 @@ def walk(
     the last good record; ``need`` as :func:`_learn`'s at ``end``; ``bad_data_at`` the start
     of the first record whose data checksum is wrong (the records returned are those before
     it, and ``end`` is it), or None. ``hcache`` maps a verified header's 12 bytes to its
-    record's size, across calls. ``exact`` checks every data checksum on its own (for
-    ``verify``) instead of in aggregate.
+    record's size, across calls. Every data checksum is checked on its own whatever
+    ``exact`` says (kept for callers).
     """
     import numpy as np
 
@@ -180,7 +181,7 @@ def walk(
         sizes = np.concatenate(pieces_n) if len(pieces_n) > 1 else pieces_n[0]
     else:
         starts = sizes = np.zeros(0, dtype=np.int64)
-    bad = _check_data(buf, u64, starts, sizes, exact)
+    bad = _check_data(buf, u64, starts, sizes)
     if bad is not None:
         starts, sizes = starts[:bad], sizes[:bad]
         end = int(starts[-1] + sizes[-1]) if len(starts) else 0
@@ -196,9 +197,7 @@ def _unmask(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_data(
-    buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarray, exact: bool = False
-) -> int | None:
+def _check_data(buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> int | None:
     """Index of the first record whose data checksum is wrong, or None."""
     import numpy as np
 
@@ -230,47 +229,75 @@ def _check_data(
         order = np.argsort(inverse, kind="stable")
         cuts = np.flatnonzero(np.diff(inverse[order])) + 1
         for g, idx in zip(lengths.tolist(), np.split(body[order], cuts)):
-            if exact or len(idx) < _SMALL_GROUP or not _group_ok(buf, u64, ps[idx], int(g)):
+            if len(idx) < _SMALL_GROUP:
                 b = one_by_one(idx)
                 if b is not None:
                     bads.append(b)
+            else:
+                wrong = _crc_mismatches(u64, ps[idx], int(g))
+                if len(wrong):
+                    bads.append(int(idx[wrong].min()))
     if bads:
         first_bad = min(bads)
         return first_bad
     return None
 
 
-def _group_ok(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> bool:
-    """Whether the stored data CRCs of the records with payloads at ``ps``, all ``n`` bytes
-    long, agree with their payloads in aggregate (see the module's notes)."""
+def _crc_tables() -> np.ndarray:
+    """Four 65,536-entry tables for CRC-32C's linear part, 16 input bits at a time.
+
+    Table ``k`` maps 16 bits at byte offset ``2*k`` of an 8-byte word (the register already
+    XORed into its low 4 bytes) to their contribution to the register after the word: the
+    classic slicing-by-8 tables, paired."""
+    global _TABLES
+    if _TABLES is None:
+        import numpy as np
+
+        t = np.arange(256, dtype=np.uint32)
+        for _ in range(8):
+            t = np.where(t & 1, (t >> 1) ^ np.uint32(CRC32C_POLY_REFLECTED), t >> 1)
+        # by_byte[k][b]: byte b followed by 7-k more bytes (slicing-by-8 table 7-k).
+        by_byte = [t]
+        for _ in range(7):
+            prev = by_byte[-1]
+            by_byte.append(t[prev & 0xFF] ^ (prev >> 8))
+        by_byte.reverse()  # by_byte[k]: the byte at offset k of the word
+        lo = np.arange(1 << 16, dtype=np.uint32)
+        _TABLES = np.stack(
+            [by_byte[2 * k][lo & 0xFF] ^ by_byte[2 * k + 1][lo >> 8] for k in range(4)]
+        )
+    return _TABLES
+
+
+def _crc_mismatches(u64: np.ndarray, ps: np.ndarray, n: int) -> np.ndarray:
+    """Positions (into ``ps``) of the records whose stored data CRC is wrong: records with
+    ``n``-byte payloads at ``ps``, each checksum computed on its own, vectorised over records.
+
+    With a zero initial register CRC-32C is linear, and leading zero bytes leave a zero
+    register unchanged: so each payload is read as whole 8-byte words ending at its last
+    byte, the bytes before the payload are masked to zero, and ``crc(x) = lin(x) ^
+    crc(0^n)``. Every record's own checksum is compared, so no damage pattern can cancel."""
     import numpy as np
 
-    count = len(ps)
+    tables = _crc_tables()
+    t0, t1, t2, t3 = tables[0], tables[1], tables[2], tables[3]
     w = -(-n // 8)
-    r = _PARTS
-    padded = -(-count // r) * r
-    cols = np.zeros((w + 1, padded), dtype=np.uint64)
+    pad = 8 * w - n
+    first = ps - pad
+    reg = np.zeros(len(ps), dtype=np.uint32)
+    m16 = np.uint64(0xFFFF)
     for j in range(w):
-        cols[j, :count] = u64[ps + 8 * j]
-    tail = n - 8 * (w - 1)
-    if tail < 8:
-        cols[w - 1] &= np.uint64((1 << (8 * tail)) - 1)
-    cols[w, :count] = _unmask(u64[ps + n] & np.uint64(0xFFFFFFFF))
-    # Two partitions: index mod r, and r runs of consecutive records.
-    by_residue = np.bitwise_xor.reduce(cols.reshape(w + 1, -1, r), axis=1)
-    res_count = np.full(r, count // r) + (np.arange(r) < count % r)
-    run = -(-count // r)
-    bounds = np.arange(0, count, run)
-    by_run = np.bitwise_xor.reduceat(cols[:, :count], bounds, axis=1)
-    run_count = np.diff(np.append(bounds, count))
-    zero_crc = crc32c(bytes(n))
-    for agg, counts in ((by_residue, res_count), (by_run, run_count)):
-        data = np.ascontiguousarray(agg[:w].T).astype("<u8").tobytes()
-        stride = 8 * w
-        for i, c in enumerate(counts.tolist()):
-            if not c:
-                continue
-            want = crc32c(data[i * stride : i * stride + n]) ^ (zero_crc if c % 2 == 0 else 0)
-            if want != int(agg[w, i]):
-                return False
-    return True
+        word = u64[first + 8 * j]
+        if j == 0 and pad:
+            word = word & ~np.uint64((1 << (8 * pad)) - 1)
+        word = word ^ reg.astype(np.uint64)
+        reg = (
+            t0[(word & m16).astype(np.intp)]
+            ^ t1[((word >> np.uint64(16)) & m16).astype(np.intp)]
+            ^ t2[((word >> np.uint64(32)) & m16).astype(np.intp)]
+            ^ t3[(word >> np.uint64(48)).astype(np.intp)]
+        )
+    want = reg ^ np.uint32(crc32c(bytes(n)))
+    stored = _unmask(u64[ps + n] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    out: np.ndarray = np.flatnonzero(want != stored)
+    return out

@@ -8,9 +8,9 @@ Strategy: two record paths over the same format.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
   :func:`scan_records` hands a whole chunk to :func:`tbwrite._reading.fastscan.walk`, which
   finds its records by predicting the (periodic) record sizes and verifying every predicted
-  header at once, and checks the data checksums of equal-length records in aggregate with
-  numpy. On any damage it hands the bytes to a ``RecordDecoder``, which raises or
-  resynchronises byte by byte exactly as the streaming path does.
+  header at once, and checks every record's data checksum on its own, vectorised over the
+  records of one length with numpy. On any damage it hands the bytes to a
+  ``RecordDecoder``, which raises or resynchronises byte by byte exactly as the streaming path does.
 
 A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
 listed and objects read through fsspec (:mod:`tbwrite._sinks`), imported only for URLs.
@@ -158,8 +158,8 @@ def scan_records(
     exact: bool = False,
 ) -> Iterator[Chunk]:
     """Every verified record of the file ``path``, a chunk at a time, from byte ``start``
-    (a record boundary). ``exact`` checks each data checksum on its own rather than those
-    of equal-length records in aggregate.
+    (a record boundary). ``exact`` is kept for callers: every data checksum is now checked
+    on its own either way.
 
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
     record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid

@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tbwrite
 from tbwrite import CorruptRecordError, frame
@@ -199,3 +201,84 @@ def test_iter_events_runs_filter(tmp_path) -> None:
     assert seen == {"lr_0/seed0/train", "lr_0/seed0/eval", "lr_1/seed1/eval", "lr_2/seed2/eval"}
     with pytest.raises(TypeError, match="runs must be"):
         next(tbwrite.iter_events(tmp_path, runs=1))
+
+
+def _scalar_file(tmp_path, count: int) -> tuple[bytes, list[int], list[int]]:
+    recs = []
+    for i in range(count):
+        ev = event_pb2.Event(wall_time=1.0, step=20000 + i)
+        ev.summary.value.add(tag="loss", simple_value=float(i))
+        recs.append(ev.SerializeToString())
+    data = b"".join(frame(r) for r in recs)
+    _, starts, lengths, _, _ = walk(data, {})
+    return data, [int(s) for s in starts], [int(n) for n in lengths]
+
+
+def _rejected_by_every_reader(path, offset: int, first: int) -> None:
+    with pytest.raises(CorruptRecordError) as err:
+        tbwrite.read_scalars(str(path))
+    assert err.value.offset == offset
+    # The drop-in stops at damage as TensorBoard's loader does: nothing from the damaged
+    # record on.
+    acc = tbwrite.EventAccumulator(str(path), size_guidance={"scalars": 0}).Reload()
+    events = acc.Scalars("loss")
+    assert [e.value for e in events] == [float(i) for i in range(first)]
+
+
+def test_damage_cancelling_in_pairs_is_caught(tmp_path) -> None:
+    # Bit 0x40 two bytes before the payload end in records 10 and 74 of 8192 equal-length
+    # records: a check of the group's CRCs in aggregate (64 subsets) misses it.
+    data, starts, lengths = _scalar_file(tmp_path, 8192)
+    buf = bytearray(data)
+    for i in (10, 74):
+        buf[starts[i] + lengths[i] - 2] ^= 0x40
+    path = tmp_path / "events.out.tfevents.1.pair"
+    path.write_bytes(bytes(buf))
+    assert walk(bytes(buf), {})[4] == starts[10] - 12
+    _rejected_by_every_reader(path, starts[10] - 12, 10)
+
+
+def test_payload_damage_with_matching_crc_bits_elsewhere_is_caught(tmp_path) -> None:
+    from tbwrite._format.tfrecord import crc32c
+
+    # A payload bit in one record and the CRC bits that flip cancels in another record's
+    # stored CRC: each record is wrong, the XOR of the group is right.
+    data, starts, lengths = _scalar_file(tmp_path, 8192)
+    buf = bytearray(data)
+    a, b = 10, 74
+    n = lengths[a]
+    flip = bytearray(n)
+    flip[n - 3] = 0x08
+    delta = crc32c(bytes(flip)) ^ crc32c(bytes(n))  # the linear effect of the flip
+    buf[starts[a] + n - 3] ^= 0x08
+    stored = int.from_bytes(buf[starts[b] + n : starts[b] + n + 4], "little")
+    # masked = rot(crc) + delta: undo the mask, apply the CRC change, mask again.
+    from tbwrite._format.tfrecord import MASK_DELTA
+
+    c = (stored - MASK_DELTA) & 0xFFFFFFFF
+    c = ((c << 15) | (c >> 17)) & 0xFFFFFFFF
+    c ^= delta
+    m = (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF
+    buf[starts[b] + n : starts[b] + n + 4] = m.to_bytes(4, "little")
+    path = tmp_path / "events.out.tfevents.1.crc"
+    path.write_bytes(bytes(buf))
+    assert walk(bytes(buf), {})[4] == starts[a] - 12
+    _rejected_by_every_reader(path, starts[a] - 12, a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    victims=st.lists(st.integers(0, 2047), min_size=1, max_size=4, unique=True),
+    pos=st.integers(0, 40),
+    bit=st.integers(0, 7),
+)
+def test_any_same_bit_damage_in_several_records_is_caught(victims, pos, bit) -> None:
+    data, starts, lengths = _SMALL_FILE
+    buf = bytearray(data)
+    span = lengths[0] + 4  # payload and its CRC
+    for v in victims:
+        buf[starts[v] + pos % span] ^= 1 << bit
+    assert walk(bytes(buf), {})[4] == starts[min(victims)] - 12
+
+
+_SMALL_FILE = _scalar_file(None, 2048)
