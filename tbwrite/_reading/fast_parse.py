@@ -249,8 +249,11 @@ def scalar_records(
     good = np.ones(len(idx), dtype=bool)
     h = hl.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     for j in range(nwords):
-        w = load(ss + 8 * j, good)
         rem = hl - 8 * j
+        # Only the words a record's own head covers are loaded: a short head near the
+        # buffer's end must not be judged by the longest head's word count. A covered word
+        # starts at least 5 bytes before the record's CRC ends, so it lies in the buffer.
+        w = load(ss + 8 * j, good & (rem > 0))
         part = (rem > 0) & (rem < 8)
         if part.any():
             keep = (

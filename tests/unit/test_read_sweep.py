@@ -282,3 +282,22 @@ def test_any_same_bit_damage_in_several_records_is_caught(victims, pos, bit) -> 
 
 
 _SMALL_FILE = _scalar_file(None, 2048)
+
+
+@pytest.mark.parametrize("long_tag", [9, 40, 100])
+def test_fast_path_takes_every_record_whatever_is_written_around_it(long_tag) -> None:
+    from tbwrite._reading.fast_parse import scalar_records
+
+    # A short-headed tag whose last record ends the buffer, next to a tag with a long head:
+    # every record of both is taken by the vectorised path.
+    recs = []
+    for i in range(400):
+        tag = "a" if i % 2 else "t" * long_tag
+        ev = event_pb2.Event(wall_time=1.0 + i, step=i)
+        ev.summary.value.add(tag=tag, simple_value=float(i))
+        recs.append(frame(ev.SerializeToString()))
+    data = b"".join(recs)
+    _, starts, lengths, _, _ = walk(data, {})
+    found = scalar_records(data, starts, lengths, {})
+    assert found.sel.tolist() == list(range(400))
+    assert found.steps.tolist() == list(range(400))
