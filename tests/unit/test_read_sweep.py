@@ -301,3 +301,26 @@ def test_fast_path_takes_every_record_whatever_is_written_around_it(long_tag) ->
     found = scalar_records(data, starts, lengths, {})
     assert found.sel.tolist() == list(range(400))
     assert found.steps.tolist() == list(range(400))
+
+
+def test_accumulator_events_are_frozen_dataclasses_and_tuples(tmp_path) -> None:
+    import dataclasses
+
+    with tbwrite.SummaryWriter(str(tmp_path)) as w:
+        w.add_scalar("loss", 0.5, 3, walltime=10.0)
+        w.add_histogram_raw("h", 0, 2, 2, 2, 4, [1, 2], [1, 1], 3, walltime=11.0)
+    acc = tbwrite.EventAccumulator(str(tmp_path), size_guidance={"scalars": 0}).Reload()
+    ev = acc.Scalars("loss")[0]
+    assert dataclasses.is_dataclass(ev) and dataclasses.is_dataclass(type(ev))
+    assert [f.name for f in dataclasses.fields(ev)] == ["wall_time", "step", "value"]
+    assert dataclasses.asdict(ev) == {"wall_time": 10.0, "step": 3, "value": 0.5}
+    assert dataclasses.replace(ev, value=2.0).value == 2.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ev.value = 1.0  # type: ignore[misc]
+    # Code written for the older namedtuples keeps working.
+    wall, step, value = ev
+    assert (wall, step, value) == (10.0, 3, 0.5) and ev[1] == 3 and len(ev) == 3
+    h = acc.Histograms("h")[0]
+    assert dataclasses.is_dataclass(h.histogram_value)
+    assert dataclasses.asdict(h)["histogram_value"]["bucket"] == [1, 1]
+    assert h[2].num == 2
