@@ -324,3 +324,28 @@ def test_accumulator_events_are_frozen_dataclasses_and_tuples(tmp_path) -> None:
     assert dataclasses.is_dataclass(h.histogram_value)
     assert dataclasses.asdict(h)["histogram_value"]["bucket"] == [1, 1]
     assert h[2].num == 2
+
+
+def test_runs_behind_directory_links_are_found_and_cycles_skipped(tmp_path, capsys) -> None:
+    from tbwrite._cli.main import main
+
+    logs, store = tmp_path / "logs", tmp_path / "store"
+    for run in (logs / "local", store / "exp1", store / "exp2"):
+        with tbwrite.SummaryWriter(run) as w:
+            w.add_scalar("loss", 1.0, 0)
+    (logs / "latest").symlink_to(store / "exp1", target_is_directory=True)
+    (logs / "archive").symlink_to(store, target_is_directory=True)
+    (store / "exp2" / "up").symlink_to(logs, target_is_directory=True)  # a cycle
+    # Each real directory once, under the first path (in sorted order) that reaches it.
+    want = ["archive/exp1", "archive/exp2", "local"]
+    with pytest.warns(RuntimeWarning, match="cycle"):
+        assert sorted(tbwrite.find_runs(logs)) == want
+    with pytest.warns(RuntimeWarning, match="cycle"):
+        assert sorted(tbwrite.read_scalars(logs)) == want
+    with pytest.warns(RuntimeWarning, match="cycle"):
+        mux = tbwrite.EventMultiplexer().AddRunsFromDirectory(str(logs)).Reload()
+    assert sorted(mux.Runs()) == want
+    assert mux.Scalars("archive/exp2", "loss")[0].value == 1.0
+    assert main(["ls", str(logs)]) == 0
+    out = capsys.readouterr().out
+    assert all(run in out for run in want) and "exp1 " not in out.replace("archive/exp1", "")
