@@ -349,3 +349,15 @@ def test_runs_behind_directory_links_are_found_and_cycles_skipped(tmp_path, caps
     assert main(["ls", str(logs)]) == 0
     out = capsys.readouterr().out
     assert all(run in out for run in want) and "exp1 " not in out.replace("archive/exp1", "")
+
+
+def test_legacy_histogram_edges_are_read_exact_not_rounded_to_float32(tmp_path) -> None:
+    # The Python loader rounds legacy edges to float32, the Rust loader serves them exact:
+    # read_histograms keeps what the file holds (the README says why).
+    edge = 0.1 + 1e-12
+    assert float(np.float32(edge)) != edge
+    with tbwrite.SummaryWriter(tmp_path / "r") as w:
+        w.add_histogram_raw("h", -1.0 / 3, 2.0 / 3, 3, 0.3, 0.6, [edge, 0.5, 1.0], [1, 1, 1], 0)
+    rows = tbwrite.read_histograms(tmp_path)["r"]["h"].values[0]
+    assert rows.dtype == np.float64
+    assert rows.tolist() == [[-1.0 / 3, edge, 1.0], [edge, 0.5, 1.0], [0.5, 2.0 / 3, 1.0]]
