@@ -361,3 +361,38 @@ def test_legacy_histogram_edges_are_read_exact_not_rounded_to_float32(tmp_path) 
     rows = tbwrite.read_histograms(tmp_path)["r"]["h"].values[0]
     assert rows.dtype == np.float64
     assert rows.tolist() == [[-1.0 / 3, edge, 1.0], [edge, 0.5, 1.0], [0.5, 2.0 / 3, 1.0]]
+
+
+@pytest.mark.parametrize("zeros", [1, 11, 12, 13, 1 << 20])
+def test_resync_crosses_a_zeroed_region_at_once(tmp_path, zeros) -> None:
+    import warnings
+
+    from tbwrite._format.tfrecord import NEED_DATA, RecordDecoder
+
+    ev = event_pb2.Event(wall_time=1.0, step=7)
+    ev.summary.value.add(tag="a", simple_value=2.0)
+    good = frame(ev.SerializeToString())
+    dec = RecordDecoder()
+    dec.receive_data(b"\x01" + bytes(zeros) + good)
+    skips = 0
+    while True:
+        try:
+            rec = dec.next_record()
+            break
+        except CorruptRecordError:
+            dec.skip_byte()
+            skips += 1
+    # One skip for the damaged byte, one to cross the zeros, then at most 11 for the
+    # positions whose 12 bytes reach into the record's header: bounded, whatever the
+    # zeros' length, and the record after them is found whole.
+    assert rec is not NEED_DATA and rec == ev.SerializeToString() and skips <= 13
+    assert dec.offset == 1 + zeros + len(good)
+    # The loaders list exactly the bytes skipped.
+    path = tmp_path / "events.out.tfevents.1.z"
+    path.write_bytes(good + b"\x01" + bytes(zeros) + good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        runs = tbwrite.read_scalars(str(path), on_corrupt="skip")
+    assert runs["."]["a"].steps.tolist() == [7, 7]
+    (skipped,) = runs.skipped
+    assert (skipped.offset, skipped.nbytes) == (len(good), 1 + zeros)
