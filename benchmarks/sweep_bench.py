@@ -1,6 +1,7 @@
 """Read a 200-run sweep from an S3-protocol server: runs fetched concurrently vs one after another.
 
     python benchmarks/sweep_bench.py [--runs 200] [--latency-ms 0 20] [--repeat 3]
+    python benchmarks/sweep_bench.py --local 1000x5x1000 [--repeat 3]
 
 Writes ``--runs`` small runs (2 scalar tags x 100 steps) with tbwrite, uploads them to a moto
 S3 server on loopback (tests/helpers/motoserver.py) and times, on the same objects:
@@ -14,6 +15,13 @@ A loopback moto server answers in a few milliseconds of its own CPU time, so the
 client waits little and concurrency is bounded by the server's CPU (two cores here). Real
 stores answer after a network round trip; ``--latency-ms`` puts a proxy in front of moto that
 delays each request by that much, which is what concurrency hides. Best of ``--repeat``.
+
+``--local RUNSxTAGSxSTEPS`` times a local sweep instead: that many runs, each an HParams
+session with TAGS scalar tags of STEPS steps, read whole by ``read_scalars`` (best of
+``--repeat``; its peak memory traced in a separate pass and compared with the bytes of the
+arrays it returns), by TensorBoard's ``EventMultiplexer`` (``size_guidance={'scalars': 0}``,
+every run reloaded and every series asked for) and by ``tbparse.SummaryReader(pivot=False)
+.scalars`` when installed; ratios are their time over ``read_scalars``'.
 """
 
 from __future__ import annotations
@@ -129,6 +137,78 @@ def measure(url: str, repeat: int) -> list[tuple[str, float, int]]:
     ]
 
 
+def write_local_sweep(root: str, runs: int, tags: int, steps: int) -> None:
+    import tbwrite
+
+    for r in range(runs):
+        lr = 10 ** -(1 + r % 4)
+        with tbwrite.SummaryWriter(os.path.join(root, f"lr{lr:g}_seed{r}"), max_queue=10_000) as w:
+            w.add_hparams({"lr": lr, "seed": r}, {f"m/tag{t}": 0.0 for t in range(tags)})
+            for step in range(steps):
+                for t in range(tags):
+                    w.add_scalar(f"m/tag{t}", step * 1e-3 + t, step, walltime=1.7e9 + step)
+
+
+def local_case(spec: str, repeat: int) -> int:
+    import tracemalloc
+
+    import tbwrite
+
+    runs, tags, steps = (int(x) for x in spec.lower().split("x"))
+    root = tempfile.mkdtemp(prefix="tbwrite-sweep-local-")
+    try:
+        t = time.perf_counter()
+        write_local_sweep(root, runs, tags, steps)
+        print(f"wrote {runs} runs x {tags} tags x {steps} steps in {time.perf_counter() - t:.1f}s")
+        rows: list[tuple[str, float, int]] = []
+        secs, n = timed(lambda: points(tbwrite.read_scalars(root)), repeat)
+        rows.append(("tbwrite.read_scalars", secs, n))
+        tracemalloc.start()
+        got = tbwrite.read_scalars(root)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        returned = sum(
+            s.steps.nbytes + s.wall_times.nbytes + s.values.nbytes
+            for series in got.values()
+            for s in series.values()
+        )
+        del got
+        from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+        def tb_mux() -> int:
+            em = EventMultiplexer(size_guidance={"scalars": 0})
+            em.AddRunsFromDirectory(root).Reload()
+            return sum(
+                len(em.Scalars(r, t)) for r, kinds in em.Runs().items() for t in kinds["scalars"]
+            )
+
+        rows.append(("tensorboard EventMultiplexer(scalars=0)", *timed(tb_mux, 1)))
+        try:
+            import tbparse
+        except ImportError:
+            print("tbparse: not installed")
+        else:
+            rows.append(
+                (
+                    "tbparse SummaryReader(pivot=False)",
+                    *timed(lambda: len(tbparse.SummaryReader(root, pivot=False).scalars), 1),
+                )
+            )
+        base = rows[0][1]
+        print(f"{'reader':<42} {'seconds':>8} {'points':>10} {'vs read_scalars':>16}")
+        for name, secs, n in rows:
+            print(f"{name:<42} {secs:8.3f} {n:10,} {secs / base:15.1f}x")
+        print(
+            f"read_scalars peak traced memory {peak / 2**20:.1f} MiB for "
+            f"{returned / 2**20:.1f} MiB of arrays returned: {peak / returned:.2f}x"
+        )
+        if len({n for _, _, n in rows}) != 1:
+            print(f"WARNING: the readers disagree on the point count: {rows}")
+        return 0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -140,7 +220,12 @@ def main() -> int:
         default=0,
         help="botocore's max_pool_connections for s3fs (default: s3fs's own, 10)",
     )
+    parser.add_argument(
+        "--local", metavar="RUNSxTAGSxSTEPS", help="time a local sweep instead (1000x5x1000)"
+    )
     args = parser.parse_args()
+    if args.local:
+        return local_case(args.local, args.repeat)
     args.s3_options = {"config_kwargs": {"max_pool_connections": args.pool}} if args.pool else {}
 
     import fsspec

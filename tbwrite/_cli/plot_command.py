@@ -2,6 +2,11 @@
 
 The figure is :meth:`tbwrite.Runs.plot`'s, written with the Agg canvas (no display needed);
 the command prints what it wrote. Without matplotlib it says which extra to install.
+
+Without ``--tag`` every tag is wanted, but a figure of thousands of panels takes minutes and
+gigabytes and shows nothing readable: the first :data:`MAX_AUTO_TAGS` tags (in sorted order)
+are drawn and the command says how many, and which, were left out (name them with ``--tag``
+to draw them).
 """
 
 from __future__ import annotations
@@ -9,9 +14,17 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["add_plot_command"]
+__all__ = ["MAX_AUTO_TAGS", "add_plot_command"]
+
+MAX_AUTO_TAGS: Final = 25  # tags drawn when none are named
+_LEFT_OUT_SHOWN: Final = 5  # names of left-out tags printed
+
+
+def _exact(name: str) -> str:
+    # An fnmatch pattern that matches ``name`` only (its wildcard characters bracketed).
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -27,9 +40,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             args.logdir, purge=args.purge, on_corrupt=on_corrupt(args), progress=progress(args)
         )
     report_skipped(runs.skipped)
+    tags = args.tag
+    left_out: list[str] = []
+    if tags is None:
+        try:
+            every = selection(runs, None, args.run)[1]
+        except ValueError:
+            every = []  # runs.plot below reports it
+        if len(every) > MAX_AUTO_TAGS:
+            left_out = every[MAX_AUTO_TAGS:]
+            tags = [_exact(t) for t in every[:MAX_AUTO_TAGS]]
     try:
         fig = runs.plot(
-            args.tag,
+            tags,
             run=args.run,
             x=args.x,
             smoothing=args.smoothing,
@@ -42,7 +65,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as err:
         print(f"tbwrite plot: error: {err}", file=sys.stderr)
         return 1
-    run_names, tag_names = selection(runs, args.tag, args.run)
+    run_names, tag_names = selection(runs, tags, args.run)
     width, height = (round(v) for v in fig.get_size_inches() * fig.dpi)
     layout = "one panel per tag" if args.panels == "per-tag" else "one shared panel"
     print(
@@ -51,6 +74,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         f"({', '.join(escape(t) for t in tag_names)}) of {len(run_names)} "
         f"run{'s' * (len(run_names) != 1)}, {layout}"
     )
+    if left_out:
+        shown = ", ".join(escape(t) for t in left_out[:_LEFT_OUT_SHOWN])
+        more = ", ..." if len(left_out) > _LEFT_OUT_SHOWN else ""
+        print(
+            f"left out {len(left_out)} more tags ({shown}{more}): at most {MAX_AUTO_TAGS} "
+            "are drawn without --tag; name the ones wanted with --tag"
+        )
     return 0
 
 

@@ -238,8 +238,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for i, path in enumerate(files):
         if report is not None:
             report(i, len(files), path)
-        check = verify_file(path)
         shown = escape(path)
+        try:
+            check = verify_file(path)
+        except OSError as err:
+            # One unreadable file must not hide the state of the others: report it, go on,
+            # and fail at the end.
+            bad += 1
+            print(f"{shown}: UNREADABLE: {escape(err.strerror or str(err))}")
+            continue
         if check.corrupt is not None:
             bad += 1
             offset, reason = check.corrupt
@@ -256,7 +263,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(f"{shown}: ok, {check.records} records{note}")
     if bad:
-        print(f"{bad} of {len(files)} files are damaged", file=sys.stderr)
+        print(f"{bad} of {len(files)} files are damaged or unreadable", file=sys.stderr)
         return 1
     return 0
 

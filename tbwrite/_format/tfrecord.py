@@ -9,6 +9,7 @@ h11 and wsproto do. A truncated tail is therefore "not written yet", never an er
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Callable, Final, TypeVar, Union
 
@@ -46,6 +47,10 @@ HEADER_SIZE: Final = LENGTH_SIZE + CRC_SIZE
 FOOTER_SIZE: Final = CRC_SIZE
 MASK_DELTA: Final = 0xA282EAD8
 _MASK32: Final = 0xFFFFFFFF
+
+# The masked CRC of an all-zero length field: not zero, so 12 zero bytes are never a header.
+ZERO_LENGTH_CRC: Final = 0x07980329
+_NONZERO: Final = re.compile(rb"[^\x00]")
 
 HEADER: Final = struct.Struct(LENGTH_FORMAT + CRC_FORMAT[1:])  # (length, length CRC)
 LENGTH: Final = struct.Struct(LENGTH_FORMAT)
@@ -196,6 +201,15 @@ class RecordDecoder:
         return payload
 
     def skip_byte(self) -> None:
-        """Skip one byte of the stream, to resynchronise after a corrupt record."""
-        if self._pos < len(self._buf):
+        """Skip one byte of the stream, to resynchronise after a corrupt record.
+
+        Runs of zero bytes (a zeroed or preallocated region) are crossed at once: a header of
+        12 zero bytes is never valid (:data:`ZERO_LENGTH_CRC` is not zero), so no record can
+        start where its 12 header bytes would all lie in the run."""
+        buf = self._buf
+        if self._pos < len(buf):
             self._pos += 1
+            if self._pos < len(buf) and not buf[self._pos]:
+                found = _NONZERO.search(buf, self._pos)
+                first = found.start() if found is not None else len(buf)
+                self._pos = max(self._pos, first - (HEADER_SIZE - 1))

@@ -1,11 +1,18 @@
 """The result types of the drop-in ``EventAccumulator``, as TensorBoard's
 ``event_accumulator`` module names them: the tag-type keys of ``Tags()`` and
-``size_guidance``, the namedtuples it returns (same fields, same order), ``make_ndarray``
+``size_guidance``, the event types it returns (same fields, same order), ``make_ndarray``
 and the compression of histograms into distributions. No I/O, numpy imported on use.
+
+TensorBoard's event types were namedtuples and are frozen dataclasses since 2.21. Each type
+here is both: a namedtuple (so code written for older TensorBoard keeps unpacking, indexing
+and taking ``len``, and the reservoirs build a million of them at tuple speed), declared a
+frozen dataclass over the same fields (so ``dataclasses.is_dataclass``, ``fields``,
+``asdict`` and ``replace`` work, and assigning a field raises ``FrozenInstanceError``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -113,6 +120,25 @@ class TensorEvent(NamedTuple):
     wall_time: float
     step: int
     tensor_proto: Any  # tbwrite._proto.tensor_pb2.TensorProto
+
+
+def _as_frozen_dataclass(cls: type) -> None:
+    """Declare the namedtuple ``cls`` a frozen dataclass over its own fields, keeping its
+    tuple construction, equality and repr."""
+    dataclasses.dataclass(frozen=True, init=False, repr=False, eq=False)(cls)
+
+
+for _cls in (
+    ScalarEvent,
+    CompressedHistogramEvent,
+    HistogramValue,
+    HistogramEvent,
+    ImageEvent,
+    AudioEvent,
+    TensorEvent,
+):
+    _as_frozen_dataclass(_cls)
+del _cls
 
 
 class DirectoryDeletedError(Exception):

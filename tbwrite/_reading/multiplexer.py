@@ -16,7 +16,6 @@ import os
 import threading
 from typing import Any
 
-from .._format.names import is_event_file
 from .._sinks import is_remote, join
 from .accumulator import DirectoryDeletedError, EventAccumulator, Unsupported
 from .loaders import REMOTE_THREADS
@@ -96,10 +95,10 @@ class EventMultiplexer:
             return self
         if not os.path.isdir(path):
             raise ValueError(f"AddRunsFromDirectory: path exists and is not a directory, {path}")
-        for dirpath, _dirs, files in os.walk(path):
-            if any(is_event_file(f) for f in files):
-                rel = os.path.relpath(dirpath, path)
-                self.AddRun(dirpath, name=os.path.join(name, rel) if name else rel)
+        # The one local listing (links followed, each real directory once, cycles skipped).
+        for rel in find_runs(path):
+            sub = path if rel == "." else os.path.join(path, rel)
+            self.AddRun(sub, name=os.path.join(name, rel) if name else rel)
         return self
 
     def Reload(self) -> EventMultiplexer:  # noqa: N802

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 def legacy_histogram(h: Any) -> np.ndarray:
     """A HistogramProto as [k, 3] (left, right, count), converted as TensorBoard's
     data_compat does: empty buckets at both ends dropped, min and max as the outer edges.
+    Edges stay float64 where data_compat rounds them to float32: TensorBoard's Rust loader
+    (its default) serves them exact, and rounding would lose what the file holds.
     ``ValueError`` when the parallel lists differ in length (a malformed record)."""
     import numpy as np
 

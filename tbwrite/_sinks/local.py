@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from time import monotonic as _monotonic
 from typing import Final
 
@@ -250,6 +251,54 @@ class LocalSink:
             ) from failure
 
 
+def walk_dirs(root: str) -> Iterator[tuple[str, list[str]]]:
+    """(directory, its file names) for ``root`` and every directory under it, in sorted
+    order, following links to directories as TensorBoard's readers do.
+
+    Each real directory is visited once, under the first path that reaches it (a directory
+    reached again through another link is not listed twice). A link back to a directory
+    being walked (a cycle, on which TensorBoard's own walk never ends) is skipped with a
+    warning naming it."""
+    seen: set[str] = set()
+    ancestors: list[str] = []
+
+    def visit(path: str) -> Iterator[tuple[str, list[str]]]:
+        real = os.path.realpath(path)
+        if real in ancestors:
+            warnings.warn(
+                f"skipped the directory link {path!r}: it leads back to {real!r}, "
+                "a directory above it (a cycle)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError:
+            return  # unreadable or gone: as os.walk, nothing listed
+        files = [e.name for e in entries if not _is_dir(e)]
+        yield path, files
+        ancestors.append(real)
+        try:
+            for e in entries:
+                if _is_dir(e):
+                    yield from visit(e.path)
+        finally:
+            ancestors.pop()
+
+    return visit(root)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False
+
+
 def list_runs(root: str) -> dict[str, list[str]]:
     """{run: [event file, ...] in name order} under the local path ``root``."""
     if os.path.isfile(root):
@@ -257,8 +306,7 @@ def list_runs(root: str) -> dict[str, list[str]]:
     if not os.path.isdir(root):
         raise FileNotFoundError(f"no such file or directory: {root!r}")
     runs: dict[str, list[str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+    for dirpath, filenames in walk_dirs(root):
         files = sorted(f for f in filenames if is_event_file(f))
         files = [os.path.join(dirpath, f) for f in files]
         files = [f for f in files if os.path.isfile(f)]

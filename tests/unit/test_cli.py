@@ -84,12 +84,36 @@ def test_verify_ok_and_corrupt(logdir, capsys) -> None:
     code, out, err = run_cli(capsys, "verify", str(logdir))
     assert code == 1
     assert f"{path}: CORRUPT at byte offset" in out
-    assert "1 of 2 files are damaged" in err
+    assert "1 of 2 files are damaged or unreadable" in err
     # The loaders stop with the file and offset, no traceback; --skip-corrupt reads on.
     code, out, err = run_cli(capsys, "export", str(logdir))
     assert code == 1 and path in err and "byte offset" in err and "Traceback" not in err
     code, out, err = run_cli(capsys, "export", str(logdir), "--skip-corrupt")
     assert code == 0 and "skipped" in err
+
+
+def test_verify_reports_every_failure_and_fails_at_the_end(logdir, capsys, monkeypatch) -> None:
+    import tbwrite._reading.records as records
+
+    unreadable = sorted(glob.glob(str(logdir / "a" / "*tfevents*")))[0]
+    damaged = sorted(glob.glob(str(logdir / "b" / "c" / "*tfevents*")))[0]
+    data = bytearray(open(damaged, "rb").read())
+    data[60] ^= 0xFF
+    open(damaged, "wb").write(bytes(data))
+    real = records.verify_file
+
+    def verify_file(path: str) -> records.FileCheck:
+        if path == unreadable:
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    # (Root reads files whatever their mode, so the unreadable file is simulated.)
+    monkeypatch.setattr(records, "verify_file", verify_file)
+    code, out, err = run_cli(capsys, "verify", str(logdir / "a"), str(logdir / "b"))
+    assert code == 1 and "Traceback" not in err
+    assert f"{unreadable}: UNREADABLE: Permission denied" in out
+    assert f"{damaged}: CORRUPT at byte offset" in out
+    assert "2 of 2 files are damaged or unreadable" in err
 
 
 @pytest.mark.parametrize("cmd", ["ls", "export", "hparams", "verify"])

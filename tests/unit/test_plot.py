@@ -276,6 +276,30 @@ def test_cli_plot_writes_the_file_and_says_so(logdir, tmp_path, capsys) -> None:
     assert not (tmp_path / "no.png").exists()
 
 
+@needs_matplotlib
+def test_cli_plot_without_tag_draws_a_bounded_number_of_panels(tmp_path, capsys) -> None:
+    from tbwrite._cli.plot_command import MAX_AUTO_TAGS
+
+    # More tags than are drawn unnamed, one of them with fnmatch characters in its name.
+    names = [f"t{i:03d}" for i in range(MAX_AUTO_TAGS + 7)]
+    names[0] = "t*[0]"
+    with tbwrite.SummaryWriter(tmp_path / "run") as w:
+        for name in names:
+            w.add_scalar(name, 1.0, 0)
+            w.add_scalar(name, 2.0, 1)
+    out = tmp_path / "many.png"
+    code = main(["plot", str(tmp_path), "-o", str(out), "--dpi", "20"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    drawn = sorted(names)[:MAX_AUTO_TAGS]
+    first, second = stdout.splitlines()
+    assert f"{MAX_AUTO_TAGS} tags ({', '.join(drawn)}) of 1 run" in first
+    assert second.startswith(
+        f"left out 7 more tags ({', '.join(sorted(names)[MAX_AUTO_TAGS:][:5])}, ...)"
+    )
+    assert out.stat().st_size > 0
+
+
 # -- sparklines and ls -----------------------------------------------------------------------
 
 

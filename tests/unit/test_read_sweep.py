@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tbwrite
 from tbwrite import CorruptRecordError, frame
@@ -221,3 +223,198 @@ def test_fast_path_takes_every_tag_whatever_is_written_around_it(tmp_path) -> No
     found = scalar_records(data, starts, lengths, {})
     assert sorted(found.tags) == [f"m/t{t}" for t in range(5)]
     assert len(found.sel) == 500
+
+
+def _scalar_file(tmp_path, count: int) -> tuple[bytes, list[int], list[int]]:
+    recs = []
+    for i in range(count):
+        ev = event_pb2.Event(wall_time=1.0, step=20000 + i)
+        ev.summary.value.add(tag="loss", simple_value=float(i))
+        recs.append(ev.SerializeToString())
+    data = b"".join(frame(r) for r in recs)
+    _, starts, lengths, _, _ = walk(data, {})
+    return data, [int(s) for s in starts], [int(n) for n in lengths]
+
+
+def _rejected_by_every_reader(path, offset: int, first: int) -> None:
+    with pytest.raises(CorruptRecordError) as err:
+        tbwrite.read_scalars(str(path))
+    assert err.value.offset == offset
+    # The drop-in stops at damage as TensorBoard's loader does: nothing from the damaged
+    # record on.
+    acc = tbwrite.EventAccumulator(str(path), size_guidance={"scalars": 0}).Reload()
+    events = acc.Scalars("loss")
+    assert [e.value for e in events] == [float(i) for i in range(first)]
+
+
+def test_damage_cancelling_in_pairs_is_caught(tmp_path) -> None:
+    # Bit 0x40 two bytes before the payload end in records 10 and 74 of 8192 equal-length
+    # records: a check of the group's CRCs in aggregate (64 subsets) misses it.
+    data, starts, lengths = _scalar_file(tmp_path, 8192)
+    buf = bytearray(data)
+    for i in (10, 74):
+        buf[starts[i] + lengths[i] - 2] ^= 0x40
+    path = tmp_path / "events.out.tfevents.1.pair"
+    path.write_bytes(bytes(buf))
+    assert walk(bytes(buf), {})[4] == starts[10] - 12
+    _rejected_by_every_reader(path, starts[10] - 12, 10)
+
+
+def test_payload_damage_with_matching_crc_bits_elsewhere_is_caught(tmp_path) -> None:
+    from tbwrite._format.tfrecord import crc32c
+
+    # A payload bit in one record and the CRC bits that flip cancels in another record's
+    # stored CRC: each record is wrong, the XOR of the group is right.
+    data, starts, lengths = _scalar_file(tmp_path, 8192)
+    buf = bytearray(data)
+    a, b = 10, 74
+    n = lengths[a]
+    flip = bytearray(n)
+    flip[n - 3] = 0x08
+    delta = crc32c(bytes(flip)) ^ crc32c(bytes(n))  # the linear effect of the flip
+    buf[starts[a] + n - 3] ^= 0x08
+    stored = int.from_bytes(buf[starts[b] + n : starts[b] + n + 4], "little")
+    # masked = rot(crc) + delta: undo the mask, apply the CRC change, mask again.
+    from tbwrite._format.tfrecord import MASK_DELTA
+
+    c = (stored - MASK_DELTA) & 0xFFFFFFFF
+    c = ((c << 15) | (c >> 17)) & 0xFFFFFFFF
+    c ^= delta
+    m = (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF
+    buf[starts[b] + n : starts[b] + n + 4] = m.to_bytes(4, "little")
+    path = tmp_path / "events.out.tfevents.1.crc"
+    path.write_bytes(bytes(buf))
+    assert walk(bytes(buf), {})[4] == starts[a] - 12
+    _rejected_by_every_reader(path, starts[a] - 12, a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    victims=st.lists(st.integers(0, 2047), min_size=1, max_size=4, unique=True),
+    pos=st.integers(0, 40),
+    bit=st.integers(0, 7),
+)
+def test_any_same_bit_damage_in_several_records_is_caught(victims, pos, bit) -> None:
+    data, starts, lengths = _SMALL_FILE
+    buf = bytearray(data)
+    span = lengths[0] + 4  # payload and its CRC
+    for v in victims:
+        buf[starts[v] + pos % span] ^= 1 << bit
+    assert walk(bytes(buf), {})[4] == starts[min(victims)] - 12
+
+
+_SMALL_FILE = _scalar_file(None, 2048)
+
+
+@pytest.mark.parametrize("long_tag", [9, 40, 100])
+def test_fast_path_takes_every_record_whatever_is_written_around_it(long_tag) -> None:
+    from tbwrite._reading.fast_parse import scalar_records
+
+    # A short-headed tag whose last record ends the buffer, next to a tag with a long head:
+    # every record of both is taken by the vectorised path.
+    recs = []
+    for i in range(400):
+        tag = "a" if i % 2 else "t" * long_tag
+        ev = event_pb2.Event(wall_time=1.0 + i, step=i)
+        ev.summary.value.add(tag=tag, simple_value=float(i))
+        recs.append(frame(ev.SerializeToString()))
+    data = b"".join(recs)
+    _, starts, lengths, _, _ = walk(data, {})
+    found = scalar_records(data, starts, lengths, {})
+    assert found.sel.tolist() == list(range(400))
+    assert found.steps.tolist() == list(range(400))
+
+
+def test_accumulator_events_are_frozen_dataclasses_and_tuples(tmp_path) -> None:
+    import dataclasses
+
+    with tbwrite.SummaryWriter(str(tmp_path)) as w:
+        w.add_scalar("loss", 0.5, 3, walltime=10.0)
+        w.add_histogram_raw("h", 0, 2, 2, 2, 4, [1, 2], [1, 1], 3, walltime=11.0)
+    acc = tbwrite.EventAccumulator(str(tmp_path), size_guidance={"scalars": 0}).Reload()
+    ev = acc.Scalars("loss")[0]
+    assert dataclasses.is_dataclass(ev) and dataclasses.is_dataclass(type(ev))
+    assert [f.name for f in dataclasses.fields(ev)] == ["wall_time", "step", "value"]
+    assert dataclasses.asdict(ev) == {"wall_time": 10.0, "step": 3, "value": 0.5}
+    assert dataclasses.replace(ev, value=2.0).value == 2.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ev.value = 1.0  # type: ignore[misc]
+    # Code written for the older namedtuples keeps working.
+    wall, step, value = ev
+    assert (wall, step, value) == (10.0, 3, 0.5) and ev[1] == 3 and len(ev) == 3
+    h = acc.Histograms("h")[0]
+    assert dataclasses.is_dataclass(h.histogram_value)
+    assert dataclasses.asdict(h)["histogram_value"]["bucket"] == [1, 1]
+    assert h[2].num == 2
+
+
+def test_runs_behind_directory_links_are_found_and_cycles_skipped(tmp_path, capsys) -> None:
+    from tbwrite._cli.main import main
+
+    logs, store = tmp_path / "logs", tmp_path / "store"
+    for run in (logs / "local", store / "exp1", store / "exp2"):
+        with tbwrite.SummaryWriter(run) as w:
+            w.add_scalar("loss", 1.0, 0)
+    (logs / "latest").symlink_to(store / "exp1", target_is_directory=True)
+    (logs / "archive").symlink_to(store, target_is_directory=True)
+    (store / "exp2" / "up").symlink_to(logs, target_is_directory=True)  # a cycle
+    # Each real directory once, under the first path (in sorted order) that reaches it.
+    want = ["archive/exp1", "archive/exp2", "local"]
+    with pytest.warns(RuntimeWarning, match="cycle"):
+        assert sorted(tbwrite.find_runs(logs)) == want
+    with pytest.warns(RuntimeWarning, match="cycle"):
+        assert sorted(tbwrite.read_scalars(logs)) == want
+    with pytest.warns(RuntimeWarning, match="cycle"):
+        mux = tbwrite.EventMultiplexer().AddRunsFromDirectory(str(logs)).Reload()
+    assert sorted(mux.Runs()) == want
+    assert mux.Scalars("archive/exp2", "loss")[0].value == 1.0
+    assert main(["ls", str(logs)]) == 0
+    out = capsys.readouterr().out
+    assert all(run in out for run in want) and "exp1 " not in out.replace("archive/exp1", "")
+
+
+def test_legacy_histogram_edges_are_read_exact_not_rounded_to_float32(tmp_path) -> None:
+    # The Python loader rounds legacy edges to float32, the Rust loader serves them exact:
+    # read_histograms keeps what the file holds (the README says why).
+    edge = 0.1 + 1e-12
+    assert float(np.float32(edge)) != edge
+    with tbwrite.SummaryWriter(tmp_path / "r") as w:
+        w.add_histogram_raw("h", -1.0 / 3, 2.0 / 3, 3, 0.3, 0.6, [edge, 0.5, 1.0], [1, 1, 1], 0)
+    rows = tbwrite.read_histograms(tmp_path)["r"]["h"].values[0]
+    assert rows.dtype == np.float64
+    assert rows.tolist() == [[-1.0 / 3, edge, 1.0], [edge, 0.5, 1.0], [0.5, 2.0 / 3, 1.0]]
+
+
+@pytest.mark.parametrize("zeros", [1, 11, 12, 13, 1 << 20])
+def test_resync_crosses_a_zeroed_region_at_once(tmp_path, zeros) -> None:
+    import warnings
+
+    from tbwrite._format.tfrecord import NEED_DATA, RecordDecoder
+
+    ev = event_pb2.Event(wall_time=1.0, step=7)
+    ev.summary.value.add(tag="a", simple_value=2.0)
+    good = frame(ev.SerializeToString())
+    dec = RecordDecoder()
+    dec.receive_data(b"\x01" + bytes(zeros) + good)
+    skips = 0
+    while True:
+        try:
+            rec = dec.next_record()
+            break
+        except CorruptRecordError:
+            dec.skip_byte()
+            skips += 1
+    # One skip for the damaged byte, one to cross the zeros, then at most 11 for the
+    # positions whose 12 bytes reach into the record's header: bounded, whatever the
+    # zeros' length, and the record after them is found whole.
+    assert rec is not NEED_DATA and rec == ev.SerializeToString() and skips <= 13
+    assert dec.offset == 1 + zeros + len(good)
+    # The loaders list exactly the bytes skipped.
+    path = tmp_path / "events.out.tfevents.1.z"
+    path.write_bytes(good + b"\x01" + bytes(zeros) + good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        runs = tbwrite.read_scalars(str(path), on_corrupt="skip")
+    assert runs["."]["a"].steps.tolist() == [7, 7]
+    (skipped,) = runs.skipped
+    assert (skipped.offset, skipped.nbytes) == (len(good), 1 + zeros)
