@@ -4,7 +4,9 @@ names, written by tbwrite.
 ``keras.callbacks.TensorBoard`` writes through ``tf.summary``, so on the JAX or PyTorch
 backends it needs TensorFlow installed only to log. This callback takes the same
 constructor and writes what Keras writes, where Keras writes it, so that dashboards and
-scripts built on Keras's layout keep working:
+scripts built on Keras's layout keep working. Scalars take ``tf.summary.scalar``'s form (a
+rank-0 float32 tensor with the scalars plugin's metadata), so readers file them under
+``tensors`` as they do Keras's own:
 
 - ``<log_dir>/train``: ``epoch_<metric>`` for every training metric of ``fit``'s logs
   (``epoch_loss``, ``epoch_accuracy``, ...), ``epoch_learning_rate`` (or
@@ -204,7 +206,7 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
             step = int(keras.ops.convert_to_numpy(optimizer.iterations))
             writer = self._writer("validation")
             for name, value in logs.items():
-                writer.add_scalar(f"evaluation_{name}_vs_iterations", value, step)
+                writer.add_scalar(f"evaluation_{name}_vs_iterations", value, step, new_style=True)
         if not self._training:  # model.evaluate() on its own
             self._close_writers()
 
@@ -222,10 +224,10 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         if self.write_steps_per_second:
             elapsed = time.time() - self._batch_start_time
             if elapsed > 0:
-                writer.add_scalar("batch_steps_per_second", 1.0 / elapsed, step)
+                writer.add_scalar("batch_steps_per_second", 1.0 / elapsed, step, new_style=True)
         if isinstance(logs, dict):
             for name, value in logs.items():
-                writer.add_scalar(f"batch_{name}", value, step)
+                writer.add_scalar(f"batch_{name}", value, step, new_style=True)
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         if self.write_steps_per_second:
@@ -272,7 +274,7 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
             if values:
                 writer = self._writer(run)
                 for name, value in values.items():
-                    writer.add_scalar(f"epoch_{name}", value, epoch)
+                    writer.add_scalar(f"epoch_{name}", value, epoch, new_style=True)
 
     def _log_weights(self, epoch: int) -> None:
         writer = self._writer("train")
