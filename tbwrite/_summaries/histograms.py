@@ -86,8 +86,12 @@ def _edges_to_buckets(edges: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def _equal_width(arr: np.ndarray, bucket_count: int, lo: float, hi: float) -> np.ndarray:
     if lo == hi:
-        # All values equal: one zero-width bucket holding them all.
-        return np.array([[lo, hi, float(arr.size)]])
+        # All values equal: as tf.summary.histogram, bucket_count zero-width buckets at the
+        # value, the last one holding them all.
+        out = np.full((bucket_count, 3), lo)
+        out[:, 2] = 0.0
+        out[-1, 2] = float(arr.size)
+        return out
     width = (hi - lo) / bucket_count
     if not np.isfinite(width) or width == 0.0:
         edges = np.linspace(lo, hi, bucket_count + 1)

@@ -67,6 +67,9 @@ def _register_with_clu() -> None:
             _registered = True
 
 
+_MAX_CHANNELS = 65535  # a WAV file's channel count field is 16 bits
+
+
 def _check_mapping(value: Any, name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping of str to values, got {value!r:.80}")
@@ -85,12 +88,14 @@ class SummaryWriter:
       (which would wait for the device): its shape and dtype are checked, and it is read
       when its record is written, as :meth:`tbwrite.SummaryWriter.add_scalar` does.
     - :meth:`write_images`: ``[N, H, W, C]`` or ``[H, W, C]``, C 1, 3 or 4, uint8 or floats
-      in [0, 1]; the N images are kept apart under one tag (TensorBoard's sample slider).
+      in [0, 1] (converted as ``tf.summary.image`` does: ``x * 255.5``, clipped, truncated);
+      the N images are kept apart under one tag (TensorBoard's sample slider).
     - :meth:`write_videos`: ``[N, T, H, W, C]`` or ``[T, H, W, C]`` as an animated GIF
       (needs Pillow, the ``video`` extra; without it a warning is given once and nothing
       is written, as clu's own writers do for videos).
-    - :meth:`write_audios`: ``[N, T, C]`` floats in [-1, 1]; channels are averaged to mono
-      (tbwrite writes mono PCM16 WAV); the N clips are kept apart under one tag.
+    - :meth:`write_audios`: ``[N, T, C]`` floats in [-1, 1], written as
+      ``tf.summary.audio`` writes them (every channel kept; ``round(x * 32768)``, clipped);
+      the N clips are kept apart under one tag.
     - :meth:`write_texts`: markdown.
     - :meth:`write_histograms`: ``num_buckets`` maps a tag to its bucket count (default 30
       equal-width buckets, as TensorFlow's).
@@ -182,6 +187,7 @@ class SummaryWriter:
         import numpy as np
 
         from .._summaries import media as _media
+        from .._summaries import tf_rules
 
         step = as_step(step, "step")
         prepared = []
@@ -190,6 +196,8 @@ class SummaryWriter:
             arr = _media.as_array(value, f"images[{key!r}]")
             if arr.ndim == 3:
                 arr = arr[None]
+            if arr.ndim == 4 and np.issubdtype(arr.dtype, np.floating):
+                arr = tf_rules.pixels_uint8(arr)  # as tf.summary.image converts floats
             batch = _media.images_nhwc(arr, "NHWC", f"images[{key!r}]")
             height, width = batch.shape[1:3]
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
@@ -227,21 +235,24 @@ class SummaryWriter:
     def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
         import numpy as np
 
-        from .._summaries import av as _av
         from .._summaries import images_audio as _images_audio
+        from .._summaries import tf_rules
 
         step = as_step(step, "step")
         rate = _images_audio.check_sample_rate(sample_rate)
         prepared = []
         for key, value in _check_mapping(audios, "audios").items():
             tag = check_tag(key, "audios key")
-            arr = np.asarray(value, dtype=np.float64)
-            if arr.ndim != 3:
-                raise ValueError(f"audios[{key!r}] must have shape [N, T, C], got {arr.shape}")
-            clips = [
-                _av.wav_encode(_av.sound_samples(clip.mean(axis=1), f"audios[{key!r}]"), rate)
-                for clip in arr
-            ]
+            arr = np.asarray(value, dtype=np.float32)
+            if arr.ndim != 3 or arr.shape[1] == 0 or not 1 <= arr.shape[2] <= _MAX_CHANNELS:
+                raise ValueError(
+                    f"audios[{key!r}] must have shape [N, T, C] with T >= 1 and C from 1 to "
+                    f"{_MAX_CHANNELS}, got {arr.shape}"
+                )
+            if not np.isfinite(arr).all():
+                raise ValueError(f"audios[{key!r}] must be finite")
+            # As tf.summary.audio: every channel kept, samples scaled by 32768 and rounded.
+            clips = [tf_rules.wav_encode(clip, rate) for clip in arr]
             prepared.append((tag, clips))
         for tag, clips in prepared:
             self._writer.run.write("audio", tag, clips, step=step)
