@@ -46,11 +46,21 @@ def tensor_proto(value: Any, name: str) -> tensor_pb2.TensorProto:
     return tensor
 
 
-def metadata_proto(metadata: Any) -> summary_pb2.SummaryMetadata:
-    if isinstance(metadata, (bytes, bytearray)):
-        return summary_pb2.SummaryMetadata.FromString(bytes(metadata))
-    if hasattr(metadata, "SerializeToString"):
-        return summary_pb2.SummaryMetadata.FromString(metadata.SerializeToString())
+def metadata_proto(metadata: Any, name: str = "metadata") -> summary_pb2.SummaryMetadata:
+    """``metadata`` (a SummaryMetadata message of any package, or its bytes) as tbwrite's
+    message; ``ValueError`` naming ``name`` when its bytes are not one."""
+    from google.protobuf.message import DecodeError
+
+    if isinstance(metadata, (bytes, bytearray)) or hasattr(metadata, "SerializeToString"):
+        data = bytes(metadata) if isinstance(metadata, (bytes, bytearray)) else None
+        try:
+            if data is None:
+                data = metadata.SerializeToString()
+            return summary_pb2.SummaryMetadata.FromString(data)
+        except DecodeError as err:
+            raise ValueError(
+                f"{name} is not a serialized SummaryMetadata: {metadata!r:.80} ({err})"
+            ) from err
     raise TypeError(
         f"metadata must be a SummaryMetadata message or its bytes, got {metadata!r:.80}"
     )

@@ -268,11 +268,21 @@ class SummaryWriter:
         arrays: Mapping[str, ArrayLike],
         num_buckets: Mapping[str, int] | None = None,
     ) -> None:
+        from .._summaries.histograms import histogram_buckets
+
         step = as_step(step, "step")
         buckets = {} if num_buckets is None else _check_mapping(num_buckets, "num_buckets")
+        # Every array is checked and bucketed before any is written.
+        prepared = []
         for key, value in _check_mapping(arrays, "arrays").items():
+            tag = check_tag(key, "arrays key")
             bins = buckets.get(key) or "tensorflow"
-            self._writer.add_histogram(key, value, step, bins=bins)
+            try:
+                prepared.append((tag, histogram_buckets(value, bins)))
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"arrays[{key!r}]: {err}") from err
+        for tag, counts in prepared:
+            self._writer.run.write("histogram", tag, counts, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         self._writer.write_hparams(hparams)
@@ -305,11 +315,18 @@ class SummaryWriter:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
 
+        from .._summaries.tensors import metadata_proto, tensor_proto
+
         step = as_step(step, "step")
         metas = {} if metadata is None else _check_mapping(metadata, "metadata")
         built = [
             (check_tag(k, "values key"), v) for k, v in _check_mapping(values, "values").items()
         ]
+        # Every value and its metadata are checked before any is written.
+        for tag, value in built:
+            tensor_proto(value, f"values[{tag!r}]")
+            if metas.get(tag) is not None:
+                metadata_proto(metas[tag], f"metadata[{tag!r}]")
         for tag, value in built:
             md = metas.get(tag)
             self._writer.run.write("tensor", tag, value, md, step=step)
