@@ -162,6 +162,7 @@ class SummaryWriter:
         import numpy as np
 
         from .._summaries import media as _media
+        from .._summaries.tf_rules import tf_pixels_uint8
 
         step = as_step(step, "step")
         prepared = []
@@ -170,7 +171,8 @@ class SummaryWriter:
             arr = _media.as_array(value, f"images[{key!r}]")
             if arr.ndim == 3:
                 arr = arr[None]
-            batch = _media.images_nhwc(arr, "NHWC", f"images[{key!r}]")
+            # TensorFlow's pixel rule (x 255.5, saturating), not PyTorch's (x 255).
+            batch = _media.images_nhwc(tf_pixels_uint8(arr), "NHWC", f"images[{key!r}]")
             height, width = batch.shape[1:3]
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
             prepared.append((tag, pngs, width, height))
@@ -207,21 +209,21 @@ class SummaryWriter:
     def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
         import numpy as np
 
-        from .._summaries import av as _av
         from .._summaries import images_audio as _images_audio
+        from .._summaries.tf_rules import tf_wav_encode
 
         step = as_step(step, "step")
         rate = _images_audio.check_sample_rate(sample_rate)
         prepared = []
         for key, value in _check_mapping(audios, "audios").items():
             tag = check_tag(key, "audios key")
-            arr = np.asarray(value, dtype=np.float64)
-            if arr.ndim != 3:
-                raise ValueError(f"audios[{key!r}] must have shape [N, T, C], got {arr.shape}")
-            clips = [
-                _av.wav_encode(_av.sound_samples(clip.mean(axis=1), f"audios[{key!r}]"), rate)
-                for clip in arr
-            ]
+            arr = np.asarray(value, dtype=np.float32)
+            if arr.ndim != 3 or 0 in arr.shape:
+                raise ValueError(
+                    f"audios[{key!r}] must have non-empty shape [N, T, C], got {arr.shape}"
+                )
+            # Every channel kept, scaled x 32768 and rounded, as tf.audio.encode_wav does.
+            clips = [tf_wav_encode(clip, rate) for clip in arr]
             prepared.append((tag, clips))
         for tag, clips in prepared:
             self._writer.run.write("audio", tag, clips, step=step)
