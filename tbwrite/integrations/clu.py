@@ -281,8 +281,24 @@ class SummaryWriter:
         built = [
             (check_tag(k, "values key"), v) for k, v in _check_mapping(values, "values").items()
         ]
+        from google.protobuf.message import DecodeError
+
+        from .._summaries.tensors import metadata_proto, tensor_proto
+
+        # Every value and metadata is checked before any is written: nothing half-written.
+        checked = []
         for tag, value in built:
+            tensor_proto(value, f"values[{tag!r}]")
             md = metas.get(tag)
+            if md is not None:
+                try:
+                    md = metadata_proto(md)
+                except DecodeError as exc:
+                    raise ValueError(
+                        f"metadata[{tag!r}] is not a serialized SummaryMetadata: {exc}"
+                    ) from None
+            checked.append((tag, value, md))
+        for tag, value, md in checked:
             self._writer.run.write("tensor", tag, value, md, step=step)
 
     def flush(self) -> None:

@@ -55,3 +55,16 @@ def test_write_audios_bad_shape_writes_nothing(tmp_path: object) -> None:
     acc = tbwrite.EventAccumulator(str(tmp_path))
     acc.Reload()
     assert [e.step for e in acc.Tensors("a")] == [1]
+
+
+def test_write_summaries_bad_metadata_writes_nothing(tmp_path: object) -> None:
+    import pytest
+
+    with SummaryWriter(str(tmp_path)) as w:
+        with pytest.raises(ValueError, match=r"metadata\['a'\]"):
+            w.write_summaries(0, {"b": np.eye(2), "a": np.eye(3)}, {"a": b"\x00\x00"})
+        w.write_summaries(1, {"b": np.eye(2)})
+    acc = tbwrite.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert [e.step for e in acc.Tensors("b")] == [1]
+    assert "a" not in acc.Tags()["tensors"]
