@@ -107,6 +107,7 @@ class SummaryWriter:
     def __init__(self, logdir: str | os.PathLike[str], **writer_kwargs: Any) -> None:
         # clu writes tf.summary's histograms: the [k, 3] tensor, not PyTorch's legacy form.
         writer_kwargs.setdefault("histogram_form", "tensor")
+        self._histogram_form = writer_kwargs["histogram_form"]
         self._writer = _TbSummaryWriter(logdir, **writer_kwargs)
         self._video_warned = False
         _register_with_clu()
@@ -241,9 +242,22 @@ class SummaryWriter:
     ) -> None:
         step = as_step(step, "step")
         buckets = {} if num_buckets is None else _check_mapping(num_buckets, "num_buckets")
+        from .._summaries import histograms as _histograms
+
+        # Every histogram is computed before any is written: a bad value writes nothing.
+        prepared: list[tuple[str, str, tuple[Any, ...]]] = []
         for key, value in _check_mapping(arrays, "arrays").items():
+            tag = check_tag(key, "arrays key")
             bins = buckets.get(key) or "tensorflow"
-            self._writer.add_histogram(key, value, step, bins=bins)
+            if self._histogram_form == "torch":
+                fields = _histograms.torch_histogram_fields(value, bins, None)
+                prepared.append(("legacy_histogram", tag, fields))
+            else:
+                prepared.append(
+                    ("histogram", tag, (_histograms.histogram_buckets(value, bins, None),))
+                )
+        for kind, tag, payload in prepared:
+            self._writer.run.write(kind, tag, *payload, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         self._writer.write_hparams(hparams)

@@ -68,3 +68,15 @@ def test_write_summaries_bad_metadata_writes_nothing(tmp_path: object) -> None:
     acc.Reload()
     assert [e.step for e in acc.Tensors("b")] == [1]
     assert "a" not in acc.Tags()["tensors"]
+
+
+def test_write_histograms_bad_value_writes_nothing(tmp_path: object) -> None:
+    import pytest
+
+    with SummaryWriter(str(tmp_path)) as w:
+        with pytest.raises((TypeError, ValueError), match=r"values|arrays|'b'"):
+            w.write_histograms(0, {"a": np.arange(4.0), "b": np.array(["x", "y"])})
+        w.write_histograms(1, {"a": np.arange(4.0)})
+    acc = tbwrite.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert [e.step for e in acc.Tensors("a")] == [1]
