@@ -366,7 +366,9 @@ def _weight_images(values: Any, data_format: str) -> Any:
     if w.ndim != 4 or w.shape[-1] not in (1, 3, 4):
         return None
     # tf.summary.image converts floats as tf.image.convert_image_dtype(saturate=True).
-    return np.clip(w * 255.5, 0, 255).astype(np.uint8)
+    from .._summaries.tf_rules import tf_pixels_uint8
+
+    return tf_pixels_uint8(w)
 
 
 def _read_metadata(path: str, rows: int, layer: str) -> _Metadata:
