@@ -86,8 +86,12 @@ def _edges_to_buckets(edges: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def _equal_width(arr: np.ndarray, bucket_count: int, lo: float, hi: float) -> np.ndarray:
     if lo == hi:
-        # All values equal: one zero-width bucket holding them all.
-        return np.array([[lo, hi, float(arr.size)]])
+        # All values equal: tf.summary.histogram's rule (TensorBoard 2.x): bucket_count
+        # zero-width buckets at the value, every count in the last one.
+        out = np.zeros((bucket_count, 3))
+        out[:, :2] = lo
+        out[-1, 2] = float(arr.size)
+        return out
     width = (hi - lo) / bucket_count
     if not np.isfinite(width) or width == 0.0:
         edges = np.linspace(lo, hi, bucket_count + 1)

@@ -80,3 +80,14 @@ def test_write_histograms_bad_value_writes_nothing(tmp_path: object) -> None:
     acc = tbwrite.EventAccumulator(str(tmp_path))
     acc.Reload()
     assert [e.step for e in acc.Tensors("a")] == [1]
+
+
+def test_constant_histogram_has_tensorflows_30_buckets() -> None:
+    # tf.summary.histogram of [2., 2., 2.] (TensorBoard 2.x): 30 zero-width buckets at 2,
+    # every count in the last one.
+    from tbwrite._summaries.histograms import histogram_buckets
+
+    out = histogram_buckets(np.array([2.0, 2.0, 2.0]))
+    assert out.shape == (30, 3)
+    assert (out[:, :2] == 2.0).all()
+    assert out[:, 2].tolist() == [0.0] * 29 + [3.0]
