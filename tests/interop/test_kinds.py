@@ -814,3 +814,13 @@ def test_demo_logs_images_pr_curves_and_a_layout(tmp_path) -> None:
         images = image_strings(run, "weights/image")
         assert [s for s, _ in images] == [50, 100, 150, 200]
         assert decode_png(images[-1][1][2]).shape == (64, 64, 3)
+
+
+def test_clu_images_follow_tensorflows_pixel_rule(tmp_path):
+    # tf.image.convert_image_dtype(saturate=True): x 255.5, clipped, truncated.
+    from tbwrite.integrations.clu import SummaryWriter as CluWriter
+
+    img = np.array([[[0.0], [0.5], [0.9999], [1.0]]], dtype=np.float32)
+    with CluWriter(tmp_path) as w:
+        w.write_images(0, {"img": img})
+    assert the_image(tmp_path, "img")[0, :, 0].tolist() == [0, 127, 255, 255]
