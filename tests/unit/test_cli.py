@@ -207,3 +207,12 @@ def test_verify_prints_each_path_once(logdir, capsys) -> None:
     assert code == 0, err
     for path in glob.glob(str(logdir / "**" / "events.out.tfevents.*"), recursive=True):
         assert (out + err).count(path) == 1, (out, err)
+
+
+def test_series_repr_counts_in_english() -> None:
+    import numpy as np
+
+    one = tbwrite.Series(np.array([1]), np.array([1.0]), np.array([0.5]))
+    three = tbwrite.Series(np.arange(3), np.zeros(3), np.zeros(3))
+    assert repr(one) == "<Series of 1 point>"
+    assert repr(three) == "<Series of 3 points>"
