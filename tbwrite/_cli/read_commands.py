@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any, Callable, Final, TextIO
 
+from .._errors import CorruptRecordError
 from .._text import escape
 
 __all__ = ["add_read_commands", "check_path", "on_corrupt", "progress", "report_skipped"]
@@ -71,7 +72,11 @@ def _load_all(args: argparse.Namespace) -> Any:
     check_path(args.logdir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _loaders.load_runs(args.logdir, on_corrupt(args), progress(args))
+        try:
+            return _loaders.load_runs(args.logdir, on_corrupt(args), progress(args))
+        except CorruptRecordError as err:
+            # Say how to read past the damage, not only where it is.
+            raise ValueError(f"{err}; --skip-corrupt reads what is intact") from None
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
