@@ -18,8 +18,9 @@ import json
 import math
 import os
 import sys
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Final, TextIO
 
+from .._errors import CorruptRecordError
 from .._text import escape
 
 __all__ = ["add_read_commands", "check_path", "on_corrupt", "progress", "report_skipped"]
@@ -71,7 +72,11 @@ def _load_all(args: argparse.Namespace) -> Any:
     check_path(args.logdir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _loaders.load_runs(args.logdir, on_corrupt(args), progress(args))
+        try:
+            return _loaders.load_runs(args.logdir, on_corrupt(args), progress(args))
+        except CorruptRecordError as err:
+            # Say how to read past the damage, not only where it is.
+            raise ValueError(f"{err}; --skip-corrupt reads what is intact") from None
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
@@ -83,19 +88,34 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     header = ("run", "tag", "kind", "points", "steps", "last", "range", *(["trend"] * bool(spark)))
     data, skipped = _load_all(args)
     report_skipped(skipped)
+    blank = ("",) * (len(header) - 5)
     rows = []
     for run, rd in data.items():
-        for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT):
+        for kind in (_names.PLUGIN_SCALARS, _names.PLUGIN_HISTOGRAMS, _names.PLUGIN_TEXT, ""):
             for tag, s in _loaders.series_of(rd, kind, args.purge).items():
-                steps = f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
                 scalar = kind == _names.PLUGIN_SCALARS
-                cells = scalar_cells(s.values, spark) if scalar else ("",) * (len(header) - 5)
-                rows.append((run, tag, kind, str(len(s)), steps, *cells))
+                cells = scalar_cells(s.values, spark) if scalar else blank
+                rows.append((run, tag, kind or _TENSORS, str(len(s)), _steps(s), *cells))
+        # Images, audio, PR curves, meshes, ...: counted and located, not decoded.
+        for (plugin, tag), s in _loaders.listed_of(rd, args.purge).items():
+            if plugin in _CONFIG_PLUGINS:
+                continue
+            rows.append((run, tag, escape(plugin), str(len(s)), _steps(s), *blank))
     if not rows:
-        print(f"no scalars, histograms or text in {escape(args.logdir)}", file=sys.stderr)
+        print(f"no summaries in {escape(args.logdir)}", file=sys.stderr)
         return 0
     _print_table([header, *rows])
     return 0
+
+
+_TENSORS: Final = "tensors"  # the kind shown for tensors of no plugin (add_tensor)
+# Summaries that configure a plugin rather than log points: `tbwrite hparams` shows the
+# hparams sessions; the custom scalars layout is one config record.
+_CONFIG_PLUGINS: Final = frozenset({"hparams", "custom_scalars"})
+
+
+def _steps(s: Any) -> str:
+    return f"{s.steps.min()}..{s.steps.max()}" if len(s) else ""
 
 
 def _print_table(rows: list[tuple[str, ...]], out: TextIO | None = None) -> None:
@@ -233,7 +253,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if not files:
         print("no event files found", file=sys.stderr)
         return 1
-    report = progress(args)
+    # Each file's verdict names it already: a progress line too would print every path
+    # twice, so progress is shown only when the verdicts are not (--quiet).
+    report = progress(args) if args.quiet else None
     bad = 0
     for i, path in enumerate(files):
         if report is not None:

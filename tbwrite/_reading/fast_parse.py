@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .._errors import CorruptRecordError
+from .._format.plugin_names import PLUGIN_AUDIO, PLUGIN_IMAGES
 from .._format.wire import (
     DT_FLOAT,
     EVENT_STEP,
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 _MAX_HEAD_BYTES: Final = 128  # longer heads take the general path
 _TABLE_BITS: Final = 20  # hash buckets of the grouping of heads
+# PyTorch's legacy Summary.Value fields -> the plugin that shows them.
+_LEGACY_LISTED: Final = {"image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
 
 
 # -- per-run accumulation -------------------------------------------------------------------
@@ -61,6 +64,10 @@ class RunData:
         self.tensors: dict[str, list[tuple[int, int, float, Any]]] = defaultdict(list)
         self.histos: dict[str, list[tuple[int, int, float, Any]]] = defaultdict(list)
         self.slow_simple: dict[str, list[tuple[int, int, float, float]]] = defaultdict(list)
+        # Kinds the readers do not decode (images, audio, PR curves, meshes, ...): only
+        # where their points are, so that listings show them; (plugin, tag) -> [(index,
+        # step, wall_time)].
+        self.listed: dict[tuple[str, str], list[tuple[int, int, float]]] = defaultdict(list)
         # For purge=True: file_version and SessionLog.START records, summary events.
         self.versions: list[tuple[int, float]] = []
         self.starts: list[tuple[int, int]] = []
@@ -367,6 +374,10 @@ def slow_record(
                 plugin = rd.meta.get(tag, ("",))[0]
                 if plugin == "" or plugin in READ_PLUGINS:  # kept: a kind the readers decode
                     rd.tensors[tag].append((index, step, wall, v.tensor))
+                else:
+                    rd.listed[(plugin, tag)].append((index, step, wall))
+            elif kind in _LEGACY_LISTED:
+                rd.listed[(_LEGACY_LISTED[kind], tag)].append((index, step, wall))
             elif kind == "histo":
                 try:
                     histogram = legacy_histogram(v.histo)

@@ -250,6 +250,23 @@ def series_of(
     return out
 
 
+def listed_of(rd: RunData, purge: bool) -> dict[tuple[str, str], Series]:
+    """Where the points of the kinds the readers do not decode are (images, audio, PR
+    curves, meshes, ...): ``(plugin, tag) -> Series`` whose values are all None, purged as
+    the decoded kinds are."""
+    global_cuts: list[tuple[int, int]] = []
+    tag_cuts: dict[str, list[tuple[int, int]]] = {}
+    if purge:
+        global_cuts, tag_cuts = _purge_cuts(rd)
+    out: dict[tuple[str, str], Series] = {}
+    for (plugin, tag), points in sorted(rd.listed.items()):
+        rows = [(i, s, w, None) for i, s, w in points]
+        cuts = global_cuts + tag_cuts.get(tag, [])
+        _, st, wt, val = _assemble([_rows(rows)], cuts, listy=True)
+        out[(plugin, tag)] = Series(st, wt, val)
+    return out
+
+
 def load_runs(
     logdir: str | os.PathLike[str],
     on_corrupt: str,

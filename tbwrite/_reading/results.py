@@ -50,7 +50,8 @@ class Series:
         return len(self.steps)
 
     def __repr__(self) -> str:
-        return f"<Series of {len(self)} points>"
+        n = len(self)
+        return f"<Series of {n} point{'' if n == 1 else 's'}>"
 
     def to_pandas(self) -> Any:
         """A ``pandas.DataFrame`` with columns step, wall_time, value."""

@@ -43,3 +43,8 @@ def test_wheel_carries_license_authors_and_urls(tmp_path) -> None:
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
     assert {"Homepage", "Source", "Issues"} <= urls.keys()
     assert all(u.startswith("https://") for u in urls.values())
+    assert "Typing :: Typed" in meta.get_all("Classifier")
+    assert "tbwrite/py.typed" in names
+    # `pip install 'tbwrite[keras]'` must bring a backend: Keras 3 imports none by itself.
+    keras_reqs = [r for r in meta.get_all("Requires-Dist") if "extra == 'keras'" in r]
+    assert any(r.startswith("jax") for r in keras_reqs), keras_reqs

@@ -199,3 +199,44 @@ def test_hparams_to_a_file_says_what_it_wrote(tmp_path, capsys) -> None:
     assert len(rows) == 3 and "lr" in rows[0]
     size = target.stat().st_size
     assert out == f"wrote 2 sessions, one per row to {target} (csv, {size} bytes)\n"
+
+
+def test_ls_lists_every_kind(tmp_path, capsys) -> None:
+    # Images, audio, PR curves, meshes and plain tensors are listed with their counts and
+    # steps (the readers do not decode them, but a listing without them would hide them).
+    import numpy as np
+
+    from tbwrite import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "r")) as w:
+        for step in (3, 7):
+            w.add_image("img", np.zeros((3, 4, 4), dtype=np.uint8), step)
+        w.add_audio("snd", np.zeros(800, dtype=np.float32), 5, sample_rate=8000)
+        w.add_pr_curve("pr", np.array([0, 1, 1]), np.array([0.1, 0.8, 0.6]), 9)
+        w.add_mesh("m", np.zeros((1, 3, 3), dtype=np.float32), global_step=2)
+        w.add_hparams({"lr": 0.1}, {"hp/acc": 1.0})
+    code, out, err = run_cli(capsys, "ls", str(tmp_path), "--no-spark")
+    assert code == 0, err
+    rows = {tuple(line.split()[1:5]) for line in out.splitlines()[1:]}
+    assert ("img", "images", "2", "3..7") in rows
+    assert ("snd", "audio", "1", "5..5") in rows
+    assert ("pr", "pr_curves", "1", "9..9") in rows
+    assert any(r[1] == "mesh" and r[0].startswith("m_") for r in rows), rows
+    assert not any(r[1] == "hparams" for r in rows)
+
+
+def test_verify_prints_each_path_once(logdir, capsys) -> None:
+    # With --progress and per-file verdicts, the progress line would repeat every path.
+    code, out, err = run_cli(capsys, "verify", "--progress", str(logdir))
+    assert code == 0, err
+    for path in glob.glob(str(logdir / "**" / "events.out.tfevents.*"), recursive=True):
+        assert (out + err).count(path) == 1, (out, err)
+
+
+def test_series_repr_counts_in_english() -> None:
+    import numpy as np
+
+    one = tbwrite.Series(np.array([1]), np.array([1.0]), np.array([0.5]))
+    three = tbwrite.Series(np.arange(3), np.zeros(3), np.zeros(3))
+    assert repr(one) == "<Series of 1 point>"
+    assert repr(three) == "<Series of 3 points>"

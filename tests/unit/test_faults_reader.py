@@ -143,3 +143,19 @@ def test_declared_tensor_size_does_not_drive_memory(tmp_path, size, plugin):
     assert "good" in out["read_scalars"][1]
     # Imports (numpy, protobuf) take ~100 MB; a filled tensor would take 1 GiB or more.
     assert out["maxrss_kib"] < 400 * 1024, out["maxrss_kib"]
+
+
+def test_cli_ls_on_damage_suggests_skip_corrupt(tmp_path):
+    logdir = str(tmp_path)
+    _append_event(logdir, _ragged_histogram_event())
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tbwrite", "ls", logdir],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode != 0
+    assert "--skip-corrupt" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
