@@ -23,9 +23,7 @@ import numpy as np
 def inputs() -> dict[str, object]:
     return {
         "scalars": {"loss": 0.6, "acc": 1e-3, "big": 3.0e38},
-        "image": np.array(
-            [[[[0.0], [0.4], [0.9999]], [[0.5], [0.0019], [1.0]]]], dtype=np.float32
-        ),
+        "image": np.array([[[[0.0], [0.4], [0.9999]], [[0.5], [0.0019], [1.0]]]], dtype=np.float32),
         "audio": np.array([[[0.5, -0.5], [1.0, -1.0], [0.25, 0.1], [-0.3, 0.0]]], np.float32),
         "constant": np.full(10, 3.0, dtype=np.float32),
         "normal": np.linspace(-2.0, 3.0, 50, dtype=np.float32),
