@@ -149,6 +149,9 @@ def default_bins() -> np.ndarray:
 # exactly: buckets are [e_i, e_i+1), the last one also takes its right edge (stored as the
 # next float after it), values outside the edges are not counted, -0.0 counts as 0.0.
 _KEY_SHIFT: Final = 48
+# Measured (1k-1M normal values): the table is 1.3-4x faster than np.histogram up to 100k
+# values and slower at 1M, where its gathers leave the cache; past this many, np.histogram.
+TABLE_MAX_VALUES: Final = 1 << 18
 _LITTLE: Final = sys.byteorder == "little"
 _TABLE: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -182,9 +185,13 @@ def _default_table() -> tuple[np.ndarray, np.ndarray]:
 def default_counts(values: np.ndarray) -> np.ndarray:
     """The counts ``np.histogram(values, bins=default_bins())`` gives for finite float64
     ``values``, by the table above: the same numbers, without sorting."""
+    if values.size > TABLE_MAX_VALUES:
+        counts: np.ndarray = np.histogram(values, bins=default_bins())[0]
+        return counts
     base, edge = _default_table()
     # The top 16 bits of each little-endian float64: a strided view, no arithmetic.
-    key = values.view("<u2")[3::4] if _LITTLE else values.view(np.uint64) >> _KEY_SHIFT
+    top = values.view("<u2")[3::4] if _LITTLE else values.view(np.uint64) >> _KEY_SHIFT
+    key = top.astype(np.intp)
     bucket = base.take(key)
     bucket += values >= edge.take(key)
     nbins = len(default_bins()) - 1
