@@ -42,11 +42,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "helpers"))
 
 
 class LatencyProxy:
-    """A TCP proxy on loopback that holds every chunk a client sends for ``delay`` s."""
+    """A TCP proxy on loopback that holds every chunk a client sends for ``delay`` s and
+    counts the bytes that pass each way (``up``: client to server, ``down``: back)."""
 
     def __init__(self, host: str, port: int, delay: float) -> None:
         self.target = (host, port)
         self.delay = delay
+        self.up = 0
+        self.down = 0
         self.loop = asyncio.new_event_loop()
         self.port = 0
         ready = threading.Event()
@@ -67,11 +70,15 @@ class LatencyProxy:
     async def _handle(self, reader: Any, writer: Any) -> None:
         up_r, up_w = await asyncio.open_connection(*self.target)
 
-        async def pump(src: Any, dst: Any, delay: float) -> None:
+        async def pump(src: Any, dst: Any, upward: bool) -> None:
             try:
                 while data := await src.read(1 << 16):
-                    if delay:
-                        await asyncio.sleep(delay)
+                    if upward:
+                        if self.delay:
+                            await asyncio.sleep(self.delay)
+                        self.up += len(data)
+                    else:
+                        self.down += len(data)
                     dst.write(data)
                     await dst.drain()
             except ConnectionError:
@@ -79,7 +86,7 @@ class LatencyProxy:
             finally:
                 dst.close()
 
-        await asyncio.gather(pump(reader, up_w, self.delay), pump(up_r, writer, 0.0))
+        await asyncio.gather(pump(reader, up_w, True), pump(up_r, writer, False))
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -2,7 +2,7 @@
 
 Each file is read by a follower that keeps its decoder between polls, so a record cut by
 a writer mid-flush is simply "not written yet" and is read whole at the next poll. Store
-objects are immutable once a later one exists: a superseded object is read once.
+segments are complete once their writer has started the next: such a segment is read once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .._format.tfrecord import (
     NEED_DATA,
     RecordDecoder,
 )
-from .._sinks import files_are_final, open_read
+from .._sinks import finished_files, open_read
 
 if TYPE_CHECKING:
     pass
@@ -160,9 +160,8 @@ def iter_events(
 
         parse = Event.FromString
 
-    # Store objects are immutable once a later one exists: a file that was read after a
-    # later file appeared is done, and is not fetched again at every poll.
-    final_when_superseded = files_are_final(root)
+    # A store segment is never written again once its writer has started the next: read
+    # after that, it is done, and is not fetched again at every poll.
     followers: dict[str, _Follower] = {}
     done: set[str] = set()
     idle_since = time.monotonic()
@@ -171,7 +170,8 @@ def iter_events(
         for run, files in find_runs(root).items():
             if want_run is not None and not want_run(run):
                 continue
-            for i, file in enumerate(files):
+            finished = finished_files(files)
+            for file in files:
                 if file in done:
                     continue
                 fol = followers.get(file)
@@ -180,7 +180,7 @@ def iter_events(
                 for rec in fol.poll(on_corrupt, raw, parse, final=not follow):
                     got = True
                     yield rec
-                if final_when_superseded and i + 1 < len(files):
+                if file in finished:
                     done.add(file)
                     del followers[file]
         if not follow:

@@ -27,7 +27,14 @@ from .._format.plugin_names import (
 from .._sinks import is_remote
 from .fast_parse import RunData, fast_chunk, slow_record
 from .filters import name_filter
-from .records import SkippedBytes, check_on_corrupt, find_runs, scan_records, warn_skipped
+from .records import (
+    SkippedBytes,
+    check_on_corrupt,
+    find_runs,
+    open_in_turn,
+    scan_records,
+    warn_skipped,
+)
 from .results import Runs, Series
 from .tensors import decoded, warn_undecodable
 
@@ -54,10 +61,10 @@ def _load_run(
     from .._proto.event_pb2 import Event
 
     rd = RunData()
-    for path in files:
+    for path, opened in open_in_turn(files):
         if progress is not None:
             progress(done[0], total, path)
-        for chunk in scan_records(path, on_corrupt, skipped):
+        for chunk in scan_records(path, on_corrupt, skipped, opened=opened):
             rest = fast_chunk(rd, chunk.buf, chunk.starts, chunk.lengths)
             for i in np.flatnonzero(rest).tolist():
                 a = int(chunk.starts[i])

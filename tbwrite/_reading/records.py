@@ -22,8 +22,10 @@ the file is ever allocated.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
@@ -33,7 +35,7 @@ from .._format.tfrecord import (
     HEADER_SIZE,
     RecordDecoder,
 )
-from .._sinks import list_runs, open_read
+from .._sinks import is_remote, list_runs, open_read
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,12 +44,15 @@ __all__ = [
     "EventRecord",
     "SkippedBytes",
     "find_runs",
+    "open_in_turn",
     "scan_records",
     "verify_file",
 ]
 
 ON_CORRUPT: Final = ("raise", "skip")
 CHUNK_SIZE: Final = 32 << 20
+# Objects of one run fetched at once from a store, ahead of the one being read.
+FETCH_AHEAD: Final = 8
 
 
 class SkippedBytes(NamedTuple):
@@ -149,6 +154,31 @@ def _resync(
         dec.receive_data(data)
 
 
+def open_in_turn(paths: list[str]) -> Iterator[tuple[str, tuple[BinaryIO, int]]]:
+    """``(path, (file, size))`` for each path in order. Store objects are fetched whole,
+    up to :data:`FETCH_AHEAD` at once ahead of the one being read (reading a run of many
+    objects is mostly waiting on the network); local files are opened as they come."""
+    if len(paths) < 2 or not is_remote(paths[0]):
+        for path in paths:
+            yield path, open_read(path)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(path: str) -> tuple[BinaryIO, int]:
+        f, _ = open_read(path)
+        with f:
+            data = f.read()
+        return io.BytesIO(data), len(data)
+
+    with ThreadPoolExecutor(min(FETCH_AHEAD, len(paths))) as pool:
+        queue = deque(pool.submit(fetch, p) for p in paths[:FETCH_AHEAD])
+        for i, path in enumerate(paths):
+            opened = queue.popleft().result()
+            if i + FETCH_AHEAD < len(paths):
+                queue.append(pool.submit(fetch, paths[i + FETCH_AHEAD]))
+            yield path, opened
+
+
 def scan_records(
     path: str,
     on_corrupt: str = "raise",
@@ -156,6 +186,7 @@ def scan_records(
     chunk_size: int = CHUNK_SIZE,
     start: int = 0,
     exact: bool = False,
+    opened: tuple[BinaryIO, int] | None = None,
 ) -> Iterator[Chunk]:
     """Every verified record of the file ``path``, a chunk at a time, from byte ``start``
     (a record boundary). ``exact`` computes each data checksum with a call of its own (the
@@ -164,12 +195,13 @@ def scan_records(
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
     record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid
     record and appended to ``skipped``. An unfinished last record ends the scan.
+    ``opened``: the file already open, and its size (see :func:`open_in_turn`).
     """
     from . import fastscan
 
     check_on_corrupt(on_corrupt)
     hcache: dict[bytes, int] = {}
-    f, size = open_read(path)
+    f, size = opened or open_read(path)
     with f:
         off = start
         want = chunk_size

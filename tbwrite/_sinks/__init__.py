@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Sink",
     "exists",
-    "files_are_final",
+    "finished_files",
     "is_remote",
     "join",
     "list_runs",
@@ -161,10 +161,15 @@ def open_read(path: str) -> tuple[BinaryIO, int]:
     return f2, os.fstat(f2.fileno()).st_size
 
 
-def files_are_final(path: str) -> bool:
-    """Whether an event file under ``path`` is complete once a later one exists (true of
-    store objects, which are immutable; a local file may still grow)."""
-    return is_remote(path)
+def finished_files(files: list[str]) -> set[str]:
+    """The files of one run's listing (in name order) that will never grow again: store
+    segments whose writer has a later segment (a segment is not written once the next
+    exists). None of a local directory's: a local file may grow at any time."""
+    if not files or not is_remote(files[0]):
+        return set()
+    from .remote import finished_segments
+
+    return finished_segments(files)
 
 
 if TYPE_CHECKING:

@@ -1,10 +1,27 @@
 """Log dirs on remote stores: any fsspec URL (``s3://``, ``gs://``, ``memory://``, ...).
 
-Strategy: an object store cannot append, so a remote event "file" is a sequence of
-immutable objects. Each upload (each flush) writes ONE new object holding the records
-buffered since the previous upload, preceded by its own ``file_version`` record, so every
-object is a valid event file on its own and no byte is ever uploaded twice. Objects are
-named so that they sort in write order within a run::
+Strategy: an object store cannot append, so a remote event "file" is a short sequence of
+*segments*. A segment is one object that each upload (each flush) rewrites whole: its
+``file_version`` record, the records of the earlier uploads to it, byte for byte as before,
+then the records buffered since. To a reader the object grows as an appended file grows: a
+reader stopped at an offset of the old version reads on at that offset in the new one (a
+store's put is atomic: it sees the old object or the new one, never a mix). A segment is
+closed (the next upload starts the next object) once it holds ``SEGMENT_BYTES`` or has
+been uploaded ``SEGMENT_UPLOADS`` times, so a run leaves about
+``max(bytes logged / SEGMENT_BYTES, uploads / SEGMENT_UPLOADS)`` objects, and each byte is
+uploaded at most ``SEGMENT_UPLOADS`` times (on average about half that when flushes are
+small; once when a flush alone fills a segment).
+
+Why segments: TensorBoard's loader makes about seven requests per object (it lists the
+run directory again at each, and opens a new client per request), so one object per flush
+made a 3-day run at ``flush_secs=120`` (2,000 flushes) take minutes to load, and tens of
+minutes once the listings grow long; rewriting one ever-growing object (as tensorboardX
+does) uploads bytes that grow with the square of the run. The caps bound both: with
+flushes of b bytes, a segment takes k = min(SEGMENT_UPLOADS, SEGMENT_BYTES / b) of them and
+the uploads sum to about (k + 1) / 2 times the bytes logged. The defaults favour loading:
+``benchmarks/store_bench.py`` measures the trade.
+
+Objects are named so that they sort in write order within a run::
 
     events.out.tfevents.{open time:010d}.{host}.{pid}.{counter:08d}.{nonce}.{seq:08d}{suffix}
 
@@ -12,20 +29,20 @@ Time, host, pid and the process-wide counter are those of local files (one count
 for both, :mod:`tbwrite._format.names`); ``nonce`` (random
 hex, per writer) keeps two writers apart that share all of those (a restarted container is
 pid 1 on the same host again), since a store has no "create exclusively". ``seq`` counts
-the writer's objects from 0 (the header-only object written at open, which makes the run
-visible at once). TensorBoard's Python loader reads a run's files in name order and never
-goes back, which is exactly this order.
+the writer's segments from 0 (segment 0 is uploaded with its header alone at open, which
+makes the run visible at once). TensorBoard's Python loader reads a run's files in name
+order, never going back to one once it has moved on to a later one: a segment is never
+written again once the next exists.
 
 Failures: every store call runs in a daemon thread with a deadline (``CALL_TIMEOUT``) and is
 tried ``ATTEMPTS`` times with exponential backoff; errors that retrying cannot cure (no such
 bucket, access denied) are not retried. What failed to upload stays pending in memory and
-is retried at the next flush, under the SAME object name, as the same bytes followed by what
-was logged since: a reader that saw an earlier, shorter version sees it grow, as a local file
-grows, and an upload that did land although the client saw an error is simply overwritten
-by its own continuation. A call abandoned at its deadline may still land later: its object
-is then retried with exactly the same bytes under the same name (so a late landing writes
-what is already there, and the records are stored once), and what was logged since goes
-to the next object. The writer refuses new records (``WriterFailedError``) once
+is retried at the next flush, in the same segment, followed by what was logged since (an
+upload that did land although the client saw an error is simply overwritten by its own
+continuation). A call abandoned at its deadline may still land later, after a longer
+version: its segment is then uploaded once more with exactly the same bytes (so a late
+landing writes what is already there) and closed, and what was logged since goes to the
+next segment. The writer refuses new records (``WriterFailedError``) once
 ``MAX_PENDING_BYTES`` are pending.
 
 fsspec (and the store's own package, e.g. s3fs) are imported only when a remote log dir is
@@ -36,6 +53,7 @@ instance the environment variable ``FSSPEC_S3_ENDPOINT_URL``) or the store's own
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +69,10 @@ __all__ = [
     "CALL_TIMEOUT",
     "MAX_PENDING_BYTES",
     "UPLOAD_BYTES",
+    "SEGMENT_BYTES",
+    "SEGMENT_UPLOADS",
     "RemoteSink",
+    "finished_segments",
     "join",
     "list_runs",
     "open_remote",
@@ -61,6 +82,11 @@ __all__ = [
 
 # Upload as soon as this much is pending, without waiting for flush_secs.
 UPLOAD_BYTES: Final = 8 << 20
+# A segment is closed once it holds this many bytes or has been uploaded this many times
+# (see the module docstring; measured in benchmarks/store_bench.py). Module attributes, so a
+# program (or a test) may change them; a writer reads them at each upload.
+SEGMENT_BYTES = 1 << 20
+SEGMENT_UPLOADS = 512
 # Refuse new records once this much could not be uploaded (the store keeps failing).
 MAX_PENDING_BYTES: Final = 64 << 20
 # Tries per upload (flush), seconds before the first retry (doubled each time), and the
@@ -177,10 +203,11 @@ class _AbandonedUpload(Exception):
 
 
 class RemoteSink:
-    """The objects of one writer in one run directory of a store (see the module docstring).
+    """The segments of one writer in one run directory of a store (see the module
+    docstring).
 
-    ``write`` only keeps bytes in memory; ``sync`` uploads them as one new object. Both are
-    thread-safe; uploads are serialized, so objects are created in ``seq`` order.
+    ``write`` only keeps bytes in memory; ``sync`` uploads the current segment with them.
+    Both are thread-safe; uploads are serialized, so segments are written in ``seq`` order.
     """
 
     slow = True  # a sync is an upload: the flusher runs it on a thread of its own
@@ -197,17 +224,21 @@ class RemoteSink:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._seq = 0
-        self._header: bytes | None = None  # the file_version record of object _seq
-        # (body, bytes of records in it) of object _seq when a call uploading it was
-        # abandoned: uploaded again as it is, before anything else.
+        # What segment _seq holds in the store: its header and the records uploaded to it
+        # (empty before its first upload), and how many times it was uploaded.
+        self._segment = b""
+        self._segment_uploads = 0
+        # (body, bytes of new records in it) of segment _seq when a call uploading it was
+        # abandoned: uploaded again as it is, and the segment closed, before anything else.
         self._frozen: tuple[bytes, int] | None = None
         self.last_error: BaseException | None = None
-        self.uploads = 0  # objects written (for tests and curious users)
-        self._sync(force=True)  # object 0: the header alone; fails early on a bad URL
+        self.uploads = 0  # successful uploads (for tests and curious users)
+        self.uploaded_bytes = 0  # their bytes
+        self._sync(force=True)  # segment 0: the header alone; fails early on a bad URL
 
     @property
     def path(self) -> str:
-        """URL of the object the next upload writes."""
+        """URL of the segment the next upload writes."""
         return self.url_of(self._seq)
 
     def url_of(self, seq: int) -> str:
@@ -234,7 +265,8 @@ class RemoteSink:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
 
     def sync(self) -> None:
-        """Upload what is pending as one new object; raise WriterFailedError on failure."""
+        """Upload the current segment with what is pending; raise WriterFailedError on
+        failure."""
         self._sync(force=False)
 
     def close(self, flush: bool = True) -> None:
@@ -252,7 +284,7 @@ class RemoteSink:
                 self._frozen = None
                 with self._lock:
                     self._pending_bytes -= size
-                self._uploaded()
+                self._next_segment()
                 force = False
             with self._lock:
                 if not self._pending and not force:
@@ -260,14 +292,17 @@ class RemoteSink:
                 taken = len(self._pending)
                 data = b"".join(self._pending)
                 self._pending[:taken] = [data] if taken else []
-            if self._header is None:
-                self._header = file_version_record(time.time())
-            body = self._header + data
+            if not self._segment:
+                # Made once per segment: a retry after an upload that landed although the
+                # client saw an error rewrites the same bytes.
+                self._segment = file_version_record(time.time())
+            body = self._segment + data
             try:
-                self._upload(body)
+                late = self._upload(body)
             except _AbandonedUpload as err:
-                # That call may still land: this name gets exactly these bytes again, and
-                # the records logged since go to the next name.
+                # That call may still land after any later version of this segment: it
+                # gets exactly these bytes again and is closed; what is logged since goes
+                # to the next segment.
                 with self._lock:
                     if taken:
                         del self._pending[0]
@@ -277,11 +312,17 @@ class RemoteSink:
                 if taken:
                     del self._pending[0]
                 self._pending_bytes -= len(data)
-            self._uploaded()
+            self._segment = body
+            self._segment_uploads += 1
+            # A call abandoned on the way may still land: it holds these same bytes, so the
+            # segment must not get a longer version it could overwrite.
+            if late or len(body) >= SEGMENT_BYTES or self._segment_uploads >= SEGMENT_UPLOADS:
+                self._next_segment()
 
-    def _upload(self, body: bytes) -> None:
-        """Store ``body`` as object ``_seq``; WriterFailedError (wrapped in
-        _AbandonedUpload when a call was left running at its deadline) on failure."""
+    def _upload(self, body: bytes) -> bool:
+        """Store ``body`` as segment ``_seq``; whether a call was left running at its
+        deadline on the way. WriterFailedError (wrapped in _AbandonedUpload when a call was
+        left running) on failure."""
         path = f"{self._root}/{self._prefix}.{self._seq:08d}{self._suffix}"
         abandoned: list[bool] = []
         try:
@@ -294,12 +335,15 @@ class RemoteSink:
             if abandoned:
                 raise _AbandonedUpload(failure) from err
             raise failure from err
-
-    def _uploaded(self) -> None:
-        self._seq += 1
-        self._header = None
         self.uploads += 1
+        self.uploaded_bytes += len(body)
         self.last_error = None
+        return bool(abandoned)
+
+    def _next_segment(self) -> None:
+        self._seq += 1
+        self._segment = b""
+        self._segment_uploads = 0
 
 
 # -- whole objects (the projector's files) ------------------------------------------------
@@ -359,6 +403,24 @@ def list_runs(url: str) -> dict[str, list[str]] | None:
         if isinstance(info, dict) and isinstance(info.get("size"), int):
             _SIZES[obj] = info["size"]
     return dict(sorted(runs.items()))
+
+
+# A segment's name: its writer's part (up to the nonce), its seq, the writer's suffix.
+_SEGMENT_NAME: Final = re.compile(r"^(.*?\.\d{8}\.[0-9a-f]{6})\.(\d{8})")
+
+
+def finished_segments(urls: list[str]) -> set[str]:
+    """The segments among ``urls`` whose writer has a later one among them: they are
+    complete (a writer never writes a segment again once it has started the next)."""
+    writer_of: dict[str, str] = {}
+    latest: dict[str, str] = {}
+    for url in urls:
+        folder, _, name = url.rpartition("/")
+        m = _SEGMENT_NAME.match(name)
+        if m is not None:
+            writer = writer_of[url] = f"{folder}/{m[1]}"
+            latest[writer] = max(latest.get(writer, url), url)
+    return {url for url, writer in writer_of.items() if latest[writer] != url}
 
 
 # Object sizes from the latest listing: opening an object then needs no request of its own

@@ -6,6 +6,7 @@ them they fail, they do not skip.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -91,35 +92,60 @@ class FlakyStore:
 # -- memory:// ----------------------------------------------------------------------------
 
 
-def test_each_flush_is_one_new_object_in_order(mem) -> None:
+def test_segments_grow_like_files_then_roll_over_in_order(mem, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "SEGMENT_UPLOADS", 3)
     run = f"{mem}/run"
     w = SummaryWriter(run, flush_secs=3600)
     first = objects(run)
     assert len(first) == 1, "the run is visible at once: its header object"
     (only,) = first.values()
     assert len(only) == HEADER
-    sizes = []
-    for k in range(5):
+    counts = []
+    before = first
+    for k in range(7):
         for i in range(20):
             w.add_scalar("loss", i / 2, 20 * k + i, walltime=W0)
         w.flush()
-        sizes.append(len(objects(run)))
+        now = objects(run)
+        counts.append(len(now))
+        # An object is only ever rewritten as itself plus what was logged since: a reader
+        # at any offset of the old version reads on in the new one.
+        for name, old in before.items():
+            assert now[name][: len(old)] == old
+        before = now
     w.close()
-    assert sizes == [2, 3, 4, 5, 6]
+    # Segment 0: header, flushes 0 and 1 (3 uploads); segment 1: flushes 2-4; then 5, 6.
+    assert counts == [1, 1, 2, 2, 2, 3, 3]
     objs = objects(run)
     names = list(objs)
-    assert names == sorted(names)
     seqs = [int(n.rsplit(".", 1)[1]) for n in names]
-    assert seqs == list(range(6))
+    assert seqs == [0, 1, 2]
     # Every object is a valid event file of its own that starts with file_version.
     for name in names:
         events = list(tbwrite.iter_events(f"{run}/{name}"))
         assert events[0].event.file_version == "brain.Event:2"
         assert all(not e.event.file_version for e in events[1:])
-    assert steps_of(run) == list(range(100))
-    # Nothing is uploaded twice: the objects hold each record once plus their headers.
+    assert steps_of(run) == list(range(140))
+    # Each record is stored once: the objects hold the records plus their headers.
     assert sum(len(b) for b in objs.values()) == record_bytes(run)
-    assert len(list(tbwrite.iter_events(run))) == 6 + 100
+    assert len(list(tbwrite.iter_events(run))) == 3 + 140
+
+
+def test_a_segment_full_of_bytes_rolls_over(mem, monkeypatch) -> None:
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    monkeypatch.setattr(_remote, "SEGMENT_BYTES", 1000)
+    counts = []
+    for k in range(4):
+        w.add_text("note", "x" * 2000, k)  # one record fills a segment alone
+        w.flush()
+        counts.append(len(objects(run)))
+    w.close()
+    # The header object is rewritten once with the first record; then one object each.
+    assert counts == [1, 2, 3, 4]
+    assert sum(len(b) for b in objects(run).values()) == record_bytes(run)
+    steps = [e.event.step for e in tbwrite.iter_events(run) if e.event.HasField("summary")]
+    assert steps == [0, 1, 2, 3]
 
 
 def test_nothing_is_uploaded_twice(mem) -> None:
@@ -129,9 +155,13 @@ def test_nothing_is_uploaded_twice(mem) -> None:
     for k in range(30):
         w.add_scalar("loss", k, k)
         w.flush()
-        w.flush()  # nothing new: no object
+        w.flush()  # nothing new: no upload
     w.close()
-    assert len(store.calls) == 30 and len(set(store.calls)) == 30
+    assert len(store.calls) == 30
+    # Each record is stored once, in segments of at most SEGMENT_UPLOADS uploads each.
+    names = sorted(objects(run))
+    assert len(names) == -(-31 // _remote.SEGMENT_UPLOADS)
+    assert sum(len(b) for b in objects(run).values()) == record_bytes(run)
     assert steps_of(run) == list(range(30))
 
 
@@ -165,9 +195,10 @@ def test_size_threshold_uploads_without_waiting(mem, monkeypatch) -> None:
         w.close()
 
 
-def test_python_loader_reads_many_objects_in_order(mem) -> None:
+def test_python_loader_reads_many_objects_in_order(mem, monkeypatch) -> None:
     # TensorBoard's Python loader (DirectoryWatcher: files in name order, never back),
     # in-process through its fsspec support.
+    monkeypatch.setattr(_remote, "SEGMENT_UPLOADS", 2)
     run = f"{mem}/run"
     with SummaryWriter(run, flush_secs=3600) as w:
         for k in range(25):
@@ -175,7 +206,7 @@ def test_python_loader_reads_many_objects_in_order(mem) -> None:
                 w.add_scalar("loss", float(4 * k + i), 4 * k + i, walltime=W0 + k)
             w.add_text("note", f"flush {k}", k, walltime=W0 + k)
             w.flush()
-    assert len(objects(run)) == 26
+    assert len(objects(run)) == 13
     acc = accumulator(run)
     assert [e.step for e in acc.Scalars("loss")] == list(range(100))
     assert [e.value for e in acc.Scalars("loss")] == [float(i) for i in range(100)]
@@ -456,7 +487,9 @@ if n:
 
 
 @pytest.mark.server
-def test_s3_tensorboard_reads_while_open_and_after_close(moto_s3, tb_server) -> None:
+def test_s3_tensorboard_reads_while_open_and_after_close(moto_s3, tb_server, monkeypatch) -> None:
+    # TensorBoard reads a segment as it grows, then moves on to the next one.
+    monkeypatch.setattr(_remote, "SEGMENT_UPLOADS", 3)
     run_url = "s3://tbwrite/e2e/logs/live"
     w = SummaryWriter(run_url, flush_secs=3600)
     try:
@@ -501,20 +534,25 @@ def test_s3_tensorboard_reads_while_open_and_after_close(moto_s3, tb_server) -> 
         what="81 points",
     )
     assert got[-1] == [W0 + 100, 100, 100.0]
-    # One PUT per object, each a new key: header, two flushes, close.
+    # One PUT per upload: segment 0 takes the header and two flushes, segment 1 the close.
     puts = moto_s3.puts("/tbwrite/e2e/logs/live/")
     keys = [p for p, _ in puts]
-    assert len(keys) == 4 and len(set(keys)) == 4 and all(s == 200 for _, s in puts)
-    assert keys == sorted(keys)
+    assert all(s == 200 for _, s in puts)
+    assert len(keys) == 4 and keys[0] == keys[1] == keys[2] < keys[3]
     # TensorBoard only read.
     assert [p for p in moto_s3.puts("/tbwrite/e2e/") if p[0] not in keys] == []
 
 
 @pytest.mark.server
-def test_s3_upload_bytes_are_linear(moto_s3) -> None:
-    # tensorboardX re-uploads the whole file at each flush (quadratic); tbwrite uploads
-    # each record once: total bytes uploaded == records + one header per object.
-    run_url = "s3://tbwrite/linear/run"
+def test_s3_segments_bound_objects_and_upload_bytes(moto_s3, monkeypatch) -> None:
+    # tensorboardX re-uploads its whole file at each flush (bytes grow with the square of
+    # the flushes); one object per flush makes TensorBoard's loader slow (it re-lists the
+    # run at each object). A segment takes SEGMENT_UPLOADS flushes, then the next one starts.
+    monkeypatch.setattr(_remote, "SEGMENT_UPLOADS", 8)
+    client = moto_s3.client()
+    client.create_bucket(Bucket="versioned")
+    client.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+    run_url = "s3://versioned/run"
     flushes, per_flush = 40, 50
     w = SummaryWriter(run_url, flush_secs=3600)
     for k in range(flushes):
@@ -522,14 +560,27 @@ def test_s3_upload_bytes_are_linear(moto_s3) -> None:
             w.add_scalar("loss", float(i), k * per_flush + i, walltime=W0)
         w.flush()
     w.close()
-    sizes = moto_s3.objects("tbwrite", "linear/run/")
-    puts = moto_s3.puts("/tbwrite/linear/run/")
-    assert len(puts) == len(sizes) == flushes + 1
-    assert len({p for p, _ in puts}) == len(puts), "an object was uploaded twice"
-    uploaded = sum(sizes.values())
-    assert uploaded == record_bytes(run_url)
-    assert len(list(tbwrite.iter_events(run_url))) == flushes + 1 + flushes * per_flush
-    print(f"\n{flushes} flushes of {per_flush} scalars: {len(puts)} PUTs, {uploaded} bytes")
+    puts = moto_s3.puts("/versioned/run/")
+    assert len(puts) == flushes + 1 and all(s == 200 for _, s in puts)
+    versions: dict[str, list[bytes]] = {}
+    pages = client.get_paginator("list_object_versions").paginate(Bucket="versioned")
+    for page in pages:
+        for v in sorted(page.get("Versions", []), key=lambda v: v["LastModified"]):
+            body = client.get_object(Bucket="versioned", Key=v["Key"], VersionId=v["VersionId"])
+            versions.setdefault(v["Key"], []).append(body["Body"].read())
+    assert len(versions) == -(-(flushes + 1) // 8) == 6
+    for key, bodies in versions.items():
+        bodies.sort(key=len)
+        assert all(b.startswith(a) for a, b in zip(bodies, bodies[1:])), key
+    records = record_bytes(run_url)
+    assert sum(len(bodies[-1]) for bodies in versions.values()) == records
+    uploaded = sum(len(b) for bodies in versions.values() for b in bodies)
+    # At most (SEGMENT_UPLOADS + 1) / 2 times the records when every flush is alike.
+    assert records < uploaded <= 4.5 * records
+    print(
+        f"\n{flushes} flushes of {per_flush} scalars: {len(versions)} objects, "
+        f"{uploaded / records:.2f}x the records uploaded"
+    )
     assert steps_of(run_url) == list(range(flushes * per_flush))
 
 
@@ -605,7 +656,9 @@ def test_s3_dropped_server_surfaces_and_recovers(monkeypatch) -> None:
         s3.create_bucket("dropped")
         w.add_scalar("loss", 2.0, 2)
         w.close()
-        assert steps_of(url) == [1, 2]  # step 0 went down with the old server
+        # The new server started empty; the segment is uploaded whole again, so step 0
+        # (lost with the old server) is back too.
+        assert steps_of(url) == [0, 1, 2]
 
 
 @pytest.mark.server
@@ -687,3 +740,63 @@ print(json.dumps([e.tensor_name, tensor.tolist(), meta, sprite[:4].hex()]))
     assert tensor == mat.astype(np.float32).tolist()
     assert meta.splitlines() == list("abcde")
     assert sprite_head == "89504e47"  # PNG
+
+
+def test_finished_segments_are_those_with_a_later_one_of_their_writer() -> None:
+    a = "s3://b/run/events.out.tfevents.1700000000.h.o.st.12.00000003.a1b2c3"
+    b = "s3://b/run/events.out.tfevents.1700000001.host.13.00000004.ffffff"
+    urls = [f"{a}.00000000", f"{a}.00000001.v2", f"{a}.00000002", f"{b}.00000000"]
+    # b's segment 0 sorts after a's, but a's segment 2 may still grow; so may b's 0.
+    assert _remote.finished_segments(urls) == {f"{a}.00000000", f"{a}.00000001.v2"}
+    assert _remote.finished_segments([]) == set()
+
+
+def test_follow_reads_a_segment_that_grows_after_another_writer_started(mem) -> None:
+    # Two writers in one run: the first one's segment sorts before the second's and still
+    # grows; a follower must keep reading it.
+    run = f"{mem}/run"
+    w1 = SummaryWriter(run, flush_secs=3600)
+    w2 = SummaryWriter(run, flush_secs=3600)
+    events = tbwrite.iter_events(run, follow=True, timeout=30, poll_interval=0.01)
+    try:
+        w2.add_scalar("b", 1.0, 0)
+        w2.flush()
+        seen = []
+        for rec in events:
+            if rec.event.HasField("summary"):
+                seen.append(rec.event.summary.value[0].tag)
+                if seen == ["b"]:
+                    w1.add_scalar("a", 2.0, 0)
+                    w1.flush()
+                elif "a" in seen:
+                    break
+        assert seen == ["b", "a"]
+    finally:
+        events.close()
+        w1.close()
+        w2.close()
+
+
+def test_a_run_s_objects_are_fetched_at_once(mem, monkeypatch) -> None:
+    # Reading a run of many store objects is mostly waiting on the network: the reader
+    # fetches the next ones while it reads one. Two fetches must be under way together.
+    import tbwrite._reading.records as records
+
+    monkeypatch.setattr(_remote, "SEGMENT_UPLOADS", 2)
+    run = f"{mem}/run"
+    with SummaryWriter(run, flush_secs=3600) as w:
+        for k in range(8):
+            w.add_scalar("loss", float(k), k)
+            w.flush()
+    assert len(objects(run)) >= 4
+    together = threading.Barrier(2, timeout=30)
+    calls = itertools.count()
+    real = records.open_read
+
+    def open_read(path):
+        if next(calls) < 2:  # the first two fetches wait for each other: a broken barrier
+            together.wait()  # (one fetch at a time) fails the read
+        return real(path)
+
+    monkeypatch.setattr(records, "open_read", open_read)
+    assert steps_of(run) == list(range(8))
