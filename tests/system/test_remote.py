@@ -331,6 +331,46 @@ def test_a_hung_store_call_is_abandoned(mem, monkeypatch) -> None:
     assert sorted(set(steps)) == [0, 1]
 
 
+def test_a_late_landing_never_shortens_a_segment(mem, monkeypatch) -> None:
+    # The first call hangs past its deadline, the retry succeeds: the hung call may still
+    # land, with the same bytes. The next flush must not grow that segment, or the late
+    # landing would overwrite the longer version and lose what it added.
+    monkeypatch.setattr(_remote, "ATTEMPTS", 2)
+    monkeypatch.setattr(_remote, "BACKOFF", 0.01)
+    monkeypatch.setattr(_remote, "CALL_TIMEOUT", 0.2)
+    run = f"{mem}/run"
+    w = SummaryWriter(run, flush_secs=3600)
+    sink = w._file._sink
+    real = sink._fs.pipe_file
+    release, landed = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    class Store:
+        def pipe_file(self, path, data, **kw):
+            calls.append(path)
+            if len(calls) == 1:  # the first call hangs until released, then lands
+                release.wait(30)
+                real(path, data, **kw)
+                landed.set()
+                return
+            real(path, data, **kw)
+
+    sink._fs = Store()
+    try:
+        w.add_scalar("loss", 0.0, 0)
+        w.flush()  # the retry stored it
+        assert calls[0] == calls[1]
+        w.add_scalar("loss", 1.0, 1)
+        w.flush()
+        assert calls[2] != calls[0], "a segment with a call in flight was grown"
+        release.set()
+        assert landed.wait(30)
+    finally:
+        release.set()
+        w.close()
+    assert steps_of(run) == [0, 1]
+
+
 def test_a_hung_store_does_not_delay_local_timed_flushes(mem, tmp_path, monkeypatch) -> None:
     # One flusher thread keeps every writer's deadline; a store's upload runs on a thread
     # of its own, so a local writer's timed flush happens on time while the store hangs.
