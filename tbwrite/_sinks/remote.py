@@ -134,14 +134,21 @@ def filesystem(url: str) -> tuple[Any, str]:
             f"the log dir {url!r} is a URL: install fsspec and the store's package for it, "
             "for instance: pip install 'tbwrite[remote]'"
         ) from err
-    options: dict[str, Any] = {}
+    # No listings cache: tbwrite lists a run when it reads it and wants what is there now.
+    # A cache shared by the threads of a process lets one thread's older listing replace
+    # another's newer one, and then names an object that exists as missing.
+    options: dict[str, Any] = {"use_listings_cache": False}
     if url.split("://", 1)[0].lower() in ("s3", "s3a"):
         conf = fsspec.config.conf.get("s3", {})
         if "config_kwargs" not in conf:
             # botocore keeps 10 connections by default, fewer than the reader's threads:
             # unless the user configured it, keep enough for them and the uploads.
             options["config_kwargs"] = {"max_pool_connections": S3_POOL_CONNECTIONS}
-    fs, path = fsspec.core.url_to_fs(url, **options)
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **options)
+    except TypeError:  # a filesystem that takes no such option
+        del options["use_listings_cache"]
+        fs, path = fsspec.core.url_to_fs(url, **options)
     return fs, path
 
 

@@ -840,3 +840,78 @@ def test_a_run_s_objects_are_fetched_at_once(mem, monkeypatch) -> None:
 
     monkeypatch.setattr(records, "open_read", open_read)
     assert steps_of(run) == list(range(8))
+
+
+LIVE_LOGGER = r"""
+import sys
+import tbwrite
+from tbwrite._sinks import remote
+remote.SEGMENT_UPLOADS = 4  # many segments while the readers read
+url, n = sys.argv[1], int(sys.argv[2])
+with tbwrite.SummaryWriter(url, flush_secs=0.05) as w:
+    for step in range(n):
+        w.add_scalar("loss", step / 2, step)
+        if step % 20 == 19:
+            w.flush()
+            print(step, flush=True)
+"""
+
+
+@pytest.mark.server
+@pytest.mark.timeout(300)
+def test_s3_live_run_read_and_followed_from_several_threads(moto_s3) -> None:
+    # Another process writes a run while two threads read it whole over and over and a
+    # third follows it: none of them may ever see an error from a stale listing, and what
+    # is read is a prefix of what was written, in order.
+    url = "s3://tbwrite/live-threads/run"
+    n = 1000
+    env = {**os.environ, **moto_s3.env}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE_LOGGER, url, str(n)], stdout=subprocess.PIPE, env=env
+    )
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_loop() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    runs = tbwrite.read_scalars(url)
+                except FileNotFoundError as err:
+                    if "no such file" in str(err) and not tbwrite.find_runs(url.rsplit("/", 1)[0]):
+                        continue  # the run does not exist yet
+                    raise
+                steps = [int(s) for tags in runs.values() for s in tags["loss"].steps]
+                assert steps == list(range(len(steps)))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    followed: list[int] = []
+
+    def follow() -> None:
+        try:
+            for rec in tbwrite.iter_events(url, follow=True, timeout=60, poll_interval=0.02):
+                if rec.event.HasField("summary"):
+                    followed.append(rec.event.step)
+                    if len(followed) == n:
+                        return
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    assert proc.stdout is not None
+    assert proc.stdout.readline()  # the run exists: its first flush is done
+    threads = [threading.Thread(target=read_loop) for _ in range(2)]
+    threads.append(threading.Thread(target=follow))
+    for t in threads:
+        t.start()
+    try:
+        assert proc.wait(timeout=240) == 0
+        threads[2].join(timeout=120)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        proc.kill()
+    assert errors == []
+    assert followed == list(range(n))
+    assert steps_of(url) == list(range(n))
