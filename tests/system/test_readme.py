@@ -123,3 +123,24 @@ def test_readme_opens_with_the_two_commands() -> None:
         "pip install -c tests/constraints.txt -e '.[test-core]' && python -m pytest tests/unit"
         in (readme)
     )
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor, as GitHub and MkDocs' toc make it for these headings."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_readme_links_reach_their_files_and_headings() -> None:
+    """The README is read on GitHub and PyPI, outside the docs build: its links to the docs
+    pages are checked here (those between pages, by ``mkdocs build --strict``)."""
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    local = [link for link in links if "://" not in link]
+    assert any(link.startswith("docs/") for link in local), links
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = ROOT / path
+        assert target.exists(), link
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
+            assert anchor in {_slug(h) for h in headings}, link
