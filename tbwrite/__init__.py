@@ -117,3 +117,4 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+"""tbwrite's version, as the package reports it."""

@@ -108,7 +108,8 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-README_START = "<!-- bench:start (python -m tbwrite bench --markdown README.md) -->"
+# The table of docs/speed.md lies between these two lines.
+README_START = "<!-- bench:start (python -m tbwrite bench --markdown docs/speed.md) -->"
 README_END = "<!-- bench:end -->"
 
 
@@ -124,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         "--markdown",
         nargs="?",
         const="-",
-        metavar="README",
-        help="print the figures as README's Markdown table; given a file, replace its table "
+        metavar="FILE",
+        help="print the figures as the Markdown table of docs/speed.md; given a file, replace "
+        "its table "
         f"(between {README_START!r} and {README_END!r}) instead",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -262,7 +264,7 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def markdown(fig: Figures) -> str:
-    """README's benchmark paragraph and table for ``fig``."""
+    """The benchmark paragraph and table of docs/speed.md for ``fig``."""
     peers = ", ".join(f"{w} {v}" for w, v in fig.versions.items() if w != "tbwrite")
     missing = "; ".join(f"{w} skipped: {why}" for w, why in fig.skipped.items())
     lines = [

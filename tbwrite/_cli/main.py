@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown",
         nargs="?",
         const="-",
-        metavar="README",
-        help="print README's Markdown table; given README.md, replace the table in it",
+        metavar="FILE",
+        help="print the Markdown table of docs/speed.md; given docs/speed.md, replace the "
+        "table in it",
     )
     bench.add_argument(
         "--jax",

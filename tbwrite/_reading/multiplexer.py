@@ -29,7 +29,8 @@ class EventMultiplexer:
 
     Args:
         run_path_map: ``{run name: path}`` to add at once.
-        size_guidance, purge_orphaned_data: passed to each accumulator.
+        size_guidance: passed to each accumulator.
+        purge_orphaned_data: passed to each accumulator.
         max_reload_threads: runs reloaded at once by :meth:`Reload` (default: 1 for local
             runs, 16 when any run is a store URL).
     """

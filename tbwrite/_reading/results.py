@@ -151,7 +151,8 @@ class Runs(dict):  # type: ignore[type-arg]
             title: a title over the figure.
             path: write the figure there (format from the suffix: png, svg, pdf, ...) with
                 the Agg canvas, without pyplot; without it the figure comes from pyplot.
-            figsize, dpi: the figure's size in inches and resolution.
+            figsize: the figure's size in inches.
+            dpi: the figure's resolution.
         """
         from .plot import plot_runs
 

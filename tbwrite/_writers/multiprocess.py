@@ -133,7 +133,8 @@ def process_writer(
             metrics that are already the same on every process once). ``"per_process"``:
             every process gets a writer on its own run ``<log_dir>/process_<index>``,
             zero-padded to the width of ``process_count - 1`` so that runs sort in order.
-        process_index, process_count: override the detection (see the module docstring).
+        process_index: overrides the detection (see the module docstring).
+        process_count: overrides the detection (see the module docstring).
         writer_kwargs: passed to ``SummaryWriter``.
 
     Each process's files carry its host, pid and a counter in their names, so processes never

@@ -2,8 +2,8 @@
 into two log dirs, decoded and compared value by value, method by method.
 
 Where they differ on purpose the test says so and checks the difference is exactly that
-(the README's table "Where tbwrite differs from PyTorch, on purpose" lists them):
-``add_text`` keeps its tag (PyTorch appends ``/text_summary``); ``add_hparams`` without
+(the table "Where tbwrite differs from PyTorch, on purpose" of docs/differences.md lists
+them): ``add_text`` keeps its tag (PyTorch appends ``/text_summary``); ``add_hparams`` without
 ``run_name`` writes the session into the run itself, and bool hparams are BOOL (PyTorch:
 numbers); PR curves are not capped at 127 thresholds. Runs only where torch is installed.
 """

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PATHS = ["tbwrite", "tests", "benchmarks", "scripts", "examples"]
+PATHS = ["tbwrite", "tests", "benchmarks", "scripts", "examples", "docs/griffe_sphinx_roles.py"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,12 @@
-"""Every Python block of README.md runs as written, in order, in one scratch directory.
+"""Every Python block of README.md, and of the docs pages (docs/*.md), runs as written.
 
-A block may use only what it defines itself or what an earlier block left on disk (the
-text around a block says what it stands for). The store examples (``s3://bucket/...``) run
-against a local S3-protocol server holding the bucket ``bucket``.
+The README's blocks run in order in one scratch directory; the docs pages' blocks run in
+order in another, page after page in the order of mkdocs.yml's ``nav``. A block may use only
+what it defines itself or what an earlier block left on disk (the text around a block says
+what it stands for: the reading examples read the runs the PyTorch and HParams examples
+wrote). The store examples (``s3://bucket/...``) run against a local S3-protocol server
+holding the bucket ``bucket``. Every block runs, the optional libraries' too: the test
+extra installs them all.
 """
 
 from __future__ import annotations
@@ -17,18 +21,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+_NAV_PAGE = re.compile(r"^\s*-\s+[^:\n]+:\s+(\S+\.md)\s*$", re.M)
 
 
-def _blocks() -> list[tuple[int, str]]:
-    text = (ROOT / "README.md").read_text()
-    return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in _BLOCK.finditer(text)]
+def _blocks(path: Path) -> list[tuple[str, str]]:
+    """``(file:line, code)`` of every Python block of ``path``, in order."""
+    text = path.read_text()
+    name = path.relative_to(ROOT)
+    return [
+        (f"{name}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1))
+        for m in _BLOCK.finditer(text)
+    ]
 
 
-BLOCKS = _blocks()
+def nav_pages() -> list[Path]:
+    """The docs pages in the order of mkdocs.yml's ``nav``."""
+    return [ROOT / "docs" / page for page in _NAV_PAGE.findall((ROOT / "mkdocs.yml").read_text())]
+
+
+README_BLOCKS = _blocks(ROOT / "README.md")
+DOCS_BLOCKS = [block for page in nav_pages() for block in _blocks(page)]
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory, moto_s3):
+def block_env(moto_s3):
     moto_s3.create_bucket("bucket")
     env = dict(os.environ)
     env.update(moto_s3.env)
@@ -36,19 +52,11 @@ def scratch(tmp_path_factory, moto_s3):
         os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
     )
     env.pop("KERAS_BACKEND", None)
-    return tmp_path_factory.mktemp("readme"), env
+    return env
 
 
-def test_readme_has_python_blocks() -> None:
-    assert len(BLOCKS) >= 9
-
-
-@pytest.mark.timeout(600)
-def test_blocks_run_as_written_in_order(scratch) -> None:
-    # One test, not one per block: the blocks build on each other's files, and under
-    # pytest-xdist separate tests may run in separate workers (each with its own scratch).
-    cwd, env = scratch
-    for line, code in BLOCKS:
+def _run_in_order(blocks: list[tuple[str, str]], cwd: Path, env: dict[str, str]) -> None:
+    for where, code in blocks:
         out = subprocess.run(
             [sys.executable, "-c", code],
             cwd=cwd,
@@ -57,7 +65,31 @@ def test_blocks_run_as_written_in_order(scratch) -> None:
             text=True,
             timeout=300,
         )
-        assert out.returncode == 0, f"README.md:{line} failed:\n{out.stderr[-3000:]}"
+        assert out.returncode == 0, f"{where} failed:\n{out.stderr[-3000:]}"
+
+
+def test_readme_and_docs_have_python_blocks() -> None:
+    assert len(README_BLOCKS) >= 1
+    assert len(DOCS_BLOCKS) >= 15
+    pages = {where.split(":")[0] for where, _ in DOCS_BLOCKS}
+    assert {"docs/switching.md", "docs/hparams.md", "docs/reading.md"} <= pages
+
+
+def test_every_docs_page_is_in_the_nav() -> None:
+    """A page left out of the nav would have its blocks left out here too."""
+    assert sorted(nav_pages()) == sorted((ROOT / "docs").glob("*.md"))
+
+
+# One test per document set, not one per block: the blocks build on each other's files,
+# and under pytest-xdist separate tests may run in separate workers.
+@pytest.mark.timeout(120)
+def test_readme_blocks_run_as_written_in_order(block_env, tmp_path) -> None:
+    _run_in_order(README_BLOCKS, tmp_path, block_env)
+
+
+@pytest.mark.timeout(900)
+def test_docs_blocks_run_as_written_in_order(block_env, tmp_path) -> None:
+    _run_in_order(DOCS_BLOCKS, tmp_path, block_env)
 
 
 def test_ci_runs_the_readme_test_command_once() -> None:
@@ -75,3 +107,40 @@ def test_ci_runs_the_readme_test_command_once() -> None:
     steps = [line for line in ci.splitlines() if line and not line.startswith("#")]
     runs = [line for line in steps if "pytest" in line or "readme_command" in line]
     assert runs == [pick, 'eval "$readme_command"', "python -m pytest -n auto -m package"], runs
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    """The first code block of the README is the two set-up commands, the demo's and the
+    tests', and the quick core check follows: what a person needs on the first screen."""
+    readme = (ROOT / "README.md").read_text()
+    first = re.search(r"^```sh\n(.*?)^```", readme, re.S | re.M)
+    assert first is not None
+    lines = first.group(1).splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("pip install . && python -m tbwrite demo")
+    assert lines[1].endswith('python -m pytest -n auto -m "not package and not stress"')
+    assert (
+        "pip install -c tests/constraints.txt -e '.[test-core]' && python -m pytest tests/unit"
+        in (readme)
+    )
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor, as GitHub and MkDocs' toc make it for these headings."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_readme_links_reach_their_files_and_headings() -> None:
+    """The README is read on GitHub and PyPI, outside the docs build: its links to the docs
+    pages are checked here (those between pages, by ``mkdocs build --strict``)."""
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    local = [link for link in links if "://" not in link]
+    assert any(link.startswith("docs/") for link in local), links
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = ROOT / path
+        assert target.exists(), link
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
+            assert anchor in {_slug(h) for h in headings}, link
