@@ -17,11 +17,11 @@ Writes one run of ``--flushes`` flushes of ``--per-flush`` scalars each (a 3-day
 
 Then, on each run: TensorBoard's Python loader (what ``tensorboard --load_fast=false``
 runs over ``s3://``: ``EventAccumulator(url).Reload()`` through TensorBoard's own S3 client)
-loading every point, and ``tbwrite.read_scalars(url)``. For each: seconds, requests and
-bytes downloaded; for the writers: objects left, PUT requests and bytes uploaded (HTTP
-included) over the bytes of the records. ``--live`` also times TensorBoard following the
-run from its start while it is written: the seconds from the writer's close until the
-follower has every point.
+loading every point, and ``tbwrite.read_scalars(url)``, each the best of ``--repeat``
+rounds over all the runs. For TensorBoard: seconds, requests and bytes downloaded; for the
+writers: objects left, PUT requests and bytes uploaded (HTTP included) over the bytes of
+the records. ``--live`` also times TensorBoard following the run from its start while it
+is written: the seconds from the writer's close until the follower has every point.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--writers", default="one,tbwrite,tensorboardx")
     parser.add_argument("--tbx-max", type=int, default=500)
     parser.add_argument("--live", action="store_true", help="also time a live TensorBoard")
-    parser.add_argument("--repeat", type=int, default=3, help="read_scalars: best of")
+    parser.add_argument("--repeat", type=int, default=3, help="readers: best of")
     parser.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard's loads")
     args = parser.parse_args()
 
@@ -188,7 +188,9 @@ def main() -> None:
             log_tbwrite(tmp, flushes, args.per_flush)
             record_bytes = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
             shutil.rmtree(tmp)
-            rows: dict[str, float] = {}
+            # Write every run first, then time the readers in rounds (each writer once per
+            # round, best of --repeat): a machine whose load changes hurts all of them alike.
+            runs: dict[str, dict[str, Any]] = {}
             for name in writers:
                 if name == "tensorboardx" and flushes > args.tbx_max:
                     print(f"{name:<13} (skipped: more than --tbx-max {args.tbx_max} flushes)")
@@ -201,30 +203,9 @@ def main() -> None:
                 WRITERS[kind](url, flushes, args.per_flush)
                 wrote = m.read()
                 objs = s3.objects(BUCKET, url[len(f"s3://{BUCKET}/") :] + "/")
-                up = wrote["up"] / record_bytes
-                line = f"{name:<13} {len(objs):8,} {wrote['puts']:6,} {up:9.1f}x "
-                if args.no_tensorboard:
-                    line += f"{'-':>9} {'-':>8} {'-':>10} "
-                else:
-                    m = Meter(s3, proxy)
-                    t0 = time.perf_counter()
-                    n = tensorboard_load(url)
-                    secs = time.perf_counter() - t0
-                    got = m.read()
-                    if n != points:
-                        print(f"WARNING: TensorBoard loaded {n} points of {points}")
-                    rows[name] = secs
-                    line += f"{secs:9.2f} {got['requests']:8,} {got['down'] / 1e6:10.2f} "
-                best = float("inf")
-                for _ in range(args.repeat):
-                    t0 = time.perf_counter()
-                    series = tbwrite.read_scalars(url)
-                    best = min(best, time.perf_counter() - t0)
-                if [len(s) for tags in series.values() for s in tags.values()] != [points]:
-                    print(f"WARNING: read_scalars returned {series}")
-                line += f"{best:14.3f}"
+                runs[name] = {"url": url, "objects": len(objs), **wrote, "tb": [], "rs": []}
                 if args.live and kind != "one":
-                    live_url = f"s3://{BUCKET}/{name}-{flushes}-live"
+                    live_url = f"{url}-live"
                     stop = threading.Event()
                     out: dict[str, float] = {}
                     t = threading.Thread(
@@ -235,16 +216,46 @@ def main() -> None:
                     closed = time.perf_counter()
                     stop.set()
                     t.join()
-                    line += f" {out['done'] - closed:13.2f}"
-                print(line)
+                    runs[name]["live"] = out["done"] - closed
                 remote.SEGMENT_BYTES, remote.SEGMENT_UPLOADS = defaults
-            if "one" in rows:
-                for name, secs in rows.items():
-                    if name != "one":
-                        print(
-                            f"  TensorBoard on {name}: {secs / rows['one']:.2f}x the time "
-                            "of one object"
-                        )
+            for _ in range(args.repeat):
+                for run in runs.values():
+                    if not args.no_tensorboard:
+                        m = Meter(s3, proxy)
+                        t0 = time.perf_counter()
+                        n = tensorboard_load(run["url"])
+                        run["tb"].append(time.perf_counter() - t0)
+                        run["tb_got"] = m.read()
+                        if n != points:
+                            print(f"WARNING: TensorBoard loaded {n} points of {points}")
+                    t0 = time.perf_counter()
+                    series = tbwrite.read_scalars(run["url"])
+                    run["rs"].append(time.perf_counter() - t0)
+                    if [len(s) for tags in series.values() for s in tags.values()] != [points]:
+                        print(f"WARNING: read_scalars returned {series}")
+            for name, run in runs.items():
+                line = (
+                    f"{name:<13} {run['objects']:8,} {run['puts']:6,} "
+                    f"{run['up'] / record_bytes:9.1f}x "
+                )
+                if args.no_tensorboard:
+                    line += f"{'-':>9} {'-':>8} {'-':>10} "
+                else:
+                    got = run["tb_got"]
+                    line += f"{min(run['tb']):9.2f} {got['requests']:8,} {got['down'] / 1e6:10.2f} "
+                line += f"{min(run['rs']):14.3f}"
+                if "live" in run:
+                    line += f" {run['live']:13.2f}"
+                print(line)
+            if "one" in runs:
+                one = runs["one"]
+                for name, run in runs.items():
+                    if name == "one":
+                        continue
+                    parts = [f"read_scalars {min(run['rs']) / min(one['rs']):.2f}x"]
+                    if not args.no_tensorboard:
+                        parts.insert(0, f"TensorBoard {min(run['tb']) / min(one['tb']):.2f}x")
+                    print(f"  {name} vs one object: " + ", ".join(parts))
         proxy.stop()
 
 
