@@ -4,8 +4,9 @@ Strategy: one daemon thread for the whole process keeps every writer's flush dea
 calls the writer's :meth:`~Flushable.timed_flush` when it passes; a writer on a slow sink
 (a store) is flushed on a thread of its own, so local writers never wait behind an upload.
 The thread, the ``atexit`` hook and the at-fork hook are registered when the first writer
-opens (:func:`track`), never at import. In a forked child every lock a writer takes is made
-anew (another thread may have held it at the fork); the layers above add theirs with
+opens (:func:`track`), never at import; in a process that ``multiprocessing`` forked (whose
+exit is ``os._exit``, without ``atexit``), the exit hook is one of its finalizers. In a
+forked child every lock a writer takes is made anew (another thread may have held it at the fork); the layers above add theirs with
 :func:`on_fork_in_child`. Writers are seen through :class:`Flushable`; the
 run layer above adds its own exit work with :func:`on_exit`, which runs before the last
 flush of every writer.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import weakref
@@ -144,6 +146,7 @@ _hooks_lock = threading.Lock()
 _hooks_registered = False
 _early_hook_registered = False
 _device_hook_registered = False
+_worker_hook_pid = 0  # the process whose multiprocessing exit runs _at_exit
 
 
 def _at_exit() -> None:
@@ -209,6 +212,23 @@ def _register_early_exit_hook() -> None:
         pass
 
 
+def _register_worker_exit_hook() -> None:
+    """In a process that ``multiprocessing`` started by fork (a ``Pool`` worker, a
+    ``Process``), flush at its exit, which is ``os._exit`` and runs no ``atexit`` hook:
+    ``multiprocessing`` runs its own finalizers there instead. Once per process; children
+    start with none (``multiprocessing`` clears them)."""
+    global _worker_hook_pid
+    if _worker_hook_pid == os.getpid() or "multiprocessing" not in sys.modules:
+        return
+    import multiprocessing
+    import multiprocessing.util
+
+    _worker_hook_pid = os.getpid()
+    if multiprocessing.parent_process() is None:
+        return  # the main process: atexit runs
+    multiprocessing.util.Finalize(None, _at_exit, exitpriority=100)
+
+
 def flush_before_device_exit() -> None:
     """Device values (JAX arrays) are being logged: flush at exit before the device
     runtime shuts down, while they can still be read.
@@ -233,6 +253,8 @@ def track(writer: Flushable) -> None:
         _register_hooks()
     if writer.slow and not _early_hook_registered:
         _register_early_exit_hook()
+    if _worker_hook_pid != os.getpid():
+        _register_worker_exit_hook()
     _live_writers.add(writer)
 
 

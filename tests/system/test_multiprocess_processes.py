@@ -83,3 +83,49 @@ def test_four_processes_one_s3_logdir(moto_s3, mode) -> None:
     check_four(logdir, mode)
     puts = moto_s3.puts(f"/tbwrite/four/{mode}/")
     assert len({p for p, _ in puts}) == len(puts), "an object was uploaded twice"
+
+
+# -- multiprocessing workers ---------------------------------------------------------------
+
+POOL = r"""
+import multiprocessing, os, sys
+
+def init(logdir):
+    global writer
+    import tbwrite
+    writer = tbwrite.SummaryWriter(os.path.join(logdir, f"worker_{os.getpid()}"))
+    writer.add_hparams({"pid": os.getpid()}, {"score": 0.0})
+
+def work(step):
+    writer.add_scalar("loss", float(step), step)  # left buffered: flush_secs=120
+    return step
+
+if __name__ == "__main__":
+    logdir, method, ending = sys.argv[1:]
+    with multiprocessing.get_context(method).Pool(2, initializer=init, initargs=(logdir,)) as pool:
+        pool.map(work, range(8), chunksize=1)
+        if ending == "close":
+            pool.close()
+            pool.join()
+    # ending "terminate": leaving the with block terminates the pool
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("ending", ["close", "terminate"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_pool_workers_write_what_they_logged(tmp_path, method, ending) -> None:
+    # A worker started by fork ends in os._exit, which runs no atexit hook: what it logged
+    # and left buffered is written all the same, and its session ends.
+    script = tmp_path / "pool_main.py"  # spawn and forkserver workers import it by path
+    script.write_text(POOL)
+    logdir = tmp_path / "logs"
+    subprocess.run(
+        [sys.executable, str(script), str(logdir), method, ending], check=True, timeout=100
+    )
+    runs = tbwrite.read_scalars(logdir)
+    steps = sorted(int(s) for run in runs.values() if "loss" in run for s in run["loss"].steps)
+    assert steps == list(range(8))
+    table = tbwrite.read_hparams(logdir)
+    assert len(table) >= 1
+    assert all(row.status in ("SUCCESS", "FAILURE") for row in table), table
