@@ -136,8 +136,10 @@ class BoostingRun:
         errors = []
         for writer in writers:
             try:
-                writer.set_status(status)
-                writer.close()
+                try:
+                    writer.set_status(status)
+                finally:
+                    writer.close()
             except Exception as err:  # close the others even so
                 errors.append(err)
         if errors:
