@@ -33,6 +33,7 @@ def _matplotlib() -> Any:
     try:
         import matplotlib
         import matplotlib.dates  # noqa: F401  (mpl.dates below)
+        import matplotlib.ticker  # noqa: F401  (mpl.ticker below)
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
             "plotting needs matplotlib, the 'plot' extra: pip install 'tbwrite[plot]'",
@@ -134,6 +135,19 @@ def _time_unit(seconds: float) -> tuple[str, float]:
     if seconds < 2 * 3600:
         return "min", 60.0
     return "h", 3600.0
+
+
+def _legend_outside(fig: Any, axes: list[Any], handles: list[Any]) -> None:
+    """The legend right of the panels, where it covers no data: a figure legend placed
+    outside the axes by the constrained layout (matplotlib 3.7+), else anchored right of
+    the top right panel."""
+    labels = [h.get_label() for h in handles]
+    try:
+        fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+    except ValueError:  # matplotlib < 3.7: no "outside" locations
+        right = max(axes, key=lambda ax: ax.get_position().x1)
+        right.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                     borderaxespad=0.0, fontsize="small")  # fmt: skip
 
 
 def plot_runs(
@@ -247,13 +261,16 @@ def plot_runs(
             locator = mpl.dates.AutoDateLocator()
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mpl.dates.ConciseDateFormatter(locator))
+        if x == "step":
+            # Steps are integers: no ticks between them (MaxNLocator's integer mode).
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     if panels == "per-tag":
-        # One legend by run, on the first panel, for the runs drawn anywhere.
+        # One legend by run, for the runs drawn anywhere.
         handles = [run_handles[r] for r in run_names if r in run_handles]
-        if handles:
-            axes[0].legend(handles=handles, fontsize="small")
-    elif run_handles:
-        axes[0].legend(fontsize="small")
+    else:
+        handles = axes[0].get_legend_handles_labels()[0]
+    if handles:
+        _legend_outside(fig, axes, handles)
     if title:
         fig.suptitle(_label(title))
     if path is not None:

@@ -1,10 +1,24 @@
 """What the gradient-boosting callbacks (XGBoost, LightGBM) share: one training as one run.
 
-Strategy: the training's run ``<log_dir>`` holds an HParams session whose hparams are the
-booster's parameters; every eval set gets the sub-run ``<log_dir>/<eval set name>`` with
-one scalar per metric (tag = the metric's name, step = the boosting round). TensorBoard's
-HParams table then shows each eval set's metrics as the columns ``<eval set>/<metric>``,
-moving as training goes, and the session's status is written once, when the run closes.
+Strategy: every eval set gets the sub-run ``<log_dir>/<eval set name>`` with one scalar per
+metric (tag = the metric's name, step = the boosting round), and that sub-run is also an
+HParams session: the booster's parameters plus ``eval_set`` (the eval set's name), its
+status written once, when the run closes. A training that evaluated nothing gets its
+session in ``<log_dir>`` itself, so its parameters and status still show.
+
+Why sessions per eval set and not one session in ``<log_dir>`` (TensorBoard 2.21's hparams
+plugin): a session is a run holding ``_hparams_/session_start_info``, and its metric
+``MetricName(group, tag)`` is read from the run ``os.path.join(session, group)``
+(``metrics.run_tag_from_session_and_metric``). Pointed at the training itself
+(``tensorboard --logdir <log_dir>``) that session is the run ``.``, whose sub-runs are named
+``valid``, not ``./valid``: no group can reach them, and metrics found without an experiment
+config get the group ``.`` there (``backend_context._compute_metric_names``), which reaches
+nothing either. An experiment config would fix only that case: TensorBoard uses the first one
+it finds for every session under its logdir, so beside other trainings it hides their
+parameters and metrics. A session whose own run holds its metrics, in a sub-run, is found
+the same way in both cases, with no experiment config: pointed at ``<log_dir>`` the sessions
+are ``train`` and ``valid``, pointed at its parent ``<run>/train`` and ``<run>/valid``; the
+metric columns are the metric names (``rmse``, ``l2``), shared by every training.
 
 Only public tbwrite API is used (``SummaryWriter`` and its methods).
 """
@@ -56,12 +70,17 @@ def run_name(eval_name: str) -> str:
     return name if name not in ("", ".", "..") else "_" + name
 
 
-class BoostingRun:
-    """One training's writers: the session's run and one sub-run per eval set.
+#: The hparam naming the eval set of a session (one session per eval set).
+EVAL_SET_HPARAM = "eval_set"
 
-    - :meth:`start` writes the session (its hparams) into ``log_dir``;
-    - :meth:`write` logs each (eval set, metric, value) at one step;
-    - :meth:`end` decides the status and closes every file; calling it again does nothing.
+
+class BoostingRun:
+    """One training's writers: one sub-run, and session, per eval set.
+
+    - :meth:`write` logs each (eval set, metric, value) at one step; an eval set's first
+      value opens its sub-run and writes its session (the hparams plus ``eval_set``);
+    - :meth:`end` decides the status and closes every file (a training with no eval set
+      gets its session in ``log_dir`` then); calling it again does nothing.
 
     A run not ended when the interpreter exits is ended then: FAILURE when the interpreter
     is exiting because of an uncaught exception, else ``status_at_exit``.
@@ -70,16 +89,20 @@ class BoostingRun:
     def __init__(self, log_dir: str, hparams: Mapping[str, HParamValue], status_at_exit: str):
         self.log_dir = log_dir
         self.status_at_exit = status_at_exit
+        self.hparams = dict(hparams)
         self._lock = threading.Lock()
-        self._writer = SummaryWriter(log_dir, max_queue=_MAX_QUEUE, flush_secs=_FLUSH_SECS)
         self._subruns: dict[str, SummaryWriter] = {}
         self._ended = False
-        try:
-            self._writer.add_hparams(dict(hparams))
-        except BaseException:
-            self._writer.close()
-            raise
         _register(self)
+
+    def _open(self, path: str, hparams: Mapping[str, HParamValue]) -> SummaryWriter:
+        writer = SummaryWriter(path, max_queue=_MAX_QUEUE, flush_secs=_FLUSH_SECS)
+        try:
+            writer.add_hparams(dict(hparams))
+        except BaseException:
+            writer.close()
+            raise
+        return writer
 
     def write(self, step: int, values: Iterable[tuple[str, str, float]]) -> None:
         """Log ``(eval set name, metric name, value)`` triples at ``step``."""
@@ -87,12 +110,12 @@ class BoostingRun:
             writer = self._subruns.get(eval_name)
             if writer is None:
                 path = os.path.join(self.log_dir, run_name(eval_name))
-                writer = SummaryWriter(path, max_queue=_MAX_QUEUE, flush_secs=_FLUSH_SECS)
-                self._subruns[eval_name] = writer
+                hparams = {**self.hparams, EVAL_SET_HPARAM: str(eval_name)}
+                writer = self._subruns[eval_name] = self._open(path, hparams)
             writer.add_scalar(metric, value, step)
 
     def flush(self) -> None:
-        for writer in (self._writer, *self._subruns.values()):
+        for writer in self._subruns.values():
             writer.flush()
 
     @property
@@ -100,21 +123,25 @@ class BoostingRun:
         return self._ended
 
     def end(self, status: str) -> None:
-        """Close every file, the session ending with ``status`` (``"success"`` or
+        """Close every file, each session ending with ``status`` (``"success"`` or
         ``"failure"``). Only the first call counts."""
         with self._lock:
             if self._ended:
                 return
             self._ended = True
         _open_runs.discard(self)
+        writers = list(self._subruns.values())
+        if not writers:  # nothing evaluated: the parameters and the status still show
+            writers.append(self._open(self.log_dir, self.hparams))
         errors = []
-        for writer in self._subruns.values():
+        for writer in writers:
             try:
-                writer.close()
-            except Exception as err:  # close the session's run even so
+                try:
+                    writer.set_status(status)
+                finally:
+                    writer.close()
+            except Exception as err:  # close the others even so
                 errors.append(err)
-        self._writer.set_status(status)
-        self._writer.close()
         if errors:
             raise errors[0]
 

@@ -1,8 +1,9 @@
 """A LightGBM callback writing TensorBoard files with tbwrite.
 
-One training is one run: ``<log_dir>`` holds an HParams session with the training's
-parameters, and every eval set gets the sub-run ``<log_dir>/<eval set name>`` with each of
-its metrics as a scalar per boosting round (tag = the metric's name, step = the round).
+One training is one run: every eval set gets the sub-run ``<log_dir>/<eval set name>`` with
+each of its metrics as a scalar per boosting round (tag = the metric's name, step = the
+round), and that sub-run is an HParams session with the training's parameters and
+``eval_set``.
 
 Usage::
 
@@ -45,12 +46,16 @@ class TensorBoardCallback:
       as the scalar ``<metric name>`` (``l2``, ``binary_logloss``, ``auc``, ...) at
       step = the boosting round, the same values as ``record_evaluation``. Under
       ``lgb.cv`` the mean as ``<metric>`` and the standard deviation as ``<metric>-stdv``.
-    - ``<log_dir>``: the HParams session, whose hparams are the training's parameters
-      (the ``params`` given to ``lgb.train``, as LightGBM hands them to callbacks): bool
-      and numbers as such, anything else as its text (a list of metrics as
-      ``"['l2', 'l1']"``). TensorBoard's HParams table shows the metrics as the columns
-      ``<eval set name>/<metric name>``, following training as it goes.
-    - The session's status, when the run closes: SUCCESS when training ends (all
+    - Each ``<log_dir>/<eval set name>`` is also an HParams session (a training that
+      evaluated nothing has its session in ``<log_dir>``), whose hparams are the
+      training's parameters (the ``params`` given to ``lgb.train``, as LightGBM hands them
+      to callbacks): bool and numbers as such, anything else as its text (a list of
+      metrics as ``"['l2', 'l1']"``), plus ``eval_set``: the eval set's name. TensorBoard's
+      HParams table has a row per eval set (``valid``, or ``<run>/valid`` when pointed at
+      the parent of ``log_dir``) whose metric columns are the metric names (``l2``,
+      ``l1``), following training as it goes; the ``eval_set`` filter keeps the rows of
+      one eval set.
+    - The sessions' status, when the run closes: SUCCESS when training ends (all
       rounds, or ``lightgbm.early_stopping``), FAILURE when an exception ends it.
 
     LightGBM tells callbacks neither that training stopped early (early stopping raises

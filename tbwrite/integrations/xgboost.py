@@ -1,10 +1,10 @@
 """An XGBoost training callback writing TensorBoard files with tbwrite.
 
-One training is one run: ``<log_dir>`` holds an HParams session with the booster's
-parameters, and every eval set gets the sub-run ``<log_dir>/<eval set name>`` with each of
-its metrics as a scalar per boosting round (tag = the metric's name, step = the round).
-The session ends SUCCESS when training ends, early stopping included, and FAILURE when it
-ends with an exception.
+One training is one run: every eval set gets the sub-run ``<log_dir>/<eval set name>`` with
+each of its metrics as a scalar per boosting round (tag = the metric's name, step = the
+round), and that sub-run is an HParams session with the booster's parameters and
+``eval_set``. The sessions end SUCCESS when training ends, early stopping included, and
+FAILURE when it ends with an exception.
 
 Usage::
 
@@ -45,15 +45,18 @@ class TensorBoardCallback(xgboost.callback.TrainingCallback):
       the same values as ``evals_result``. Under ``xgb.cv`` (whose eval log holds a mean
       and a standard deviation) the mean as ``<metric>`` and the deviation as
       ``<metric>-std``.
-    - ``<log_dir>``: the HParams session. Its hparams are ``params`` when given (the dict
-      passed to ``xgb.train``), else the booster's training parameters as its
-      configuration states them (``max_depth``, ``eta``, ``objective``, ``tree_method``,
-      ...; numbers as FLOAT64, texts as STRING, the metrics as ``eval_metric``).
-      TensorBoard's HParams table shows the metrics as the columns
-      ``<eval set name>/<metric name>``, following training as it goes.
-    - The session's status, when the run closes: SUCCESS when training returns (all
+    - Each ``<log_dir>/<eval set name>`` is also an HParams session (a training that
+      evaluated nothing has its session in ``<log_dir>``). Its hparams are ``params`` when
+      given (the dict passed to ``xgb.train``), else the booster's training parameters as
+      its configuration states them (``max_depth``, ``eta``, ``objective``,
+      ``tree_method``, ...; numbers as FLOAT64, texts as STRING, the metrics as
+      ``eval_metric``), plus ``eval_set``: the eval set's name. TensorBoard's HParams table
+      has a row per eval set (``valid``, or ``<run>/valid`` when pointed at the parent of
+      ``log_dir``) whose metric columns are the metric names (``rmse``, ``mae``), following
+      training as it goes; the ``eval_set`` filter keeps the rows of one eval set.
+    - The sessions' status, when the run closes: SUCCESS when training returns (all
       rounds, or stopped early by ``EarlyStopping`` or any callback); FAILURE when an
-      exception ends it. XGBoost calls no callback on an exception, so that session is
+      exception ends it. XGBoost calls no callback on an exception, so that run is
       closed by ``with callback:`` around training (at the end of the block), by
       :meth:`close`, by the next training with this callback, or at interpreter exit.
 

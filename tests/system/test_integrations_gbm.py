@@ -76,6 +76,25 @@ def _session(run_dir):
     return hparams, status
 
 
+def _sessions(run_dir):
+    """{eval set sub-run: (hparams, status)}: each eval set's sub-run is a session, with
+    the hparams ``eval_set`` = its name, and the training's own run holds none."""
+    run_dir = Path(run_dir)
+    assert "_hparams_/session_start_info" not in accumulator(run_dir).Tags()["tensors"]
+    out = {d.name: _session(d) for d in sorted(run_dir.iterdir()) if d.is_dir()}
+    assert out, f"no eval set sub-run in {run_dir}"
+    for name, (hparams, _) in out.items():
+        assert hparams["eval_set"] == name
+    return out
+
+
+def _status(run_dir):
+    """The status all of a training's sessions ended with (None: not ended)."""
+    statuses = {status for _, status in _sessions(run_dir).values()}
+    assert len(statuses) == 1, statuses
+    return statuses.pop()
+
+
 def _scalars(run_dir):
     """{tag: [(step, value)]} of one run, read by TensorBoard."""
     acc = accumulator(run_dir)
@@ -187,8 +206,8 @@ def test_xgboost_eval_sets_early_stopping_and_config_params(xgb_root):
     rounds = len(results["valid"]["rmse"])
     assert rounds < 500 and reported["early"]["best_iteration"] == rounds - 6  # stopped early
     _assert_matches(root / "early", results)
-    hparams, status = _session(root / "early")
-    assert status == "SUCCESS"
+    assert _status(root / "early") == "SUCCESS"
+    hparams = _sessions(root / "early")["valid"][0]
     # read from the booster's configuration, float32 values as they were set
     assert hparams["eta"] == 0.3 and hparams["max_depth"] == 6.0 and hparams["seed"] == 1.0
     assert hparams["objective"] == "reg:squarederror"
@@ -198,13 +217,16 @@ def test_xgboost_eval_sets_early_stopping_and_config_params(xgb_root):
 def test_xgboost_sklearn_api_and_given_params(xgb_root):
     root, reported = xgb_root
     _assert_matches(root / "sklearn", reported["sklearn"]["results"])
-    assert _session(root / "sklearn") == ({"n_estimators": 20.0, "tag": "None"}, "SUCCESS")
+    assert _sessions(root / "sklearn") == {
+        name: ({"n_estimators": 20.0, "tag": "None", "eval_set": name}, "SUCCESS")
+        for name in ("validation_0", "validation_1")
+    }
 
 
 def test_xgboost_exception_mid_training_is_failure(xgb_root):
     root, reported = xgb_root
     assert reported["raised"] == "boom"
-    assert _session(root / "raised")[1] == "FAILURE"
+    assert _status(root / "raised") == "FAILURE"
     assert [s for s, _ in _scalars(root / "raised" / "train")["rmse"]] == [0, 1, 2, 3]
 
 
@@ -220,7 +242,9 @@ def test_xgboost_cv_mean_and_std(xgb_root):
         np.testing.assert_allclose(
             _values(scalars["rmse-std"]), cv[f"{eval_name}-rmse-std"], rtol=1e-6
         )
-    assert _session(root / "cv") == ({"max_depth": 3.0}, "SUCCESS")
+    assert _sessions(root / "cv") == {
+        name: ({"max_depth": 3.0, "eval_set": name}, "SUCCESS") for name in ("test", "train")
+    }
 
 
 def test_xgboost_uncaught_exception_is_failure_at_exit(tmp_path):
@@ -238,7 +262,9 @@ def test_xgboost_uncaught_exception_is_failure_at_exit(tmp_path):
     )
     proc = _child(code, tmp_path / "run", check=False)
     assert proc.returncode != 0 and "boom" in proc.stderr
+    # no round evaluated: the session is the training's own run
     assert _session(tmp_path / "run")[1] == "FAILURE"
+    assert [p.name for p in (tmp_path / "run").iterdir() if p.is_dir()] == []
 
 
 def test_xgboost_callback_copies_and_checks_arguments(xgb_root):
@@ -281,7 +307,7 @@ def _lightgbm_runs(root):
             valid_names=["train", "valid"],
             callbacks=[cb, lgb.record_evaluation(results), lgb.early_stopping(5, verbose=False)],
         )  # fmt: skip
-        out["status_inside_with"] = _session(root / "early")[1]
+        out["status_inside_with"] = _status(root / "early")
     out["early"] = {"results": results, "best_iteration": booster.best_iteration}
 
     # all rounds: the callback closes the run itself
@@ -292,7 +318,7 @@ def _lightgbm_runs(root):
         params, dtrain, num_boost_round=12, valid_sets=[dtrain, dvalid],
         valid_names=["train", "valid"], callbacks=[cb, lgb.record_evaluation(results)],
     )  # fmt: skip
-    out["all"] = {"results": results, "status_after_train": _session(root / "all")[1]}
+    out["all"] = {"results": results, "status_after_train": _status(root / "all")}
 
     # an exception mid-training
     def boom(env):
@@ -348,8 +374,8 @@ def test_lightgbm_early_stopping_in_with_block_is_success(lgb_root):
     rounds = len(results["valid"]["l2"])
     assert rounds < 500 and reported["early"]["best_iteration"] == rounds - 5
     _assert_matches(root / "early", results)
-    hparams, status = _session(root / "early")
-    assert status == "SUCCESS"
+    assert _status(root / "early") == "SUCCESS"
+    hparams = _sessions(root / "early")["train"][0]
     assert hparams["objective"] == "regression" and hparams["learning_rate"] == 0.3
     assert hparams["metric"] == "['l2', 'l1']" and hparams["num_iterations"] == 500.0
 
@@ -363,19 +389,19 @@ def test_lightgbm_all_rounds_closes_itself(lgb_root):
 def test_lightgbm_exception_mid_training_is_failure(lgb_root):
     root, reported = lgb_root
     assert reported["raised"] == "boom"
-    assert _session(root / "raised")[1] == "FAILURE"
+    assert _status(root / "raised") == "FAILURE"
     assert [s for s, _ in _scalars(root / "raised" / "train")["l2"]] == [0, 1, 2, 3]
 
 
 def test_lightgbm_sklearn_api_and_cv(lgb_root):
     root, reported = lgb_root
     _assert_matches(root / "sklearn", reported["sklearn"]["results"])
-    assert _session(root / "sklearn")[1] == "SUCCESS"
+    assert _status(root / "sklearn") == "SUCCESS"
     scalars = _scalars(root / "cv" / "valid")
     cv = reported["cv"]
     np.testing.assert_allclose([v for _, v in scalars["l2"]], cv["valid l2-mean"], rtol=1e-6)
     np.testing.assert_allclose([v for _, v in scalars["l2-stdv"]], cv["valid l2-stdv"], rtol=1e-6)
-    assert _session(root / "cv")[1] == "SUCCESS"
+    assert _status(root / "cv") == "SUCCESS"
 
 
 LGB_EXIT = """
@@ -398,7 +424,7 @@ assert b.best_iteration < 400
 def test_lightgbm_early_stopping_without_with_is_success_at_exit(tmp_path):
     _need("lightgbm")
     _child(LGB_EXIT, tmp_path / "run", "stop")
-    assert _session(tmp_path / "run")[1] == "SUCCESS"
+    assert _status(tmp_path / "run") == "SUCCESS"
     assert "l2" in _scalars(tmp_path / "run" / "valid_0")
 
 
@@ -406,7 +432,7 @@ def test_lightgbm_uncaught_exception_is_failure_at_exit(tmp_path):
     _need("lightgbm")
     proc = _child(LGB_EXIT, tmp_path / "run", "raise", check=False)
     assert proc.returncode != 0 and "boom" in proc.stderr
-    assert _session(tmp_path / "run")[1] == "FAILURE"
+    assert _status(tmp_path / "run") == "FAILURE"
     assert [s for s, _ in _scalars(tmp_path / "run" / "valid_0")["l2"]] == [0, 1, 2]
 
 
@@ -427,38 +453,81 @@ def test_lightgbm_callback_checks_arguments(tmp_path):
 # -- what a live TensorBoard shows ----------------------------------------------------------
 
 
-@pytest.mark.server
-@pytest.mark.parametrize("load_fast", [True, False], ids=["load_fast=true", "load_fast=false"])
-def test_hparams_table_shows_eval_set_metrics_as_columns(gbm_root, xgb_root, lgb_root, tb_server,
-                                                         load_fast):  # fmt: skip
-    """Each training is a session; its columns are ``<eval set>/<metric>`` with the last
-    round's value; the statuses are those written."""
-    tb = tb_server(gbm_root, load_fast=load_fast)
-    sessions = {"xgb/early", "xgb/sklearn", "xgb/raised", "xgb/cv",
-                "lgb/early", "lgb/all", "lgb/raised", "lgb/sklearn", "lgb/cv"}  # fmt: skip
+LOADERS = [pytest.param(True, id="load_fast=true"), pytest.param(False, id="load_fast=false")]
+
+
+def _table(tb, sessions):
+    """(metric columns as {(group, tag)}, {session name: session}) of the HParams table,
+    once it lists exactly ``sessions``, each with a value in every column it has data for."""
 
     def ready():
         exp = tb.hparams_experiment()
         groups = tb.hparams_session_groups(experiment=exp).get("sessionGroups", [])
         found = {g["sessions"][0]["name"]: g["sessions"][0] for g in groups}
-        return (exp, found) if set(found) == sessions else None
+        if set(found) != set(sessions) or not all(s["metricValues"] for s in found.values()):
+            return None
+        return {(m["name"]["group"], m["name"]["tag"]) for m in exp["metricInfos"]}, found
 
-    exp, found = tb.wait_for(ready, timeout=40.0, what="the 9 sessions")
-    columns = {(m["name"].get("group", ""), m["name"]["tag"]) for m in exp["metricInfos"]}
-    expected = {("valid", "rmse"), ("valid", "mae"), ("valid", "l2"), ("valid", "l1"),
-                ("validation_1", "rmse"), ("holdout", "l2"), ("valid", "l2-stdv")}  # fmt: skip
-    assert expected <= columns
-    statuses = {name: s["status"] for name, s in found.items()}
-    assert statuses == {
-        name: "STATUS_FAILURE" if name.endswith("raised") else "STATUS_SUCCESS" for name in sessions
+    return tb.wait_for(ready, timeout=60.0, what=f"the sessions {sorted(sessions)}")
+
+
+def _metric_values(session):
+    return {m["name"]["tag"]: m["value"] for m in session["metricValues"]}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("load_fast", LOADERS)
+@pytest.mark.parametrize("lib", ["xgb", "lgb"])
+def test_hparams_table_pointed_at_the_run_itself(request, tb_server, lib, load_fast):
+    """``tensorboard --logdir <log_dir>``: a row per eval set (``train``, ``valid``), the
+    metric columns named by the metric (group ""), holding the last round's values.
+
+    (One session in ``<log_dir>`` would be the run ``.``, from which TensorBoard reaches no
+    sub-run: ``os.path.join(".", "valid")`` is not the run ``valid``.)"""
+    root, reported = request.getfixturevalue(f"{lib}_root")
+    results = reported["early"]["results"]
+    tb = tb_server(root / "early", load_fast=load_fast)
+    columns, found = _table(tb, {"train", "valid"})
+    metrics = sorted(results["valid"])
+    # group "": TensorBoard's table names the column by the tag alone
+    assert columns == {("", m) for m in metrics}
+    for name, session in found.items():
+        assert session["status"] == "STATUS_SUCCESS"
+        assert _metric_values(session) == pytest.approx(
+            {m: results[name][m][-1] for m in metrics}, rel=1e-6
+        )
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("load_fast", LOADERS)
+def test_hparams_table_pointed_at_the_parent(gbm_root, xgb_root, lgb_root, tb_server,
+                                             load_fast):  # fmt: skip
+    """``tensorboard --logdir <parent>`` of many trainings, XGBoost's and LightGBM's mixed:
+    a row ``<run>/<eval set>`` per eval set with the statuses written; one column per
+    metric name (six here, not one per eval set and metric), with the last round's value."""
+    tb = tb_server(gbm_root, load_fast=load_fast)
+    evals = {
+        "xgb/early": ["train", "valid"],
+        "xgb/sklearn": ["validation_0", "validation_1"],
+        "xgb/raised": ["train"],
+        "xgb/cv": ["test", "train"],
+        "lgb/early": ["train", "valid"],
+        "lgb/all": ["train", "valid"],
+        "lgb/raised": ["train"],
+        "lgb/sklearn": ["holdout"],
+        "lgb/cv": ["valid"],
     }
+    sessions = {f"{run}/{name}": run for run, names in evals.items() for name in names}
+    columns, found = _table(tb, set(sessions))
+    assert columns == {("", m) for m in ["rmse", "mae", "rmse-std", "l2", "l1", "l2-stdv"]}
+    for name, session in found.items():
+        expected = "STATUS_FAILURE" if sessions[name].endswith("raised") else "STATUS_SUCCESS"
+        assert session["status"] == expected, name
     for lib, metric in (("xgb", "rmse"), ("lgb", "l2")):
         results = (xgb_root if lib == "xgb" else lgb_root)[1]["early"]["results"]
-        values = {
-            (m["name"].get("group"), m["name"]["tag"]): m["value"]
-            for m in found[f"{lib}/early"]["metricValues"]
-        }
-        assert values[("valid", metric)] == pytest.approx(results["valid"][metric][-1], rel=1e-6)
+        for eval_name in ("train", "valid"):
+            got = _metric_values(found[f"{lib}/early/{eval_name}"])[metric]
+            assert got == pytest.approx(results[eval_name][metric][-1], rel=1e-6)
 
 
 def test_parameter_values_and_eval_names():

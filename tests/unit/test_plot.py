@@ -80,6 +80,11 @@ def near(img, rgb, row, col, radius=3):
     return bool(colour_mask(window, rgb).any())
 
 
+def legend_texts(fig):
+    (legend,) = fig.legends
+    return [t.get_text() for t in legend.get_texts()]
+
+
 # -- the figure ------------------------------------------------------------------------------
 
 
@@ -105,9 +110,9 @@ def test_per_tag_png(runs, tmp_path) -> None:
     assert colour_mask(img[rows, cols], C1).sum() == 0
     rows, cols = panel_box(fig, loss, img)
     assert colour_mask(img[rows, cols], C1).sum() > 50
-    # One legend, by run, on the first panel.
-    assert [t.get_text() for t in loss.get_legend().get_texts()] == ["a", "b"]
-    assert acc.get_legend() is None
+    # One legend, by run, for the figure; none on a panel.
+    assert legend_texts(fig) == ["a", "b"]
+    assert [ax.get_legend() for ax in fig.axes] == [None, None, None]
     # The data drawn are the series, in order.
     a_loss = [line for line in loss.get_lines() if line.get_label() == "a"][0]
     np.testing.assert_array_equal(a_loss.get_xdata(), runs["a"]["loss"].steps)
@@ -121,14 +126,56 @@ def test_shared_panel_log_scale_and_patterns(runs, tmp_path) -> None:
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
     assert ax.get_ylabel() == "loss"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["b"]
+    assert legend_texts(fig) == ["b"]
     img = read_png(out)
     # 10 ** (-step / 10) is a straight line on a log axis: its middle point is drawn where
     # the log scale puts it (on a linear axis it would be near the bottom).
     assert near(img, C0, *pixel_of(ax, img, 25, 10.0**-2.5))
     fig2 = runs.plot(["loss", "acc"], panels="shared", path=tmp_path / "s2.png")
-    labels = [t.get_text() for t in fig2.axes[0].get_legend().get_texts()]
-    assert labels == ["a: loss", "a: acc", "b: loss", "b: acc"]
+    assert legend_texts(fig2) == ["a: loss", "a: acc", "b: loss", "b: acc"]
+
+
+@needs_matplotlib
+@pytest.mark.parametrize("panels", ["per-tag", "shared"])
+@pytest.mark.parametrize("n_steps", [2, 4, 7, 50])
+def test_integer_steps_get_integer_ticks(tmp_path, panels, n_steps) -> None:
+    # matplotlib's default locator puts ticks at 0.5, 1.5, ... for a few steps
+    with tbwrite.SummaryWriter(tmp_path / "r") as w:
+        for step in range(n_steps):
+            w.add_scalar("loss", 1.0 / (step + 1), step)
+            w.add_scalar("acc", step / n_steps, step)
+    fig = tbwrite.read_scalars(tmp_path).plot(panels=panels, path=tmp_path / "f.png")
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert len(ticks) >= 2
+        assert all(float(t).is_integer() for t in ticks), ticks
+
+
+@needs_matplotlib
+@pytest.mark.parametrize("panels", ["per-tag", "shared"])
+def test_legend_covers_no_data(tmp_path, panels) -> None:
+    # Lines that fill each panel from corner to corner, and in every corner: a legend inside
+    # any panel would cover some of them.
+    with tbwrite.SummaryWriter(tmp_path / "up") as w:
+        for step in range(20):
+            w.add_scalar("a", step, step)
+            w.add_scalar("b", -step, step)
+    with tbwrite.SummaryWriter(tmp_path / "down") as w:
+        for step in range(20):
+            w.add_scalar("a", 19 - step, step)
+            w.add_scalar("b", step - 19, step)
+    fig = tbwrite.read_scalars(tmp_path).plot(panels=panels, path=tmp_path / "f.png")
+    (legend,) = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert [t.get_text() for t in legend.get_texts()] == (
+        ["down", "up"] if panels == "per-tag" else ["down: a", "down: b", "up: a", "up: b"]
+    )
+    box = legend.get_window_extent()
+    width, height = fig.get_size_inches() * fig.dpi
+    # in the figure, and clear of every panel's plotting area
+    assert 0 <= box.x0 < box.x1 <= width and 0 <= box.y0 < box.y1 <= height
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent()), (box, ax.get_window_extent())
 
 
 def reference_smoothing(values, w):
