@@ -319,16 +319,17 @@ class SummaryWriter:
 
         step = as_step(step, "step")
         metas = {} if metadata is None else _check_mapping(metadata, "metadata")
-        built = [
-            (check_tag(k, "values key"), v) for k, v in _check_mapping(values, "values").items()
-        ]
-        # Every value and its metadata are checked before any is written.
-        for tag, value in built:
+        # Every value and its metadata are checked before any is written. Metadata bytes
+        # that are not a SummaryMetadata are kept as TensorFlow keeps them (with a warning).
+        prepared = []
+        for key, value in _check_mapping(values, "values").items():
+            tag = check_tag(key, "values key")
             tensor_proto(value, f"values[{tag!r}]")
-            if metas.get(tag) is not None:
-                metadata_proto(metas[tag], f"metadata[{tag!r}]")
-        for tag, value in built:
-            md = metas.get(tag)
+            md = metas.get(key)
+            if md is not None:
+                md = metadata_proto(md, f"metadata[{tag!r}]")
+            prepared.append((tag, value, md))
+        for tag, value, md in prepared:
             self._writer.run.write("tensor", tag, value, md, step=step)
 
     def flush(self) -> None:
