@@ -76,9 +76,7 @@ def metadata_proto(metadata: Any, name: str = "metadata") -> summary_pb2.Summary
             return summary_pb2.SummaryMetadata.FromString(_whole_fields(data))
         except DecodeError:
             return summary_pb2.SummaryMetadata()
-    raise TypeError(
-        f"{name} must be a SummaryMetadata message or its bytes, got {metadata!r:.80}"
-    )
+    raise TypeError(f"{name} must be a SummaryMetadata message or its bytes, got {metadata!r:.80}")
 
 
 def _whole_fields(data: bytes) -> bytes:

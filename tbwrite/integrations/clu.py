@@ -67,6 +67,8 @@ def _register_with_clu() -> None:
             _registered = True
 
 
+_VIDEO_FPS = 4  # add_video's default: clu's writers give no frame rate
+
 _MAX_CHANNELS = 65535  # a WAV file's channel count field is 16 bits
 
 
@@ -221,7 +223,12 @@ class SummaryWriter:
                     stacklevel=2,
                 )
             return
+        from .._summaries import av as _av
+
+        # Every video is checked and encoded before any is written.
+        prepared = []
         for key, value in _check_mapping(videos, "videos").items():
+            tag = check_tag(key, "videos key")
             arr = np.asarray(value)
             if arr.ndim == 4:
                 arr = arr[None]
@@ -230,7 +237,18 @@ class SummaryWriter:
                     f"videos[{key!r}] must have shape [N, T, H, W, C] or "
                     f"[T, H, W, C], got {arr.shape}"
                 )
-            self._writer.add_video(key, arr.transpose(0, 1, 4, 2, 3), step)
+            try:
+                frames = _av.video_frames(arr.transpose(0, 1, 4, 2, 3))
+                gif = _av.gif_encode(frames, _VIDEO_FPS)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"videos[{key!r}]: {err}") from err
+            prepared.append((tag, frames[0], gif))
+        wall_time = time.time()
+        for tag, first, gif in prepared:  # a Summary.Image holding the GIF, as add_video
+            height, width, channels = first.shape
+            self._writer.run.write(
+                "legacy_image", tag, gif, height, width, channels, step=step, wall_time=wall_time
+            )
 
     def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
         import numpy as np
@@ -259,8 +277,19 @@ class SummaryWriter:
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         step = as_step(step, "step")
+        # Every text is checked before any is written.
+        prepared = []
         for key, value in _check_mapping(texts, "texts").items():
-            self._writer.add_text(key, value, step)
+            tag = check_tag(key, "texts key")
+            if not isinstance(value, str):
+                raise TypeError(f"texts[{key!r}] must be a str, got {value!r:.80}")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise ValueError(f"texts[{key!r}] must be encodable as UTF-8: {err}") from None
+            prepared.append((tag, value))
+        for tag, value in prepared:
+            self._writer.run.write("text", tag, value, step=step)
 
     def write_histograms(
         self,
@@ -297,16 +326,37 @@ class SummaryWriter:
     ) -> None:
         import numpy as np
 
+        from .._summaries import mesh as _mesh
+
         step = as_step(step, "step")
         colors = {} if point_colors is None else _check_mapping(point_colors, "point_colors")
-        for key, value in _check_mapping(point_clouds, "point_clouds").items():
+        clouds = _check_mapping(point_clouds, "point_clouds")
+        try:
+            config = _mesh.mesh_config(dict(configs) if configs else None)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"configs: {err}") from err
+        # Every cloud is checked before any is written.
+        prepared = []
+        for key, value in clouds.items():
+            tag = check_tag(key, "point_clouds key")
             points = np.asarray(value)
             color = colors.get(key)
             if points.ndim == 2:
                 points = points[None]
                 color = None if color is None else np.asarray(color)[None]
-            config = dict(configs) if configs else None
-            self._writer.add_mesh(key, points, colors=color, config_dict=config, global_step=step)
+            try:
+                parts = _mesh.mesh_parts(points, color, None)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"point_clouds[{key!r}] / point_colors: {err}") from err
+            components = _mesh.mesh_components([part for _, part, _ in parts])
+            prepared.append((tag, parts, components))
+        wall_time = time.time()
+        for tag, parts, components in prepared:
+            for _, part, arr in parts:
+                self._writer.run.write(
+                    "mesh", tag, part, arr, components, config,
+                    step=step, wall_time=wall_time, key=_mesh.mesh_tag(tag, part),
+                )  # fmt: skip
 
     def write_summaries(
         self,
