@@ -38,7 +38,17 @@ def inputs() -> dict[str, object]:
         "audio": np.array([[[0.5, -0.5], [1.0, -1.0], [0.25, 0.1], [-0.3, 0.0]]], np.float32),
         "constant": np.full(10, 3.0, dtype=np.float32),
         "normal": np.linspace(-2.0, 3.0, 50, dtype=np.float32),
-    }
+        "text": "**bold** and `code`",
+        "raw": np.arange(6, dtype=np.int32).reshape(2, 3),
+        # a SummaryMetadata: plugin_data {plugin_name: "custom" content: "\x01"}
+        "raw_metadata": b"\n\x0b\n\x06custom\x12\x01\x01",
+        # clu's write_hparams flattens this (clu.internal.utils.flatten_dict) into
+        # "hparams_flat", which it hands to hp.hparams.
+        "hparams": {"lr": 0.1, "model": {"width": 3, "act": "relu"}, "layers": [8, 4],
+                    "flag": True, "none": None},
+        "hparams_flat": {"lr": 0.1, "model.width": 3, "model.act": "relu", "layers.0": 8,
+                         "layers.1": 4, "flag": True, "none": ""},
+    }  # fmt: skip
 
 
 KERAS_EPOCHS = 2
@@ -130,6 +140,7 @@ def write_keras(out: str) -> None:
 
 def main() -> int:
     import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
 
     out = os.path.join(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/tf", "tf_summary")
     shutil.rmtree(out, ignore_errors=True)
@@ -142,6 +153,9 @@ def main() -> int:
         tf.summary.audio("audio", data["audio"], sample_rate=8000, step=3)
         tf.summary.histogram("constant", data["constant"], step=3)
         tf.summary.histogram("normal", data["normal"], step=3)
+        tf.summary.text("text", data["text"], step=3)
+        tf.summary.write("raw", data["raw"], step=3, metadata=data["raw_metadata"])
+        hp.hparams(data["hparams_flat"])
     writer.close()
     print(f"wrote {out}: {os.listdir(out)}")
     write_keras(os.path.dirname(out))

@@ -41,6 +41,7 @@ def tensor_proto(value: Any, name: str) -> tensor_pb2.TensorProto:
             raise TypeError(f"{name} has dtype {arr.dtype}, which tbwrite cannot write as a tensor")
         content = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
         tensor = tensor_pb2.TensorProto(dtype=dtype, tensor_content=content)
+    tensor.tensor_shape.SetInParent()  # present for a scalar too, as TensorFlow writes it
     for size in arr.shape:
         tensor.tensor_shape.dim.add(size=size)
     return tensor

@@ -78,6 +78,13 @@ def _check_mapping(value: Any, name: str) -> Mapping[str, Any]:
     return value
 
 
+def _text_metadata() -> Any:
+    from .._proto import summary_pb2
+    from .._format.plugin_names import PLUGIN_TEXT
+
+    return summary_pb2.SummaryMetadata(plugin_data={"plugin_name": PLUGIN_TEXT})
+
+
 class SummaryWriter:
     """A clu ``MetricWriter`` writing TensorBoard event files into ``logdir``.
 
@@ -288,8 +295,11 @@ class SummaryWriter:
             except UnicodeEncodeError as err:
                 raise ValueError(f"texts[{key!r}] must be encodable as UTF-8: {err}") from None
             prepared.append((tag, value))
+        # tf.summary.text's form: a rank-0 string tensor, the text plugin's metadata without
+        # a data class (TensorBoard reads it as a tensor).
+        metadata = _text_metadata()
         for tag, value in prepared:
-            self._writer.run.write("text", tag, value, step=step)
+            self._writer.run.write("tensor", tag, value, metadata, step=step)
 
     def write_histograms(
         self,
@@ -314,7 +324,19 @@ class SummaryWriter:
             self._writer.run.write("histogram", tag, counts, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
-        self._writer.write_hparams(hparams)
+        """Flattened as clu does (:func:`flatten_hparams`), written as ``hp.hparams`` writes
+        them, session group name included (runs with the same hyperparameters form one group
+        in TensorBoard's HParams dashboard, as clu's do); the session ends at :meth:`close`."""
+        from .._format.wire import summary_record
+        from .._summaries import hparams as h
+        from .._summaries import tf_rules
+        from .._summaries.hparam_values import config_hparams, flatten
+
+        values = config_hparams(hparams)
+        group = tf_rules.hparams_group_name(flatten(hparams), values)
+        run = self._writer.run
+        start = h.session_start_summary(values, run.start_time, group)
+        run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice
 
     def write_pointcloud(
         self,
