@@ -62,6 +62,8 @@ KERAS_RUNS: dict[str, dict[str, Any]] = {
     "every2": {"update_freq": 2},
     "every3": {"update_freq": 3},
     "embeddings": {"embeddings_freq": 1},
+    # timings: compared by tag and step only
+    "steps": {"write_steps_per_second": True, "update_freq": 2},
 }
 
 

@@ -457,7 +457,8 @@ def test_keras_same_runs_as_keras_own_callback(keras_vs_tf):
 @pytest.mark.parametrize(
     "run",
     ["batch/train", "batch/validation", "epoch/train", "epoch/validation", "every2/train",
-     "every2/validation", "every3/train", "every3/validation", "embeddings/train"],
+     "every2/validation", "every3/train", "every3/validation", "embeddings/train",
+     "steps/train", "steps/validation"],
 )  # fmt: skip
 def test_keras_same_tags_steps_values_as_keras_own_callback(keras_vs_tf, run):
     pytest.importorskip("PIL")
@@ -473,7 +474,9 @@ def test_keras_same_tags_steps_values_as_keras_own_callback(keras_vs_tf, run):
         assert ours[tag][:2] == (plugin, steps), tag
         for a, b in zip(ours[tag][2], values):
             assert (a.dtype, a.shape) == (b.dtype, b.shape), tag
-            if plugin == "images":  # width, height, then one PNG per sample (at most 3)
+            if tag.endswith("steps_per_second"):  # a timing: its own on each side
+                assert a.shape == () and a > 0, tag
+            elif plugin == "images":  # width, height, then one PNG per sample (at most 3)
                 assert list(a[:2]) == list(b[:2]), tag
                 for pa, pb in zip(_png_pixels(a), _png_pixels(b), strict=True):
                     np.testing.assert_array_equal(pa, pb)
