@@ -79,8 +79,8 @@ def _check_mapping(value: Any, name: str) -> Mapping[str, Any]:
 
 
 def _text_metadata() -> Any:
-    from .._proto import summary_pb2
     from .._format.plugin_names import PLUGIN_TEXT
+    from .._proto import summary_pb2
 
     return summary_pb2.SummaryMetadata(plugin_data={"plugin_name": PLUGIN_TEXT})
 
