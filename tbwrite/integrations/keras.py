@@ -16,7 +16,9 @@ rank-0 float32 tensor with the scalars plugin's metadata), so readers file them 
   (``epoch_loss``, ...) at step = the epoch, and after every evaluation (``fit``'s
   validation, ``model.evaluate``) ``evaluation_<metric>_vs_iterations`` at step = the
   optimizer's iteration count (always: Keras, with ``update_freq`` = N > 1, writes it
-  only when the evaluation's global batch count is a multiple of N);
+  only when the evaluation batches counted so far are a multiple of N, and the epoch's
+  summaries only when the epoch's last batch number is, a side effect of the
+  ``tf.summary.record_if`` it sets for its batch summaries);
 - with ``update_freq="batch"`` or N: ``batch_<metric>`` (the running values ``fit``
   reports after a batch) and with ``write_steps_per_second`` ``batch_steps_per_second``
   in ``train``, every N-th batch, at step = the batch number counted from 1 across
