@@ -8,17 +8,23 @@ TensorFlow 2.21 (tests/fixtures/tf, made by scripts/gen_tf_goldens.py).
   127); uint8 is kept.
 - Audio: ``tf.summary.audio``'s WAV encoder keeps every channel and writes each sample as
   ``roundf(x * 32768)`` in float32, clipped to [-32768, 32767] (0.5 is 16384, 1.0 is 32767).
+- HParams: ``hp.hparams`` (what clu's ``write_hparams`` calls) names the session's group by
+  a SHA-256 of the hyperparameters as sorted, compact JSON, so TensorBoard's HParams
+  dashboard groups runs with the same hyperparameters into one session group.
 """
 
 from __future__ import annotations
 
 import io
 import wave
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["PCM16_SCALE", "PIXEL_SCALE", "pcm16", "pixels_uint8", "wav_encode"]
+__all__ = [
+    "PCM16_SCALE", "PIXEL_SCALE", "hparams_group_name", "pcm16", "pixels_uint8", "wav_encode",
+]  # fmt: skip
 
 PIXEL_SCALE: Final = 255.5
 PCM16_SCALE: Final = np.float32(32768.0)
@@ -55,3 +61,24 @@ def wav_encode(samples: np.ndarray, sample_rate: int) -> bytes:
         out.setframerate(sample_rate)
         out.writeframes(np.ascontiguousarray(pcm).tobytes())  # frames interleave channels
     return buf.getvalue()
+
+
+def hparams_group_name(hparams: Mapping[str, Any], written: Mapping[str, Any]) -> str:
+    """``hp.hparams``'s session group name for the (flattened) ``hparams``: the SHA-256 of
+    ``json.dumps(hparams, sort_keys=True, separators=(",", ":"))`` after numpy scalars are
+    made Python values (TensorFlow's ``_derive_session_group_name``). A value JSON cannot
+    hold (which ``hp.hparams`` refuses) enters as ``written[name]``, what tbwrite writes."""
+    import hashlib
+    import json
+
+    plain: dict[str, Any] = {}
+    for name, value in hparams.items():
+        if isinstance(value, np.generic) or (
+            hasattr(value, "item") and getattr(value, "size", None) == 1
+        ):
+            value = value.item()
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            value = written[name]
+        plain[name] = value
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

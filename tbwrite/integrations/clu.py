@@ -67,6 +67,8 @@ def _register_with_clu() -> None:
             _registered = True
 
 
+_VIDEO_FPS = 4  # add_video's default: clu's writers give no frame rate
+
 _MAX_CHANNELS = 65535  # a WAV file's channel count field is 16 bits
 
 
@@ -74,6 +76,13 @@ def _check_mapping(value: Any, name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping of str to values, got {value!r:.80}")
     return value
+
+
+def _text_metadata() -> Any:
+    from .._format.plugin_names import PLUGIN_TEXT
+    from .._proto import summary_pb2
+
+    return summary_pb2.SummaryMetadata(plugin_data={"plugin_name": PLUGIN_TEXT})
 
 
 class SummaryWriter:
@@ -221,7 +230,12 @@ class SummaryWriter:
                     stacklevel=2,
                 )
             return
+        from .._summaries import av as _av
+
+        # Every video is checked and encoded before any is written.
+        prepared = []
         for key, value in _check_mapping(videos, "videos").items():
+            tag = check_tag(key, "videos key")
             arr = np.asarray(value)
             if arr.ndim == 4:
                 arr = arr[None]
@@ -230,7 +244,18 @@ class SummaryWriter:
                     f"videos[{key!r}] must have shape [N, T, H, W, C] or "
                     f"[T, H, W, C], got {arr.shape}"
                 )
-            self._writer.add_video(key, arr.transpose(0, 1, 4, 2, 3), step)
+            try:
+                frames = _av.video_frames(arr.transpose(0, 1, 4, 2, 3))
+                gif = _av.gif_encode(frames, _VIDEO_FPS)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"videos[{key!r}]: {err}") from err
+            prepared.append((tag, frames[0], gif))
+        wall_time = time.time()
+        for tag, first, gif in prepared:  # a Summary.Image holding the GIF, as add_video
+            height, width, channels = first.shape
+            self._writer.run.write(
+                "legacy_image", tag, gif, height, width, channels, step=step, wall_time=wall_time
+            )
 
     def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
         import numpy as np
@@ -259,8 +284,22 @@ class SummaryWriter:
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         step = as_step(step, "step")
+        # Every text is checked before any is written.
+        prepared = []
         for key, value in _check_mapping(texts, "texts").items():
-            self._writer.add_text(key, value, step)
+            tag = check_tag(key, "texts key")
+            if not isinstance(value, str):
+                raise TypeError(f"texts[{key!r}] must be a str, got {value!r:.80}")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise ValueError(f"texts[{key!r}] must be encodable as UTF-8: {err}") from None
+            prepared.append((tag, value))
+        # tf.summary.text's form: a rank-0 string tensor, the text plugin's metadata without
+        # a data class (TensorBoard reads it as a tensor).
+        metadata = _text_metadata()
+        for tag, value in prepared:
+            self._writer.run.write("tensor", tag, value, metadata, step=step)
 
     def write_histograms(
         self,
@@ -285,7 +324,19 @@ class SummaryWriter:
             self._writer.run.write("histogram", tag, counts, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
-        self._writer.write_hparams(hparams)
+        """Flattened as clu does (:func:`flatten_hparams`), written as ``hp.hparams`` writes
+        them, session group name included (runs with the same hyperparameters form one group
+        in TensorBoard's HParams dashboard, as clu's do); the session ends at :meth:`close`."""
+        from .._format.wire import summary_record
+        from .._summaries import hparams as h
+        from .._summaries import tf_rules
+        from .._summaries.hparam_values import config_hparams, flatten
+
+        values = config_hparams(hparams)
+        group = tf_rules.hparams_group_name(flatten(hparams), values)
+        run = self._writer.run
+        start = h.session_start_summary(values, run.start_time, group)
+        run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice
 
     def write_pointcloud(
         self,
@@ -297,16 +348,37 @@ class SummaryWriter:
     ) -> None:
         import numpy as np
 
+        from .._summaries import mesh as _mesh
+
         step = as_step(step, "step")
         colors = {} if point_colors is None else _check_mapping(point_colors, "point_colors")
-        for key, value in _check_mapping(point_clouds, "point_clouds").items():
+        clouds = _check_mapping(point_clouds, "point_clouds")
+        try:
+            config = _mesh.mesh_config(dict(configs) if configs else None)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"configs: {err}") from err
+        # Every cloud is checked before any is written.
+        prepared = []
+        for key, value in clouds.items():
+            tag = check_tag(key, "point_clouds key")
             points = np.asarray(value)
             color = colors.get(key)
             if points.ndim == 2:
                 points = points[None]
                 color = None if color is None else np.asarray(color)[None]
-            config = dict(configs) if configs else None
-            self._writer.add_mesh(key, points, colors=color, config_dict=config, global_step=step)
+            try:
+                parts = _mesh.mesh_parts(points, color, None)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"point_clouds[{key!r}] / point_colors: {err}") from err
+            components = _mesh.mesh_components([part for _, part, _ in parts])
+            prepared.append((tag, parts, components))
+        wall_time = time.time()
+        for tag, parts, components in prepared:
+            for _, part, arr in parts:
+                self._writer.run.write(
+                    "mesh", tag, part, arr, components, config,
+                    step=step, wall_time=wall_time, key=_mesh.mesh_tag(tag, part),
+                )  # fmt: skip
 
     def write_summaries(
         self,
@@ -319,16 +391,17 @@ class SummaryWriter:
 
         step = as_step(step, "step")
         metas = {} if metadata is None else _check_mapping(metadata, "metadata")
-        built = [
-            (check_tag(k, "values key"), v) for k, v in _check_mapping(values, "values").items()
-        ]
-        # Every value and its metadata are checked before any is written.
-        for tag, value in built:
+        # Every value and its metadata are checked before any is written. Metadata bytes
+        # that are not a SummaryMetadata are kept as TensorFlow keeps them (with a warning).
+        prepared = []
+        for key, value in _check_mapping(values, "values").items():
+            tag = check_tag(key, "values key")
             tensor_proto(value, f"values[{tag!r}]")
-            if metas.get(tag) is not None:
-                metadata_proto(metas[tag], f"metadata[{tag!r}]")
-        for tag, value in built:
-            md = metas.get(tag)
+            md = metas.get(key)
+            if md is not None:
+                md = metadata_proto(md, f"metadata[{tag!r}]")
+            prepared.append((tag, value, md))
+        for tag, value, md in prepared:
             self._writer.run.write("tensor", tag, value, md, step=step)
 
     def flush(self) -> None:

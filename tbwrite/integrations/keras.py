@@ -16,7 +16,9 @@ rank-0 float32 tensor with the scalars plugin's metadata), so readers file them 
   (``epoch_loss``, ...) at step = the epoch, and after every evaluation (``fit``'s
   validation, ``model.evaluate``) ``evaluation_<metric>_vs_iterations`` at step = the
   optimizer's iteration count (always: Keras, with ``update_freq`` = N > 1, writes it
-  only when the evaluation's global batch count is a multiple of N);
+  only when the evaluation batches counted so far are a multiple of N, and the epoch's
+  summaries only when the epoch's last batch number is, a side effect of the
+  ``tf.summary.record_if`` it sets for its batch summaries);
 - with ``update_freq="batch"`` or N: ``batch_<metric>`` (the running values ``fit``
   reports after a batch) and with ``write_steps_per_second`` ``batch_steps_per_second``
   in ``train``, every N-th batch, at step = the batch number counted from 1 across
@@ -25,15 +27,14 @@ rank-0 float32 tensor with the scalars plugin's metadata), so readers file them 
   as the histogram ``<weight path, ':' as '_'>/histogram`` (30 equal-width buckets, as
   ``tf.summary.histogram``), and with ``write_images`` as the image ``<weight path>/image``
   shaped as Keras shapes it (a bias as a column, a dense kernel with its long side
-  across, a 1-D conv kernel as one image per output channel), pixels as TensorFlow
-  converts floats (``clip(w * 255.5, 0, 255)``);
+  across, a 1-D conv kernel as one image per output channel, the first three kept as the
+  tag's samples as ``tf.summary.image`` keeps them), pixels as TensorFlow converts floats
+  (``clip(w * 255.5, 0, 255)``);
 - with ``embeddings_freq`` = k, every k-th epoch: the table of each ``Embedding`` layer
   for TensorBoard's projector (see :meth:`TensorBoard._log_embeddings`).
 
 Not supported: ``write_graph`` (accepted; Keras documents it as not supported either),
-``profile_batch`` (accepted; a value that would start the profiler warns once). Where
-TensorFlow stores up to three images under one tag as separate samples (a weight with
-several 2-D slices), tbwrite writes them side by side in one image.
+``profile_batch`` (accepted; a value that would start the profiler warns once).
 
 Usage (any backend; ``KERAS_BACKEND=jax`` needs no TensorFlow)::
 
@@ -57,7 +58,7 @@ import numpy as np
 
 from .. import SummaryWriter
 from .._summaries import tf_rules
-from .._summaries.media import make_grid, png_encode
+from .._summaries.media import png_encode
 
 __all__ = ["TensorBoard"]
 
@@ -301,15 +302,11 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         images = _weight_images(values, keras.backend.image_data_format())
         if images is None:
             return
-        # tf.summary.image's form (the images plugin's [width, height, png] tensor), pixels
-        # and channels as converted above; several images side by side in one.
-        pixels = (
-            images[0]
-            if images.shape[0] == 1
-            else make_grid(images[:_MAX_IMAGES], ncols=_MAX_IMAGES, padding=0)
-        )
-        height, width = pixels.shape[:2]
-        writer.run.write("image", tag, [png_encode(pixels)], width, height, step=epoch)
+        # tf.summary.image's form (the images plugin's [width, height, png, ...] tensor):
+        # at most its default max_outputs (3) images, each a sample of the tag.
+        height, width = images.shape[1:3]
+        pngs = [png_encode(image) for image in images[:_MAX_IMAGES]]
+        writer.run.write("image", tag, pngs, width, height, step=epoch)
 
     def _read_embeddings_metadata(
         self, model: Any

@@ -387,3 +387,115 @@ def test_same_tags_as_keras_own_callback(tmp_path):
         ours, theirs = accumulator(tmp_path / "ours" / run), accumulator(tmp_path / "keras" / run)
         for kind in ("scalars", "tensors"):
             assert sorted(ours.Tags()[kind]) == sorted(theirs.Tags()[kind]), (run, kind)
+
+
+# -- against Keras's own callback on TensorFlow: tests/fixtures/tf/keras -----------------
+# scripts/gen_tf_goldens.py trained the models of its KERAS_RUNS with
+# keras.callbacks.TensorBoard on the TensorFlow backend (write_graph=False); here the same
+# models train on JAX with tbwrite's callback. Weights and inputs are multiples of small
+# powers of two and the learning rate is 0, so both backends compute the same values bit
+# for bit: every value is compared float32-exact.
+
+GOLDEN_KERAS = ROOT / "tests" / "fixtures" / "tf" / "keras"
+# update_freq=3 with 4 batches an epoch: Keras's record_if (meant for its batch summaries)
+# also drops every epoch_* and evaluation_* whose epoch's last batch number (or the
+# evaluation's batch count) is not a multiple of 3; tbwrite writes them (README).
+_DROPPED_BY_KERAS = {("every3", "train"): "epoch_", ("every3", "validation"): ""}
+
+
+def _tbwrite_keras_goldens(root):
+    """In a child: the runs of gen_tf_goldens.KERAS_RUNS with tbwrite's callback."""
+    import keras
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from gen_tf_goldens import KERAS_RUNS, keras_fit
+
+    from tbwrite.integrations.keras import TensorBoard
+
+    assert keras.backend.backend() == "jax"
+    for name, kwargs in KERAS_RUNS.items():
+        keras_fit(name, TensorBoard(Path(root) / name, write_graph=False, **kwargs))
+
+
+@pytest.fixture(scope="module")
+def keras_vs_tf(tmp_path_factory):
+    _need("keras", "jax")
+    root = tmp_path_factory.mktemp("keras_vs_tf")
+    _child(f"import sys, {MODULE} as t; t._tbwrite_keras_goldens(sys.argv[1])", root)
+    return root
+
+
+def _run_dirs(root):
+    return sorted(str(p.parent.relative_to(root)) for p in root.rglob("events.out.tfevents.*"))
+
+
+def _summaries(run_dir):
+    """{tag: (plugin, [steps], [values])} of every tensor summary, read by EventAccumulator."""
+    from tensorboard.util import tensor_util
+
+    acc = accumulator(run_dir)
+    assert acc.Tags()["scalars"] == acc.Tags()["histograms"] == acc.Tags()["images"] == []
+    out = {}
+    for tag in acc.Tags()["tensors"]:
+        events = acc.Tensors(tag)
+        plugin = acc.SummaryMetadata(tag).plugin_data.plugin_name
+        values = [tensor_util.make_ndarray(e.tensor_proto) for e in events]
+        out[tag] = (plugin, [e.step for e in events], values)
+    return out
+
+
+def _png_pixels(values):
+    from PIL import Image
+
+    return [np.asarray(Image.open(io.BytesIO(png))) for png in values[2:]]
+
+
+def test_keras_same_runs_as_keras_own_callback(keras_vs_tf):
+    assert _run_dirs(keras_vs_tf) == _run_dirs(GOLDEN_KERAS)
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["batch/train", "batch/validation", "epoch/train", "epoch/validation", "every2/train",
+     "every2/validation", "every3/train", "every3/validation", "embeddings/train",
+     "steps/train", "steps/validation"],
+)  # fmt: skip
+def test_keras_same_tags_steps_values_as_keras_own_callback(keras_vs_tf, run):
+    pytest.importorskip("PIL")
+    ours, theirs = _summaries(keras_vs_tf / run), _summaries(GOLDEN_KERAS / run)
+    dropped = _DROPPED_BY_KERAS.get(tuple(run.split("/")))
+    if dropped is not None:  # what Keras's record_if drops, and only that
+        extra = set(ours) - set(theirs)
+        assert extra and all(tag.startswith(dropped) for tag in extra)
+        assert set(theirs) <= set(ours)
+        ours = {tag: ours[tag] for tag in theirs}
+    assert sorted(ours) == sorted(theirs)
+    for tag, (plugin, steps, values) in theirs.items():
+        assert ours[tag][:2] == (plugin, steps), tag
+        for a, b in zip(ours[tag][2], values):
+            assert (a.dtype, a.shape) == (b.dtype, b.shape), tag
+            if tag.endswith("steps_per_second"):  # a timing: its own on each side
+                assert a.shape == () and a > 0, tag
+            elif plugin == "images":  # width, height, then one PNG per sample (at most 3)
+                assert list(a[:2]) == list(b[:2]), tag
+                for pa, pb in zip(_png_pixels(a), _png_pixels(b), strict=True):
+                    np.testing.assert_array_equal(pa, pb)
+            else:  # scalars (float32) and [k, 3] float64 histograms, bit for bit
+                assert a.tobytes() == b.tobytes(), (tag, a, b)
+
+
+def test_keras_same_as_keras_own_callback_through_tbparse(keras_vs_tf):
+    tbparse = pytest.importorskip("tbparse")
+    for name in ("batch", "every2", "embeddings"):
+        ours = tbparse.SummaryReader(str(keras_vs_tf / name), extra_columns={"dir_name"})
+        theirs = tbparse.SummaryReader(str(GOLDEN_KERAS / name), extra_columns={"dir_name"})
+        a, b = ours.tensors, theirs.tensors
+        assert a.columns.to_list() == b.columns.to_list()
+        assert a[["dir_name", "tag", "step"]].equals(b[["dir_name", "tag", "step"]]), name
+        scalar = a["tag"].str.startswith(("epoch_", "batch_", "evaluation_"))
+        assert scalar.any()
+        np.testing.assert_array_equal(
+            np.array(a["value"][scalar].to_list(), dtype=np.float32),
+            np.array(b["value"][scalar].to_list(), dtype=np.float32),
+        )
+        assert ours.scalars.empty and theirs.scalars.empty

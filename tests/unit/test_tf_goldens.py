@@ -40,6 +40,9 @@ def both(tmp_path_factory):
         w.write_images(3, {"image": data["image"]})
         w.write_audios(3, {"audio": data["audio"]}, sample_rate=8000)
         w.write_histograms(3, {"constant": data["constant"], "normal": data["normal"]})
+        w.write_texts(3, {"text": data["text"]})
+        w.write_summaries(3, {"raw": data["raw"]}, {"raw": data["raw_metadata"]})
+        w.write_hparams(data["hparams"])
     return _values(GOLDEN), _values(logdir)
 
 
@@ -93,3 +96,33 @@ def test_histogram_buckets(both, tag) -> None:
     a, b = _array(ours[tag].tensor), _array(tf[tag].tensor)
     assert a.shape == b.shape
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
+
+
+def test_text(both) -> None:
+    tf, ours = both
+    for field in ("metadata", "tensor"):
+        assert getattr(ours["text"], field) == getattr(tf["text"], field)
+
+
+def test_write_summaries_tensor_and_metadata(both) -> None:
+    tf, ours = both
+    assert ours["raw"].metadata == tf["raw"].metadata
+    a, b = _array(ours["raw"].tensor), _array(tf["raw"].tensor)
+    assert (a.dtype, a.shape) == (b.dtype, b.shape)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_hparams_session_start(both) -> None:
+    from tbwrite._proto import hparams_pb2
+
+    tf, ours = both
+    tag = "_hparams_/session_start_info"
+    a, b = (
+        hparams_pb2.HParamsPluginData.FromString(v[tag].metadata.plugin_data.content)
+        for v in (ours, tf)
+    )
+    assert a.session_start_info.start_time_secs > 0
+    a.session_start_info.start_time_secs = b.session_start_info.start_time_secs = 0
+    # the same hparams, types and group name (TensorBoard groups runs by it)
+    assert a == b
+    assert ours[tag].metadata.plugin_data.plugin_name == "hparams"

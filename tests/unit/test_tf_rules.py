@@ -62,8 +62,8 @@ def test_write_summaries_bad_metadata_writes_nothing(tmp_path: object) -> None:
     import pytest
 
     with SummaryWriter(str(tmp_path)) as w:
-        with pytest.raises(ValueError, match=r"metadata\['a'\]"):
-            w.write_summaries(0, {"b": np.eye(2), "a": np.eye(3)}, {"a": b"\x00\x00"})
+        with pytest.raises(TypeError, match=r"metadata\['a'\]"):
+            w.write_summaries(0, {"b": np.eye(2), "a": np.eye(3)}, {"a": 3})
         w.write_summaries(1, {"b": np.eye(2)})
     acc = tbwrite.EventAccumulator(str(tmp_path))
     acc.Reload()
