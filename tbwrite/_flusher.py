@@ -6,10 +6,10 @@ calls the writer's :meth:`~Flushable.timed_flush` when it passes; a writer on a 
 The thread, the ``atexit`` hook and the at-fork hook are registered when the first writer
 opens (:func:`track`), never at import; in a process that ``multiprocessing`` forked (whose
 exit is ``os._exit``, without ``atexit``), the exit hook is one of its finalizers. In a
-forked child every lock a writer takes is made anew (another thread may have held it at the fork); the layers above add theirs with
-:func:`on_fork_in_child`. Writers are seen through :class:`Flushable`; the
-run layer above adds its own exit work with :func:`on_exit`, which runs before the last
-flush of every writer.
+forked child every lock a writer takes is made anew (another thread may have held it at
+the fork); the layers above add theirs with :func:`on_fork_in_child`. Writers are seen
+through :class:`Flushable`; the run layer above adds its own exit work with
+:func:`on_exit`, which runs before the last flush of every writer.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from ._run_exit import (
     handle_sigterm,
     new_locks_in_child,
     open_runs,
+    restart_watchdog_in_child,
     run_within,
 )
 from ._summaries.kinds import builder
@@ -101,6 +102,7 @@ class RunWriter:
         open_runs.add(self)
         _flusher.on_exit(close_all_at_exit)
         _flusher.on_fork_in_child(new_locks_in_child)
+        _flusher.on_fork_in_child(restart_watchdog_in_child)
         handle_sigterm()
         if purge_step is not None:
             # Two SessionLog.START events: TensorBoard's current Python loader takes the

@@ -29,6 +29,7 @@ __all__ = [
     "close_all_at_exit",
     "handle_sigterm",
     "new_locks_in_child",
+    "restart_watchdog_in_child",
     "open_runs",
     "run_within",
 ]
@@ -127,8 +128,25 @@ def new_locks_in_child() -> None:
 # a thread of the program and interrupts the main thread's waits. A handler the program
 # installed before is chained (buffers written, then its handler called; the sessions end as
 # the program then ends); one it installs later replaces ours.
+#
+# A Python handler runs only when the main thread next executes Python. A main thread in
+# one long C call, or one that enters a blocking wait (a multiprocessing lock) in the
+# instant after the signal arrived (Python's C-level handler then only notes it, and the
+# wait does not see it), would not run it for long or ever. So tbwrite also asks the
+# interpreter to write the number of each caught signal into a pipe (signal.set_wakeup_fd,
+# unless the program uses it), and a watchdog thread reads it: when SIGTERM comes and the
+# main thread has not started the handler within WATCH_SECS, the watchdog closes the runs
+# and ends the process itself, from its own thread. (The pipe is made anew in a forked
+# child; a child signalled in the microseconds before that would wake its parent's
+# watchdog, which then ends the parent too: the one case this cannot tell apart.)
 SIGTERM_CLOSE_TIMEOUT = 0.8  # seconds the runs get to close before the process dies
+WATCH_SECS = 0.1  # how long the watchdog waits for the main thread's handler
 _sigterm_installed = False
+_watch_fd = -1  # read end of the wakeup pipe, or -1
+_entered = threading.Event()  # the main thread's handler started
+_deferred = threading.Event()  # ... and waits for the program's code to go on
+_close_lock = threading.Lock()
+_close_deadline: float | None = None  # set by whoever started closing
 
 
 def handle_sigterm() -> None:
@@ -144,12 +162,80 @@ def handle_sigterm() -> None:
         current = signal.getsignal(signal.SIGTERM)
         if current is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
+            _start_watchdog()
         elif callable(current):
             # The program's own handler decides what SIGTERM means (it may not exit): chain
             # it, after writing out what is buffered.
             signal.signal(signal.SIGTERM, _chained_sigterm(current))
     except (ValueError, OSError):  # pragma: no cover - not the main interpreter
         pass
+
+
+def _start_watchdog() -> None:
+    """Route caught signals' numbers to a pipe the watchdog reads, unless the program
+    already has a wakeup fd (its event loop's): then there is no watchdog."""
+    global _watch_fd
+    import signal
+
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread
+        os.close(r)
+        os.close(w)
+        return
+    if previous != -1:  # the program's: give it back
+        signal.set_wakeup_fd(previous)
+        os.close(r)
+        os.close(w)
+        return
+    _watch_fd = r
+    start_daemon(_watch, "tbwrite-sigterm-watch", (r,))
+
+
+def restart_watchdog_in_child() -> None:
+    """In a forked child: a pipe and a watchdog of its own (the inherited pipe is read by
+    the parent's watchdog, and this process has no watchdog thread)."""
+    global _watch_fd, _close_deadline, _entered, _deferred, _close_lock
+    import signal
+
+    # Made anew: a thread of the parent may have held their locks at the fork.
+    _entered, _deferred, _close_lock = threading.Event(), threading.Event(), threading.Lock()
+    _close_deadline = None
+    if _watch_fd == -1:
+        return
+    try:
+        old_w = signal.set_wakeup_fd(-1)
+    except ValueError:  # pragma: no cover - forked from a thread that is not main here
+        return
+    for fd in (_watch_fd, old_w):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _watch_fd = -1
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _start_watchdog()
+
+
+def _watch(fd: int) -> None:
+    import signal
+
+    while True:
+        try:
+            data = os.read(fd, 512)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGTERM in data and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            # The main thread's handler normally starts at once and ends the process
+            # itself; if it does not start, or waits for the program's code to go on,
+            # end it from here.
+            if _entered.wait(WATCH_SECS) and not _deferred.wait(WATCH_SECS):
+                time.sleep(SIGTERM_CLOSE_TIMEOUT + WATCH_SECS)  # still alive: end it
+            _close_all_and_die()
 
 
 def _each_within(job: Callable[[OpenRun], None], timeout: float) -> None:
@@ -201,10 +287,8 @@ def _fail_all() -> None:
 # a writer's lock, which closing needs (from the handler, on this thread, or from another):
 # the handler then returns at once and the closing runs as soon as the program's code that
 # called tbwrite goes on (a trace function on that frame, as debuggers set: microseconds
-# later). A thread of tbwrite's sends the signal again after RETRY_SECS in case it never does
-# (a main thread blocked inside tbwrite); the handler then closes what it can.
-RETRY_SECS = SIGTERM_CLOSE_TIMEOUT / 2
-_retry_until: float | None = None
+# later). If it does not go on within WATCH_SECS (a main thread blocked inside tbwrite), the
+# watchdog closes what it can.
 
 
 def _program_frame(frame: Any) -> Any:
@@ -225,14 +309,13 @@ def _program_frame(frame: Any) -> Any:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    global _retry_until
+    first = not _entered.is_set()
+    _entered.set()
     caller = _program_frame(frame)
-    now = time.monotonic()
-    if caller is not None and (_retry_until is None or now < _retry_until):
-        if _retry_until is None:
-            _retry_until = now + RETRY_SECS
+    if caller is not None and _close_deadline is None:
+        if first:
             _close_when_back_in(caller)
-            start_daemon(_signal_again_after, "tbwrite-sigterm", (RETRY_SECS,))
+            _deferred.set()
         return
     _close_all_and_die()
 
@@ -250,18 +333,39 @@ def _close_when_back_in(caller: Any) -> None:
     sys.settrace(lambda frame, event, arg: None)  # on: only ``caller`` is traced
 
 
-def _signal_again_after(seconds: float) -> None:
-    import signal
-
-    threading.Event().wait(seconds)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
 def _close_all_and_die() -> None:
+    """Close every open run within SIGTERM_CLOSE_TIMEOUT, then die of SIGTERM. From any
+    thread; whoever comes second waits for the first one's deadline, then ends it."""
+    global _close_deadline
+    with _close_lock:
+        first = _close_deadline is None
+        if first:
+            _close_deadline = time.monotonic() + SIGTERM_CLOSE_TIMEOUT
+        deadline = _close_deadline
+    if first:
+        _fail_all()
+        _each_within(lambda run: run.close(), SIGTERM_CLOSE_TIMEOUT)
+    else:
+        time.sleep(max(0.0, deadline - time.monotonic()))
+    _die()
+
+
+def _die() -> None:
+    """Die of SIGTERM, as its default action does."""
     import signal
 
-    _fail_all()
-    _each_within(lambda run: run.close(), SIGTERM_CLOSE_TIMEOUT)
-    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+    if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)  # die of the signal, as without this handler
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    # Only the main thread may set a handler through the signal module; the C library may
+    # be asked from any thread. Then the signal goes to this very thread, which unblocks it.
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.signal(int(signal.SIGTERM), None)  # SIG_DFL
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    time.sleep(1.0)  # pragma: no cover - the signal ends the process before this ends

@@ -118,6 +118,30 @@ def test_sigterm_while_logging_exits_with_the_signal(tmp_path) -> None:
     assert proc.returncode == -signal.SIGTERM
 
 
+_LONG_C_CALL = r"""
+import hashlib, sys
+from tbwrite import SummaryWriter
+w = SummaryWriter(sys.argv[1], max_queue=1000, flush_secs=3600)
+w.add_hparams({"lr": 0.1}, {"loss": None})
+w.add_scalar("loss", 1.0, 1)
+print("ready", flush=True)
+hashlib.pbkdf2_hmac("sha256", b"x", b"salt", 100_000_000)  # one C call of many seconds
+print("the C call returned", flush=True)
+"""
+
+
+def test_sigterm_during_a_long_c_call_dies_within_a_second(tmp_path) -> None:
+    # The main thread cannot run a Python handler until the C call returns; the watchdog
+    # thread ends the process instead: status -15, buffers written, session FAILURE.
+    proc = _child(_LONG_C_CALL, str(tmp_path))
+    elapsed = _terminate_when_ready(proc)
+    assert proc.returncode == -signal.SIGTERM
+    assert elapsed < 3, f"the process took {elapsed:.1f} s to die"  # 1 s, on a loaded machine
+    assert steps(str(tmp_path)) == [1]
+    (row,) = tbwrite.read_hparams(str(tmp_path)).records()
+    assert row["status"] == "FAILURE"
+
+
 _EXITING_HANDLER = r"""
 import signal, sys, time
 from tbwrite import SummaryWriter
