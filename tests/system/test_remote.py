@@ -9,15 +9,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from typing import Any
 
 import fsspec
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 from readback import accumulator
 
 import tbwrite
@@ -66,27 +69,59 @@ def steps_of(url: str, tag: str = "loss") -> list[int]:
     return [int(s) for run in runs.values() if tag in run for s in run[tag].steps]
 
 
-class FlakyStore:
-    """Wraps a filesystem's pipe_file: fails, hangs or counts, as a test tells it."""
+class FlakyControl:
+    """What the ``flaky://`` store does at each upload, as a test tells it: fail, hang
+    until released, or run a test's own ``on_call(path, data, upload)``; counts calls."""
 
-    def __init__(self, sink):
-        self.real = sink._fs.pipe_file
+    def __init__(self) -> None:
         self.calls: list[str] = []
         self.fail_next = 0
         self.error: Exception = OSError("503 SlowDown: reduce your request rate")
         self.hang = threading.Event()  # set: calls hang until released
         self.release = threading.Event()
-        sink._fs = self  # the sink only calls pipe_file
-        self._sink_fs = sink
+        self.on_call: Any = None
 
-    def pipe_file(self, path, data, **kw):
-        self.calls.append(path)
-        if self.hang.is_set():
-            self.release.wait(30)
-        if self.fail_next:
-            self.fail_next -= 1
-            raise self.error
-        return self.real(path, data, **kw)
+
+FLAKY = FlakyControl()
+
+
+class FlakyFileSystem(MemoryFileSystem):
+    """An in-memory store of its own (``flaky://``) whose uploads obey :data:`FLAKY`: a
+    writer is tested through its URL alone."""
+
+    protocol = "flaky"
+    store: dict[str, Any] = {}  # noqa: RUF012 - fsspec's memory store is a class attribute
+    pseudo_dirs = [""]  # noqa: RUF012
+
+    def pipe_file(self, path, value, *args, **kwargs):
+        control = FLAKY
+        control.calls.append(path)
+
+        def upload() -> None:
+            super(FlakyFileSystem, self).pipe_file(path, value, *args, **kwargs)
+
+        if control.on_call is not None:
+            return control.on_call(path, value, upload)
+        if control.hang.is_set():
+            control.release.wait(30)
+        if control.fail_next:
+            control.fail_next -= 1
+            raise control.error
+        return upload()
+
+
+fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
+
+
+@pytest.fixture
+def flaky():
+    """(a fresh ``flaky://`` directory, its control); calls counted from the first writer
+    made in the test on (use ``control.calls.clear()`` after opening one)."""
+    global FLAKY
+    FLAKY = FlakyControl()
+    root = f"flaky://tbw-{uuid.uuid4().hex[:8]}"
+    yield root, FLAKY
+    FLAKY.release.set()
 
 
 # -- memory:// ----------------------------------------------------------------------------
@@ -148,10 +183,11 @@ def test_a_segment_full_of_bytes_rolls_over(mem, monkeypatch) -> None:
     assert steps == [0, 1, 2, 3]
 
 
-def test_nothing_is_uploaded_twice(mem) -> None:
-    run = f"{mem}/run"
+def test_nothing_is_uploaded_twice(flaky) -> None:
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     for k in range(30):
         w.add_scalar("loss", k, k)
         w.flush()
@@ -255,10 +291,11 @@ def test_iter_events_follows_new_objects(mem) -> None:
     assert got == list(range(6))
 
 
-def test_transient_errors_are_retried(mem, fast_retries) -> None:
-    run = f"{mem}/run"
+def test_transient_errors_are_retried(flaky, fast_retries) -> None:
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     store.fail_next = 2  # within ATTEMPTS = 3
     w.add_scalar("loss", 1.0, 1)
     w.flush()
@@ -267,10 +304,11 @@ def test_transient_errors_are_retried(mem, fast_retries) -> None:
     assert steps_of(run) == [1]
 
 
-def test_persistent_failure_raises_keeps_records_and_recovers(mem, fast_retries) -> None:
-    run = f"{mem}/run"
+def test_persistent_failure_raises_keeps_records_and_recovers(flaky, fast_retries) -> None:
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     store.fail_next = 3
     w.add_scalar("loss", 0.0, 0)
     with pytest.raises(WriterFailedError) as info:
@@ -286,10 +324,11 @@ def test_persistent_failure_raises_keeps_records_and_recovers(mem, fast_retries)
     assert steps_of(run) == [0, 1]
 
 
-def test_background_failure_surfaces_at_next_call(mem, fast_retries) -> None:
-    run = f"{mem}/run"
+def test_background_failure_surfaces_at_next_call(flaky, fast_retries) -> None:
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=0.05)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     store.fail_next = 10**9
     w.add_scalar("loss", 0.0, 0)
     deadline = time.monotonic() + 30
@@ -305,12 +344,13 @@ def test_background_failure_surfaces_at_next_call(mem, fast_retries) -> None:
     assert steps_of(run) == [0, 2]  # step 1 was refused by the raising call
 
 
-def test_a_hung_store_call_is_abandoned(mem, monkeypatch) -> None:
+def test_a_hung_store_call_is_abandoned(flaky, monkeypatch) -> None:
     monkeypatch.setattr(_remote, "ATTEMPTS", 1)
     monkeypatch.setattr(_remote, "CALL_TIMEOUT", 0.2)
-    run = f"{mem}/run"
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     store.hang.set()
     w.add_scalar("loss", 0.0, 0)
     try:
@@ -331,31 +371,29 @@ def test_a_hung_store_call_is_abandoned(mem, monkeypatch) -> None:
     assert sorted(set(steps)) == [0, 1]
 
 
-def test_a_late_landing_never_shortens_a_segment(mem, monkeypatch) -> None:
+def test_a_late_landing_never_shortens_a_segment(flaky, monkeypatch) -> None:
     # The first call hangs past its deadline, the retry succeeds: the hung call may still
     # land, with the same bytes. The next flush must not grow that segment, or the late
     # landing would overwrite the longer version and lose what it added.
     monkeypatch.setattr(_remote, "ATTEMPTS", 2)
     monkeypatch.setattr(_remote, "BACKOFF", 0.01)
     monkeypatch.setattr(_remote, "CALL_TIMEOUT", 0.2)
-    run = f"{mem}/run"
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600)
-    sink = w._file._sink
-    real = sink._fs.pipe_file
+    store.calls.clear()
     release, landed = threading.Event(), threading.Event()
-    calls: list[str] = []
 
-    class Store:
-        def pipe_file(self, path, data, **kw):
-            calls.append(path)
-            if len(calls) == 1:  # the first call hangs until released, then lands
-                release.wait(30)
-                real(path, data, **kw)
-                landed.set()
-                return
-            real(path, data, **kw)
+    def on_call(path, data, upload):
+        if len(store.calls) == 1:  # the first call hangs until released, then lands
+            release.wait(30)
+            upload()
+            landed.set()
+            return
+        upload()
 
-    sink._fs = Store()
+    store.on_call = on_call
+    calls = store.calls
     try:
         w.add_scalar("loss", 0.0, 0)
         w.flush()  # the retry stored it
@@ -371,13 +409,14 @@ def test_a_late_landing_never_shortens_a_segment(mem, monkeypatch) -> None:
     assert steps_of(run) == [0, 1]
 
 
-def test_a_hung_store_does_not_delay_local_timed_flushes(mem, tmp_path, monkeypatch) -> None:
+def test_a_hung_store_does_not_delay_local_timed_flushes(flaky, tmp_path, monkeypatch) -> None:
     # One flusher thread keeps every writer's deadline; a store's upload runs on a thread
     # of its own, so a local writer's timed flush happens on time while the store hangs.
+    root, store = flaky
     monkeypatch.setattr(_remote, "ATTEMPTS", 1)
     monkeypatch.setattr(_remote, "CALL_TIMEOUT", 30.0)
-    remote = SummaryWriter(f"{mem}/run", flush_secs=0.05)
-    store = FlakyStore(remote._file._sink)
+    remote = SummaryWriter(f"{root}/run", flush_secs=0.05)
+    store.calls.clear()  # count from here: the uploads after the open
     store.hang.set()
     local = SummaryWriter(tmp_path, flush_secs=0.3, max_queue=1000)
     try:
@@ -398,12 +437,13 @@ def test_a_hung_store_does_not_delay_local_timed_flushes(mem, tmp_path, monkeypa
         remote.close()
 
 
-def test_cap_refuses_records_and_close_returns(mem, fast_retries, monkeypatch) -> None:
+def test_cap_refuses_records_and_close_returns(flaky, fast_retries, monkeypatch) -> None:
     monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 3000)
     monkeypatch.setattr(_remote, "UPLOAD_BYTES", 1000)
-    run = f"{mem}/run"
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600, max_queue=1)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     store.fail_next = 10**9
     refused = None
     for i in range(1000):
@@ -415,20 +455,22 @@ def test_cap_refuses_records_and_close_returns(mem, fast_retries, monkeypatch) -
                 break
     assert refused is not None, "the writer never refused a record"
     i, err = refused
-    assert "bytes wait to be uploaded" in str(err)
-    assert w._file._sink.pending_bytes < 3000 + 1000
+    pending = re.search(r"(\d+) bytes wait to be uploaded", str(err))
+    assert pending is not None, str(err)
+    assert int(pending[1]) < 3000 + 1000  # the cap, and at most one upload's worth over it
     with pytest.raises(WriterFailedError):
         w.close()
     w.close()  # harmless
     assert steps_of(run) == []
 
 
-def test_store_recovery_after_cap_accepts_again(mem, fast_retries, monkeypatch) -> None:
+def test_store_recovery_after_cap_accepts_again(flaky, fast_retries, monkeypatch) -> None:
     monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 3000)
     monkeypatch.setattr(_remote, "UPLOAD_BYTES", 1000)
-    run = f"{mem}/run"
+    root, store = flaky
+    run = f"{root}/run"
     w = SummaryWriter(run, flush_secs=3600, max_queue=1)
-    store = FlakyStore(w._file._sink)
+    store.calls.clear()  # count from here: the uploads after the open
     store.fail_next = 10**9
     kept = []
     for i in range(300):
