@@ -11,7 +11,7 @@ knows the rest:
   with the first value only;
 - the HParams session: its start written once, its end written once at :meth:`close` with
   the status the run ended with;
-- the exit registry (:mod:`tbwrite._run_exit`): a run left open is closed at interpreter
+- the lifecycle layer (:mod:`tbwrite._lifecycle`): a run left open is closed at interpreter
   exit, its session ending FAILURE when the program dies of an uncaught exception; runs on
   a store close side by side within one upload deadline (:func:`run_within`), at exit as
   in :meth:`close`;
@@ -29,25 +29,17 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from . import _flusher
 from ._deferred import DeferredRecord
 from ._errors import HParamsError, WriterClosedError
 from ._eventfile import EventFileWriter, open_event_file
 from ._format.fast_scalars import ScalarEncoder
 from ._format.tfrecord import frame
 from ._format.wire import session_start_event, summary_record
-from ._run_exit import (
-    SIGTERM_CLOSE_TIMEOUT,
-    close_all_at_exit,
-    handle_sigterm,
-    new_locks_in_child,
-    open_runs,
-    restart_watchdog_in_child,
-    run_within,
-)
+from ._lifecycle.registry import open_runs
+from ._lifecycle.runs import register_run, run_within
 from ._summaries.kinds import builder
 
-__all__ = ["SIGTERM_CLOSE_TIMEOUT", "STATUSES", "RunWriter", "SummaryBuilder", "run_within"]
+__all__ = ["STATUSES", "RunWriter", "SummaryBuilder", "run_within"]
 
 STATUSES = ("success", "failure", "unknown")
 
@@ -99,11 +91,7 @@ class RunWriter:
         self._session_started = False
         self._status: str | None = None
         self._end_time: float | None = None
-        open_runs.add(self)
-        _flusher.on_exit(close_all_at_exit)
-        _flusher.on_fork_in_child(new_locks_in_child)
-        _flusher.on_fork_in_child(restart_watchdog_in_child)
-        handle_sigterm()
+        register_run(self)
         if purge_step is not None:
             # Two SessionLog.START events: TensorBoard's current Python loader takes the
             # first START of a run as the run's beginning and purges only at a later one,

@@ -2,11 +2,11 @@
 
 Strategy: records (already framed bytes) are appended to an in-memory list under a lock and
 handed to the sink in one ``write`` when ``max_queue`` records are pending, when
-``flush_secs`` have passed (the process-wide flusher thread, :mod:`tbwrite._flusher`, keeps
-the deadlines), at ``flush()``, ``close()`` and interpreter exit. The sink (see
-:mod:`tbwrite._sinks`) decides where the bytes go: a local file, store objects, memory. A
-sink's ``write`` is cheap and runs under the writer's lock; its ``sync`` runs outside it,
-so logging never waits for a store.
+``flush_secs`` have passed (the process-wide flusher thread,
+:mod:`tbwrite._lifecycle.flusher`, keeps the deadlines), at ``flush()``, ``close()`` and
+interpreter exit. The sink (see :mod:`tbwrite._sinks`) decides where the bytes go: a local
+file, store objects, memory. A sink's ``write`` is cheap and runs under the writer's lock;
+its ``sync`` runs outside it, so logging never waits for a store.
 
 A record may also be a :class:`~tbwrite._deferred.DeferredRecord` (a scalar still being
 computed on a device), encoded when the buffer is written: a write on the caller's thread
@@ -21,9 +21,9 @@ import os
 import threading
 from typing import Callable
 
-from .. import _flusher
 from .._deferred import DeferredRecord
 from .._errors import DeviceValueError, WriterClosedError, WriterFailedError
+from .._lifecycle import flusher, hooks
 from .._sinks import Sink, open_sink
 from .._threads import start_daemon
 from .device import DeviceValueBuffering
@@ -123,7 +123,7 @@ class EventFileWriter(DeviceValueBuffering):
         self._full = False
         with self._lock:
             self._open_locked()
-        _flusher.track(self)
+        hooks.track(self)
 
     # -- properties ---------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class EventFileWriter(DeviceValueBuffering):
             if self._closed:
                 return
             self._closed = True
-            _flusher.untrack(self)
+            hooks.untrack(self)
             same_process = self._pid == os.getpid() and not self._forked
             try:
                 if same_process:
@@ -266,7 +266,7 @@ class EventFileWriter(DeviceValueBuffering):
 
     def _schedule_locked(self) -> None:
         self.scheduled = True
-        _flusher.schedule(self, self.flush_secs)
+        flusher.schedule(self, self.flush_secs)
 
     def _check_locked(self) -> None:
         if self._closed:
@@ -356,7 +356,7 @@ class EventFileWriter(DeviceValueBuffering):
             # A store sink holds enough for an object: upload it now, in the background.
             if sink.pending_bytes > sink.max_pending_bytes:
                 self._full = True
-            _flusher.hurry(self)
+            flusher.hurry(self)
 
     def _drain_or_unbuffer_locked(self, own: int) -> None:
         """Drain, for a call that has just buffered its ``own`` last records. If the write

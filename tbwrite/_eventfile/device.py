@@ -14,8 +14,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, cast
 
-from .. import _flusher
 from .._deferred import DeferredRecord, encode_ready
+from .._lifecycle import flusher, hooks
 from .._sinks import Sink
 
 __all__ = ["DeviceValueBuffering"]
@@ -52,7 +52,7 @@ class DeviceValueBuffering:
         with self._lock:
             self._check_locked()
             if not self._deferred:
-                _flusher.flush_before_device_exit()
+                hooks.flush_before_device_exit()
             record.start()
             self._buffer.append(record)
             self._deferred += 1
@@ -75,7 +75,7 @@ class DeviceValueBuffering:
         if sink.needs_sync:
             if sink.pending_bytes > sink.max_pending_bytes:
                 self._full = True
-            _flusher.hurry(cast("_flusher.Flushable", self))  # an EventFileWriter
+            flusher.hurry(cast("flusher.Flushable", self))  # an EventFileWriter
 
     def _encode_deferred_locked(self, wait: bool) -> int:
         """Encode the device values at the buffer's start (see :func:`encode_ready`); a

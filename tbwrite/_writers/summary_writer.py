@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import _flusher
 from .._checks import (
     as_float,
     as_scalar,
@@ -30,6 +29,7 @@ from .._checks import (
     check_tag,
 )
 from .._eventfile import EventFileWriter
+from .._lifecycle import hooks
 from .._run import RunWriter
 from .histogram_methods import HistogramMethods
 from .hparams_methods import HParamsMethods
@@ -158,7 +158,7 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             filename_suffix=filename_suffix,
             purge_step=purge,
         )
-        _flusher.on_fork_in_child(_new_locks_in_child)
+        hooks.on_fork_in_child(_new_locks_in_child)
         # The hot path's two steps, bound once: the scalar encoder and the main file.
         self._scalars = self._run.scalars
         self._file = self._run.main

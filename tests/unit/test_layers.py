@@ -24,17 +24,16 @@ FLOORS = {
     "_deferred": 1,
     "_checks": 2,
     "_sinks": 2,
-    "_flusher": 2,
     "_summaries": 3,
-    "_eventfile": 3,
-    "_run_exit": 3,
+    "_lifecycle": 3,
+    "_eventfile": 4,
     "_reading": 4,
-    "_run": 4,
-    "_writers": 5,
-    "": 6,  # tbwrite/__init__.py: the public names
-    "integrations": 7,
-    "_cli": 7,
-    "__main__": 8,
+    "_run": 5,
+    "_writers": 6,
+    "": 7,  # tbwrite/__init__.py: the public names
+    "integrations": 8,
+    "_cli": 8,
+    "__main__": 9,
 }
 
 

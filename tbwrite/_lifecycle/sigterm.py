@@ -1,14 +1,7 @@
-"""The exit registry of open runs: what closes a :class:`~tbwrite._run.RunWriter` that the
-program left open.
+"""SIGTERM (``docker stop``, Kubernetes and Slurm preemption, ``Pool.terminate()``): the
+open runs end as the process does.
 
-Strategy: every run registers itself in :data:`open_runs` (weakly) when opened and leaves at
-``close()``. At interpreter exit each run still open is closed, its session ending FAILURE
-when the program dies of an uncaught exception; runs on a store close side by side within
-one upload deadline (:func:`run_within`). In a forked child every run's lock is made anew.
-SIGTERM: where the program left its default action, the first run installs a handler that
-closes every open run (session FAILURE, buffers flushed), then dies of the signal; where the
-program installed its own handler first, it is chained: every open run's buffer is written,
-then the program's handler runs (no session is ended for it).
+Strategy: see the comments below; the runs are :mod:`.runs`' registry.
 """
 
 from __future__ import annotations
@@ -17,107 +10,17 @@ import os
 import sys
 import threading
 import time
-import weakref
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
-from ._errors import WriterFailedError
-from ._threads import start_daemon
+from .._threads import start_daemon
+from .registry import OpenRun, open_runs
 
 __all__ = [
     "SIGTERM_CLOSE_TIMEOUT",
-    "OpenRun",
-    "close_all_at_exit",
+    "WATCH_SECS",
     "handle_sigterm",
-    "new_locks_in_child",
     "restart_watchdog_in_child",
-    "open_runs",
-    "run_within",
 ]
-
-
-class OpenRun(Protocol):
-    """What the registry needs of a run (a :class:`~tbwrite._run.RunWriter`)."""
-
-    @property
-    def slow(self) -> bool: ...
-
-    def close(self) -> None: ...
-
-    def flush(self) -> None: ...
-
-    def fail_unless_status_set(self) -> None: ...
-
-    def after_fork_in_child(self) -> None: ...
-
-
-open_runs: weakref.WeakSet[OpenRun] = weakref.WeakSet()
-
-
-def run_within(jobs: list[Callable[[], None]], what: str) -> list[BaseException]:
-    """Run ``jobs`` (calls that may wait on a store) side by side, waiting at most one
-    upload's deadline for all of them; return their errors, and a ``WriterFailedError``
-    for those still running then (they go on in the background)."""
-    if not jobs:
-        return []
-    from ._sinks.remote import upload_timeout
-
-    errors: list[BaseException] = []
-
-    def run(job: Callable[[], None]) -> None:
-        try:
-            job()
-        except BaseException as err:  # noqa: BLE001 - reported to the caller
-            errors.append(err)
-
-    if len(jobs) == 1:
-        run(jobs[0])  # bounded by its own deadline already
-        return errors
-    timeout = upload_timeout()
-    deadline = time.monotonic() + timeout
-    threads = []
-    for job in jobs:
-        try:
-            thread = start_daemon(run, "tbwrite-close", (job,))
-        except RuntimeError:  # no new threads at interpreter shutdown: one after the other
-            run(job)
-            continue
-        threads.append(thread)
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    late = sum(thread.is_alive() for thread in threads)
-    if late:
-        errors.append(
-            WriterFailedError(
-                f"{what}: {late} uploads did not finish within {timeout:g} s (the store's "
-                "deadline for one upload); they go on in the background until the process ends"
-            )
-        )
-    return errors
-
-
-def close_all_at_exit() -> None:
-    # A run left open ends with the interpreter: its session ends SUCCESS, or FAILURE when
-    # the program is dying of an uncaught exception (the interpreter has stored it in
-    # sys.last_value by now). Runs on a store close side by side, within one deadline.
-    failed = getattr(sys, "last_value", None) is not None
-    runs = list(open_runs)
-    if failed:
-        for run in runs:
-            run.fail_unless_status_set()
-    local = [run for run in runs if not run.slow]
-    for run in local:
-        try:
-            run.close()
-        except Exception:  # noqa: BLE001 - nobody to raise to at exit
-            pass
-    run_within([run.close for run in runs if run not in local], "closing at exit")
-
-
-def new_locks_in_child() -> None:
-    # A lock held by another thread at the fork stays held forever in the child, where that
-    # thread does not exist: every run's lock is made anew there.
-    for run in list(open_runs):
-        run.after_fork_in_child()
 
 
 # SIGTERM (docker stop, Kubernetes and Slurm preemption, Pool.terminate()) kills a process
@@ -339,9 +242,9 @@ def _close_all_and_die() -> None:
     global _close_deadline
     with _close_lock:
         first = _close_deadline is None
-        if first:
+        if _close_deadline is None:
             _close_deadline = time.monotonic() + SIGTERM_CLOSE_TIMEOUT
-        deadline = _close_deadline
+        deadline: float = _close_deadline
     if first:
         _fail_all()
         _each_within(lambda run: run.close(), SIGTERM_CLOSE_TIMEOUT)

@@ -1,15 +1,16 @@
-"""The background flusher and the process hooks (exit, fork), set up by the first writer.
+"""The process hooks: what happens to writers from outside the call path (interpreter
+exit, a ``multiprocessing`` worker's exit, ``os.fork``), set up by the first writer.
 
-Strategy: one daemon thread for the whole process keeps every writer's flush deadline and
-calls the writer's :meth:`~Flushable.timed_flush` when it passes; a writer on a slow sink
-(a store) is flushed on a thread of its own, so local writers never wait behind an upload.
-The thread, the ``atexit`` hook and the at-fork hook are registered when the first writer
-opens (:func:`track`), never at import; in a process that ``multiprocessing`` forked (whose
-exit is ``os._exit``, without ``atexit``), the exit hook is one of its finalizers. In a
-forked child every lock a writer takes is made anew (another thread may have held it at
-the fork); the layers above add theirs with :func:`on_fork_in_child`. Writers are seen
-through :class:`Flushable`; the run layer above adds its own exit work with
-:func:`on_exit`, which runs before the last flush of every writer.
+Strategy: nothing is registered at import. The first writer opened (:func:`track`)
+registers one ``atexit`` hook and one at-fork hook; a writer on a store adds a hook that
+runs before ``concurrent.futures`` shuts its executors down (the store's package needs
+them), a writer of device values one that runs before the device runtime's own shutdown,
+and, in a process that ``multiprocessing`` forked (whose exit is ``os._exit``, without
+``atexit``), the exit hook is also one of its finalizers. At exit the layers above go
+first (:func:`on_exit`: the runs close, ending their sessions), then every writer still
+open is flushed. In a forked child every lock a writer takes is made anew (another thread
+may have held it at the fork): the flusher first, then the writers, then the layers above
+(:func:`on_fork_in_child`). Writers are seen through :class:`~.flusher.Flushable`.
 """
 
 from __future__ import annotations
@@ -18,126 +19,20 @@ import atexit
 import os
 import sys
 import threading
-import time
 import weakref
-from typing import Callable, Protocol
+from typing import Callable
 
-from ._format import names
-from ._threads import start_daemon
+from .._format import names
+from . import flusher
+from .flusher import Flushable
 
 __all__ = [
-    "Flushable",
-    "cancel",
     "flush_before_device_exit",
-    "hurry",
     "on_exit",
     "on_fork_in_child",
-    "schedule",
     "track",
     "untrack",
 ]
-
-
-class Flushable(Protocol):
-    """What the flusher needs of a writer."""
-
-    flush_secs: float
-    scheduled: bool  # the flusher holds a deadline for it (cleared when it passes)
-    syncing: bool  # a timed flush of its slow sink runs on a thread of its own
-
-    @property
-    def slow(self) -> bool: ...
-
-    def timed_flush(self) -> None: ...
-
-    def flush(self) -> None: ...
-
-    def after_fork_in_child(self) -> None: ...
-
-
-class _Flusher:
-    """One daemon thread for the whole process that flushes writers at their deadlines."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._deadlines: dict[Flushable, float] = {}
-        self._thread: threading.Thread | None = None
-
-    def _start_locked(self) -> None:
-        if self._thread is None:
-            self._thread = start_daemon(self._run, "tbwrite-flusher")
-
-    def schedule(self, writer: Flushable, delay: float) -> None:
-        with self._cond:
-            if writer in self._deadlines:
-                return
-            self._deadlines[writer] = time.monotonic() + delay
-            self._start_locked()
-            self._cond.notify()
-
-    def hurry(self, writer: Flushable) -> None:
-        """Flush ``writer`` as soon as possible (the thread does it, not the caller)."""
-        with self._cond:
-            self._deadlines[writer] = time.monotonic()
-            writer.scheduled = True
-            self._start_locked()
-            self._cond.notify()
-
-    def cancel(self, writer: Flushable) -> None:
-        with self._cond:
-            self._deadlines.pop(writer, None)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    now = time.monotonic()
-                    due = [w for w, t in self._deadlines.items() if t <= now]
-                    if due:
-                        for w in due:
-                            del self._deadlines[w]
-                            w.scheduled = False
-                        break
-                    timeout = min(self._deadlines.values(), default=now + 3600.0) - now
-                    # Never longer than an hour: a larger timeout can overflow the
-                    # platform's timer (OverflowError), which would end this thread and
-                    # every writer's timed flushes with it.
-                    self._cond.wait(min(timeout, 3600.0))
-            for w in due:
-                if w.slow:
-                    self._sync_in_background(w)
-                else:
-                    w.timed_flush()
-
-    def _sync_in_background(self, w: Flushable) -> None:
-        # A store can take minutes to fail (deadlines, retries): its timed flush runs on a
-        # thread of its own, so local writers' timed flushes never wait behind it.
-        if w.syncing:
-            with self._cond:  # one in flight per writer; look again at the next deadline
-                if w not in self._deadlines:
-                    self._deadlines[w] = time.monotonic() + w.flush_secs
-                    w.scheduled = True
-            return
-        w.syncing = True
-
-        def run() -> None:
-            try:
-                w.timed_flush()
-            finally:
-                w.syncing = False
-
-        start_daemon(run, "tbwrite-store-sync")
-
-    def reset_in_child(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._deadlines = {}
-        self._thread = None
-
-
-_flusher = _Flusher()
-schedule = _flusher.schedule
-hurry = _flusher.hurry
-cancel = _flusher.cancel
 
 _live_writers: weakref.WeakSet[Flushable] = weakref.WeakSet()
 _exit_callbacks: list[Callable[[], None]] = []
@@ -170,7 +65,7 @@ def _after_fork_in_child() -> None:
     global _hooks_lock
     _hooks_lock = threading.Lock()
     names.after_fork_in_child()
-    _flusher.reset_in_child()
+    flusher.reset_in_child()
     for w in list(_live_writers):
         w.after_fork_in_child()
     for callback in list(_fork_callbacks):
@@ -260,7 +155,7 @@ def track(writer: Flushable) -> None:
 
 def untrack(writer: Flushable) -> None:
     """``writer`` is closed: nothing to do for it at exit any more."""
-    _flusher.cancel(writer)
+    flusher.cancel(writer)
     _live_writers.discard(writer)
 
 
