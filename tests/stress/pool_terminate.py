@@ -86,6 +86,20 @@ def _dump_worker_stacks(pid: int) -> None:
     time.sleep(1.0)  # a diagnostic after the fact: give the workers a moment to print
 
 
+def _kill_children(pid: int) -> None:
+    import signal
+
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return
+    for child in children:
+        try:
+            os.kill(int(child), signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def _busy() -> None:
     while True:
         pass
@@ -120,6 +134,7 @@ def main() -> int:
                     hung += 1
                     print(f"trial {n} hung:\n{_describe(trial.pid)}", flush=True)
                     _dump_worker_stacks(trial.pid)
+                    _kill_children(trial.pid)  # the hung workers would outlive the trial
                     trial.kill()
                     trial.join()
     finally:
