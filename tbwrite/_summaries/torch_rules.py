@@ -149,9 +149,10 @@ def default_bins() -> np.ndarray:
 # exactly: buckets are [e_i, e_i+1), the last one also takes its right edge (stored as the
 # next float after it), values outside the edges are not counted, -0.0 counts as 0.0.
 _KEY_SHIFT: Final = 48
-# Measured (1k-1M normal values): the table is 1.3-4x faster than np.histogram up to 100k
-# values and slower at 1M, where its gathers leave the cache; past this many, np.histogram.
-TABLE_MAX_VALUES: Final = 1 << 18
+# Values are counted this many at a time: the keys, buckets and comparisons of one chunk stay
+# in the cache. Measured (normal values): 1.4-1.6x faster than np.histogram at 256k-4M
+# values, where one pass over the whole array was 2x slower than np.histogram.
+TABLE_CHUNK: Final = 1 << 16
 _LITTLE: Final = sys.byteorder == "little"
 _TABLE: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -185,19 +186,20 @@ def _default_table() -> tuple[np.ndarray, np.ndarray]:
 def default_counts(values: np.ndarray) -> np.ndarray:
     """The counts ``np.histogram(values, bins=default_bins())`` gives for finite float64
     ``values``, by the table above: the same numbers, without sorting."""
-    if values.size > TABLE_MAX_VALUES:
-        counts: np.ndarray = np.histogram(values, bins=default_bins())[0]
-        return counts
     base, edge = _default_table()
-    # The top 16 bits of each little-endian float64: a strided view, no arithmetic.
-    top = values.view("<u2")[3::4] if _LITTLE else values.view(np.uint64) >> _KEY_SHIFT
-    key = top.astype(np.intp)
-    bucket = base.take(key)
-    bucket += values >= edge.take(key)
     nbins = len(default_bins()) - 1
+    counts = np.zeros(nbins + 2, dtype=np.intp)
+    for start in range(0, values.size, TABLE_CHUNK):
+        chunk = values[start : start + TABLE_CHUNK]
+        # The top 16 bits of each little-endian float64: a strided view, no arithmetic.
+        top = chunk.view("<u2")[3::4] if _LITTLE else chunk.view(np.uint64) >> _KEY_SHIFT
+        key = top.astype(np.intp)
+        bucket = base.take(key)
+        bucket += chunk >= edge.take(key)
+        counts += np.bincount(bucket, minlength=nbins + 2)
     # Buckets are shifted by one in the table: below the first edge is 0, past the last
     # is nbins + 1; both are left out.
-    return np.bincount(bucket, minlength=nbins + 2)[1 : nbins + 1]
+    return counts[1 : nbins + 1]
 
 
 def _group(counts: np.ndarray, edges: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -43,3 +43,15 @@ def test_normal_samples_of_many_scales() -> None:
     rng = np.random.default_rng(3)
     for scale in (1e-15, 1e-9, 1e-3, 1.0, 1e6, 1e19):
         _same(rng.standard_normal(10_000) * scale)
+
+
+def test_many_chunks_and_a_partial_one() -> None:
+    # Counted TABLE_CHUNK values at a time: sizes around the chunk boundaries, and the
+    # edges themselves spread over several chunks.
+    from tbwrite._summaries.torch_rules import TABLE_CHUNK
+
+    rng = np.random.default_rng(11)
+    for n in (0, 1, TABLE_CHUNK - 1, TABLE_CHUNK, TABLE_CHUNK + 1, 3 * TABLE_CHUNK + 17):
+        _same(rng.standard_normal(n) * 10.0 ** rng.integers(-12, 12, n))
+    edges = np.tile(default_bins(), 2 * TABLE_CHUNK // len(default_bins()) + 1)
+    _same(np.concatenate([edges, np.nextafter(edges, np.inf)]))
