@@ -1,6 +1,8 @@
-"""Load every scalar of a 1M-event logdir: tbwrite vs EventAccumulator vs tbparse.
+"""Load every scalar of a 1M-event logdir: tbwrite vs EventAccumulator vs tbparse vs
+TensorBoard's Rust data server.
 
     python benchmarks/read_bench.py [--events 1000000] [--runs 10] [--dir DIR] [--repeat 5]
+                                    [--skip-tbparse] [--skip-rust]
 
 Writes (once, with tbwrite) a logdir of ``--runs`` runs with 10 scalar tags each, then times,
 on the same files in the same process: ``tbwrite.read_scalars``; tbwrite's drop-in
@@ -10,6 +12,10 @@ point) and with the default size guidance (10,000 sampled points per tag), over 
 pivot=False).scalars`` when tbparse is installed. tbwrite's timings are the best of
 ``--repeat`` runs, interleaved with the others', since a shared machine's load varies; each
 ratio is TensorBoard's time over tbwrite's. Point counts are checked; imports are excluded.
+Last, ``tensorboard --load_fast=true`` (the Rust data server, ``--samples_per_plugin
+scalars=<points per tag>``) is launched on the logdir and polled over HTTP until it has
+loaded every point, then asked for every series once; that time, less what the same
+server takes to answer for an empty logdir, is compared with ``read_scalars``'.
 """
 
 from __future__ import annotations
@@ -62,6 +68,43 @@ def time_event_accumulator(root: str, ours: bool = False, every: bool = True) ->
     return time.perf_counter() - t, n
 
 
+def time_rust_server(root: str, runs: int, steps: int, tags: int = 10) -> tuple[float, int]:
+    """Seconds from launching ``tensorboard --load_fast=true`` (the Rust data server) until
+    it has served every point of every run over HTTP once, less the seconds the same server
+    takes to answer for an empty logdir (its start, not its loading); and the points."""
+    sys.path.insert(
+        0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "helpers")
+    )
+    from tbserver import TensorBoardServer
+
+    # Keep every point (the Rust server takes 0 literally: no point at all).
+    every = {"scalars": steps}
+    empty = tempfile.mkdtemp(prefix="tbwrite-read-bench-empty-")
+    try:
+        t = time.perf_counter()
+        with TensorBoardServer(empty, load_fast=True, samples_per_plugin=every) as tb:
+            tb.runs()
+        start = time.perf_counter() - t
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+    last = f"metrics/tag{tags - 1}"
+    t = time.perf_counter()
+    with TensorBoardServer(root, load_fast=True, samples_per_plugin=every) as tb:
+
+        def loaded() -> bool:
+            try:
+                return all(len(tb.scalars(f"run{r}", last)) == steps for r in range(runs))
+            except Exception:  # noqa: BLE001 - a run or tag not loaded yet
+                return False
+
+        tb.wait_for(loaded, timeout=600, interval=0.1, what="every point")
+        points = sum(
+            len(tb.scalars(f"run{r}", f"metrics/tag{i}")) for r in range(runs) for i in range(tags)
+        )
+        secs = time.perf_counter() - t  # loaded, and every series served once
+    return secs - start, points
+
+
 def best(fn: object, repeat: int) -> tuple[float, int]:
     times = [fn() for _ in range(repeat)]  # type: ignore[operator]
     return min(t for t, _ in times), times[0][1]
@@ -81,6 +124,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--dir", help="logdir to write (default: a temporary directory)")
     parser.add_argument("--skip-tbparse", action="store_true")
+    parser.add_argument("--skip-rust", action="store_true", help="skip TensorBoard's Rust server")
     parser.add_argument("--repeat", type=int, default=5, help="best of N for tbwrite")
     args = parser.parse_args()
 
@@ -128,6 +172,17 @@ def main() -> int:
                 print(f"tbparse: not installed ({err}); skipped")
             else:
                 results.append(("tbparse.SummaryReader(...).scalars", *time_tbparse(root), 0.0))
+
+        if args.skip_rust:
+            print("TensorBoard's Rust data server: skipped (--skip-rust)")
+        else:
+            steps = args.events // (args.runs * 10)
+            rust = time_rust_server(root, args.runs, steps)
+            results.append(("tensorboard --load_fast=true, served", *rust, 0.0))
+            print(
+                f"read_scalars is {rust[0] / read[0]:.1f}x faster than TensorBoard's Rust data "
+                "server loads and serves the same points (its start excluded)\n"
+            )
 
         print(f"{'loader':<42} {'seconds':>8} {'points':>10} {'events/s':>12} {'TB / this':>10}")
         for name, secs, n, tb in results:
