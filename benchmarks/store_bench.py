@@ -44,10 +44,8 @@ BUCKET = "bench"
 W0 = 1_700_000_000.0
 
 
-def log_tbwrite(url: str, flushes: int, per_flush: int, pace: float = 0.0) -> None:
-    import tbwrite
-
-    w = tbwrite.SummaryWriter(url, flush_secs=3600, max_queue=per_flush + 1)
+def _log(writer_class: Any, url: str, flushes: int, per_flush: int, pace: float) -> None:
+    w = writer_class(url, flush_secs=3600, max_queue=per_flush + 1)
     for k in range(flushes):
         for i in range(per_flush):
             step = k * per_flush + i
@@ -56,20 +54,18 @@ def log_tbwrite(url: str, flushes: int, per_flush: int, pace: float = 0.0) -> No
         if pace:
             time.sleep(pace)
     w.close()
+
+
+def log_tbwrite(url: str, flushes: int, per_flush: int, pace: float = 0.0) -> None:
+    import tbwrite
+
+    _log(tbwrite.SummaryWriter, url, flushes, per_flush, pace)
 
 
 def log_tensorboardx(url: str, flushes: int, per_flush: int, pace: float = 0.0) -> None:
     import tensorboardX
 
-    w = tensorboardX.SummaryWriter(url, flush_secs=3600, max_queue=per_flush + 1)
-    for k in range(flushes):
-        for i in range(per_flush):
-            step = k * per_flush + i
-            w.add_scalar("loss", 1.0 / (step + 1), step, walltime=W0 + step)
-        w.flush()
-        if pace:
-            time.sleep(pace)
-    w.close()
+    _log(tensorboardX.SummaryWriter, url, flushes, per_flush, pace)
 
 
 def log_one(url: str, flushes: int, per_flush: int, pace: float = 0.0) -> None:

@@ -58,6 +58,17 @@ def check_tag(tag: Any, name: str = "tag") -> str:
     return str(tag)
 
 
+def check_text(value: Any, name: str) -> str:
+    """A ``str`` that encodes as UTF-8 (text for the text plugin)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_show(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"{name} must be encodable as UTF-8: {err}") from None
+    return value
+
+
 def as_float(value: Any, name: str) -> float:
     """A real number as a Python float; NaN and infinities pass through."""
     t = type(value)

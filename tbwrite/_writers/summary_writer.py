@@ -27,6 +27,7 @@ from .._checks import (
     check_filename_suffix,
     check_subrun_name,
     check_tag,
+    check_text,
 )
 from .._eventfile import EventFileWriter
 from .._lifecycle import hooks
@@ -345,12 +346,7 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
     ) -> None:
         """Log markdown text."""
         tag = check_tag(tag)
-        if not isinstance(text_string, str):
-            raise TypeError(f"text_string must be a str, got {text_string!r}")
-        try:
-            text_string.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise ValueError(f"text_string must be encodable as UTF-8: {err}") from None
+        check_text(text_string, "text_string")
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
         self._run.write("text", tag, text_string, step=step, wall_time=wall_time)

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import SummaryWriter as _TbSummaryWriter
-from .._checks import as_scalar, as_step, check_tag
+from .._checks import as_scalar, as_step, check_tag, check_text
 from .._summaries.hparam_values import flatten
 
 if TYPE_CHECKING:
@@ -288,13 +288,7 @@ class SummaryWriter:
         prepared = []
         for key, value in _check_mapping(texts, "texts").items():
             tag = check_tag(key, "texts key")
-            if not isinstance(value, str):
-                raise TypeError(f"texts[{key!r}] must be a str, got {value!r:.80}")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as err:
-                raise ValueError(f"texts[{key!r}] must be encodable as UTF-8: {err}") from None
-            prepared.append((tag, value))
+            prepared.append((tag, check_text(value, f"texts[{key!r}]")))
         # tf.summary.text's form: a rank-0 string tensor, the text plugin's metadata without
         # a data class (TensorBoard reads it as a tensor).
         metadata = _text_metadata()

@@ -69,15 +69,18 @@ def _describe(pid: int) -> str:
     return "\n".join(lines)
 
 
+def _children(pid: int) -> list[str]:
+    try:
+        return open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return []
+
+
 def _dump_worker_stacks(pid: int) -> None:
     """Ask the hung trial's live workers for their Python stacks (faulthandler, on stderr)."""
     import signal
 
-    try:
-        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
-    except OSError:
-        return
-    for child in children:
+    for child in _children(pid):
         try:
             if open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
                 os.kill(int(child), signal.SIGUSR1)
@@ -89,11 +92,7 @@ def _dump_worker_stacks(pid: int) -> None:
 def _kill_children(pid: int) -> None:
     import signal
 
-    try:
-        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
-    except OSError:
-        return
-    for child in children:
+    for child in _children(pid):
         try:
             os.kill(int(child), signal.SIGKILL)
         except OSError:
