@@ -523,9 +523,11 @@ def test_restart_with_purge_step_like_tensorboard(tmp_path, source) -> None:
         w.add_histogram("h", np.arange(step + 3.0), step)
     w.close()
     # Both name files by the second first (tensorboardX by the second only, PyTorch then by a
-    # per-process counter that sorts "10" before "9"): the restart starts a second later, so
-    # that its file sorts after the first, as a real restart's does.
-    time.sleep(1.1)
+    # per-process counter that sorts "10" before "9"): the restart starts in a later second,
+    # so that its file sorts after the first, as a real restart's does.
+    (first,) = os.listdir(run)
+    while int(time.time()) <= int(first.split(".")[3]):
+        time.sleep(0.01)
     w = cls(run, purge_step=12)
     for step in range(12, 20):
         w.add_scalar("loss", -float(step), step)

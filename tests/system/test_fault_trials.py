@@ -266,16 +266,30 @@ class SlowStore:
         self.release = threading.Event()
         self.delay = 0.5
         self.calls = 0
+        self._running = 0
+        self._idle = threading.Condition()
 
         def pipe_file(fs, path, value, *args, **kwargs):
-            self.calls += 1
-            if self.silent.is_set():
-                self.release.wait(60)
-            elif self.slow.is_set():
-                time.sleep(self.delay)
-            return real(fs, path, value, *args, **kwargs)
+            with self._idle:
+                self.calls += 1
+                self._running += 1
+            try:
+                if self.silent.is_set():
+                    self.release.wait(60)
+                elif self.slow.is_set():
+                    time.sleep(self.delay)
+                return real(fs, path, value, *args, **kwargs)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
 
         monkeypatch.setattr(MemoryFileSystem, "pipe_file", pipe_file)
+
+    def wait_until_landed(self, timeout: float = 60.0) -> None:
+        """Until no call is under way: every abandoned one has landed."""
+        with self._idle:
+            assert self._idle.wait_for(lambda: self._running == 0, timeout), "calls still running"
 
 
 def test_store_retry_after_an_abandoned_call_never_stores_records_twice(memory_store, monkeypatch):
@@ -292,7 +306,7 @@ def test_store_retry_after_an_abandoned_call_never_stores_records_twice(memory_s
     store.slow.clear()
     w.flush()
     w.close()
-    time.sleep(3 * store.delay)  # every abandoned call has landed
+    store.wait_until_landed()
     runs = tbwrite.read_scalars(run)
     steps = [int(s) for s in runs["."]["loss"].steps]
     assert sorted(steps) == list(range(100)), f"{len(steps)} points for 100 records"
