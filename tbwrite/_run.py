@@ -81,6 +81,8 @@ class RunWriter:
         self.filename_suffix = filename_suffix
         self._lock = threading.Lock()
         self._closed = False
+        self._closer = 0  # the thread that is closing the run (its ident), once closed
+        self._close_done = threading.Event()
         self.scalars = ScalarEncoder()
         self.main = open_event_file(
             log_dir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix
@@ -256,8 +258,12 @@ class RunWriter:
     # -- flush / close ------------------------------------------------------------------------
 
     def after_fork_in_child(self) -> None:
-        """In a forked child: a new lock (another thread may have held this one)."""
+        """In a forked child: a new lock (another thread may have held this one), and a
+        close in progress in the parent counts as done (its thread is not here)."""
         self._lock = threading.Lock()
+        self._close_done = threading.Event()
+        if self._closed:
+            self._close_done.set()
 
     def check_open(self) -> None:
         if self._closed:
@@ -274,12 +280,26 @@ class RunWriter:
             writer.flush()
 
     def close(self) -> None:
-        """End the session (if any), flush and close every file. Harmless when closed."""
+        """End the session (if any), flush and close every file. Harmless when closed; a
+        close from another thread while one is in progress returns when it is done."""
+        me = threading.get_ident()
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        open_runs.discard(self)
+            first = not self._closed
+            if first:
+                self._closed, self._closer = True, me
+        if not first:
+            # The SIGTERM path closes every open run from threads of its own, and waits for
+            # them, while the main thread may be in the middle of this very close.
+            if self._closer != me:
+                self._close_done.wait()
+            return
+        try:
+            self._close()
+        finally:
+            open_runs.discard(self)  # until now, the SIGTERM path waits for it
+            self._close_done.set()
+
+    def _close(self) -> None:
         first_error: BaseException | None = None
         if self._session_started and self._pid == os.getpid():
             # Exactly one end info, now that the outcome is known. (Only the first counts,

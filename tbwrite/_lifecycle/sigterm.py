@@ -187,53 +187,65 @@ def _fail_all() -> None:
 
 
 # When the signal interrupts the main thread inside tbwrite's own code, that thread may hold
-# a writer's lock, which closing needs (from the handler, on this thread, or from another):
-# the handler then returns at once and the closing runs as soon as the program's code that
-# called tbwrite goes on (a trace function on that frame, as debuggers set: microseconds
-# later). If it does not go on within WATCH_SECS (a main thread blocked inside tbwrite), the
-# watchdog closes what it can.
+# a writer's lock, which closing needs (from the handler, on this thread, or from another),
+# or be in the middle of closing a run: the handler then returns at once and the closing
+# runs as soon as the thread leaves tbwrite (a trace function, as debuggers set:
+# microseconds later), back in the program's code that called it or, where tbwrite was
+# called from C (an exit hook), when tbwrite's outermost frame returns. Meanwhile the
+# watchdog closes the runs from threads of its own; a run being closed is waited for. If
+# the thread does not leave within WATCH_SECS (blocked inside tbwrite), the watchdog closes
+# what it can.
 
 
-def _program_frame(frame: Any) -> Any:
-    """The program's frame that called into tbwrite, when ``frame`` is tbwrite's own code
-    (integrations, which may run the program's code, are not); None otherwise."""
-    inside = None
+def _is_ours(frame: Any) -> bool:
+    """Whether ``frame`` runs tbwrite's own code (integrations, which may run the program's
+    code, are not)."""
+    name = frame.f_globals.get("__name__", "")
+    return (name == "tbwrite" or name.startswith("tbwrite.")) and not name.startswith(
+        "tbwrite.integrations"
+    )
+
+
+def _way_out(frame: Any) -> tuple[Any, bool] | None:
+    """Where the main thread, interrupted in ``frame``, leaves tbwrite's own code: the
+    program's frame that called it (True: at its next event), or tbwrite's outermost
+    frame when C called it (False: when it returns). None when ``frame`` is not tbwrite's."""
+    outermost = None
     while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        ours = (name == "tbwrite" or name.startswith("tbwrite.")) and not name.startswith(
-            "tbwrite.integrations"
-        )
-        if ours:
-            inside = frame
-        elif inside is not None:
-            return frame
+        if _is_ours(frame):
+            outermost = frame
+        elif outermost is not None:
+            return frame, True
         frame = frame.f_back
-    return None
+    return None if outermost is None else (outermost, False)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     first = not _entered.is_set()
     _entered.set()
-    caller = _program_frame(frame)
-    if caller is not None and _close_deadline is None:
+    way_out = _way_out(frame)
+    if way_out is not None and _close_deadline is None:
         if first:
-            _close_when_back_in(caller)
+            _close_when_leaving(*way_out)
             _deferred.set()
         return
     _close_all_and_die()
 
 
-def _close_when_back_in(caller: Any) -> None:
-    def back(frame: Any, event: str, arg: Any) -> Any:
-        if event in ("line", "return", "exception"):
+def _close_when_leaving(frame: Any, program: bool) -> None:
+    """Close and die at ``frame``'s next event (a program's frame) or its return
+    (tbwrite's own, whose next lines may still hold a lock)."""
+
+    def leaving(frame: Any, event: str, arg: Any) -> Any:
+        if event == "return" or (program and event in ("line", "exception")):
             sys.settrace(None)
             frame.f_trace = None
             _close_all_and_die()
-        return back
+        return leaving
 
-    caller.f_trace = back
-    caller.f_trace_lines = True
-    sys.settrace(lambda frame, event, arg: None)  # on: only ``caller`` is traced
+    frame.f_trace = leaving
+    frame.f_trace_lines = program
+    sys.settrace(lambda frame, event, arg: None)  # on: only ``frame`` is traced
 
 
 def _close_all_and_die() -> None:

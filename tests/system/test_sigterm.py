@@ -169,3 +169,41 @@ def test_a_chained_handler_that_exits_ends_the_session_as_the_program_ends(
     (row,) = tbwrite.read_hparams(logdir).records()
     assert row["status"] == status
     assert steps(logdir) == [1]
+
+
+# The signal lands while the main thread is closing a run (its own close(), a Pool worker's
+# exit, the interpreter's exit): the close in progress finishes before the process dies.
+# The session end is slowed to widen the window; the slow part runs as tbwrite's code does.
+_CLOSING_CHILD = r"""
+import os, sys, time
+import tbwrite._summaries.hparams as hp
+from tbwrite import SummaryWriter
+
+inside = {"__name__": "tbwrite._slow_end", "end": hp.session_end_summary, "time": time}
+exec(
+    "def slow_end(status, end_time):\n"
+    "    print('ready', flush=True)\n"
+    "    time.sleep(0.3)\n"
+    "    return end(status, end_time)\n",
+    inside,
+)
+hp.session_end_summary = inside["slow_end"]
+w = SummaryWriter(sys.argv[1], max_queue=1000, flush_secs=3600)
+w.add_hparams({"lr": 0.1}, {"loss": None})
+w.add_scalar("loss", 1.0, 1)
+if sys.argv[2] == "close":
+    w.close()
+    time.sleep(60)
+# "exit": the interpreter's exit closes the run
+"""
+
+
+@pytest.mark.parametrize("ending", ["close", "exit"])
+def test_sigterm_while_closing_lets_the_close_finish(tmp_path, ending) -> None:
+    proc = _child(_CLOSING_CHILD, str(tmp_path), ending)
+    elapsed = _terminate_when_ready(proc)
+    assert proc.returncode == -signal.SIGTERM
+    assert elapsed < 3, f"the process took {elapsed:.1f} s to die"  # 0.3 s, on a loaded machine
+    assert steps(str(tmp_path)) == [1]
+    (row,) = tbwrite.read_hparams(str(tmp_path)).records()
+    assert row["status"] in ("SUCCESS", "FAILURE")
