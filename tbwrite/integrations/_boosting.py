@@ -99,6 +99,10 @@ class BoostingRun:
         writer = SummaryWriter(path, max_queue=_MAX_QUEUE, flush_secs=_FLUSH_SECS)
         try:
             writer.add_hparams(dict(hparams))
+            if self.status_at_exit != "success":  # success is every writer's default
+                # Set now, so however the process ends (tbwrite's exit hook may close this
+                # writer before :func:`_end_open_runs_at_exit` runs) the session ends so.
+                writer.set_status(self.status_at_exit)
         except BaseException:
             writer.close()
             raise
@@ -137,7 +141,7 @@ class BoostingRun:
         for writer in writers:
             try:
                 try:
-                    writer.set_status(status)
+                    writer.set_status(status)  # none of it if tbwrite's exit closed it
                 finally:
                     writer.close()
             except Exception as err:  # close the others even so
@@ -156,7 +160,11 @@ def metric_value(value: Any) -> float | None:
 
 
 # Strong references: a run whose callback was dropped (``callbacks=[TensorBoardCallback(...)]``
-# inline) still has to end, at exit at the latest.
+# inline) still has to end, at exit at the latest. The writers it opened are the program's
+# like any other, so tbwrite's own exit closes them, with the status each was given when
+# opened; this hook, before or after that (atexit runs the newest first, and either may
+# have been registered first), adds only what tbwrite cannot know: the session of a
+# training that evaluated nothing, and FAILURE for one that crashed.
 _open_runs: set[BoostingRun] = set()
 _exit_hook_registered = False
 
@@ -165,8 +173,6 @@ def _register(run: BoostingRun) -> None:
     global _exit_hook_registered
     _open_runs.add(run)
     if not _exit_hook_registered:
-        # Registered after tbwrite's own exit hook (which closes open writers with their
-        # current status), so it runs before it: atexit runs the newest hook first.
         _exit_hook_registered = True
         atexit.register(_end_open_runs_at_exit)
 

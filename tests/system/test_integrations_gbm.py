@@ -549,3 +549,30 @@ def test_parameter_values_and_eval_names():
     assert [run_name(n) for n in ["valid_0", "a/b", "..", "", "."]] == [
         "valid_0", "a_b", "_..", "_", "_.",
     ]  # fmt: skip
+
+
+def test_xgboost_training_that_raised_is_failure_also_when_the_program_goes_on(tmp_path):
+    # The program catches the exception and exits normally: the session still ends FAILURE,
+    # whichever of tbwrite's exit and the integration's runs first.
+    _need("xgboost")
+    code = textwrap.dedent(
+        """
+        import sys, numpy as np, xgboost as xgb
+        from tbwrite.integrations.xgboost import TensorBoardCallback
+
+        class Boom(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log):
+                if epoch == 2:
+                    raise RuntimeError("boom")
+                return False
+
+        d = xgb.DMatrix(np.arange(40.0).reshape(20, 2), np.arange(20.0))
+        try:
+            xgb.train({}, d, 5, evals=[(d, "train")],
+                      callbacks=[TensorBoardCallback(sys.argv[1]), Boom()])
+        except RuntimeError:
+            pass
+        """
+    )
+    _child(code, tmp_path / "run")
+    assert _sessions(tmp_path / "run")["train"][1] == "FAILURE"
