@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the lazy names below, as type checkers should see them
     from ._reading.multiplexer import EventMultiplexer
     from ._reading.records import EventRecord, SkippedBytes, find_runs
     from ._reading.results import HParamsTable, Runs, Series, SessionRow
+    from ._summaries.hparam_values import flatten_hparams, hparam_value
     from ._summaries.hparams import Discrete, HParam, IntInterval, Metric, RealInterval
     from ._writers.experiment import write_experiment
     from ._writers.multiprocess import NullWriter, process_count, process_index, process_writer
@@ -39,6 +40,8 @@ _LAZY = {
     "Metric": "._summaries.hparams",
     "RealInterval": "._summaries.hparams",
     "write_experiment": "._writers.experiment",
+    "flatten_hparams": "._summaries.hparam_values",
+    "hparam_value": "._summaries.hparam_values",
     "EventAccumulator": "._reading.accumulator",
     "EventMultiplexer": "._reading.multiplexer",
     "make_ndarray": "._reading.accumulator",
@@ -85,6 +88,8 @@ __all__ = [
     "Metric",
     "RealInterval",
     "write_experiment",
+    "flatten_hparams",
+    "hparam_value",
     "EventAccumulator",
     "EventMultiplexer",
     "EventRecord",

@@ -1,23 +1,24 @@
-"""The hyperparameter value policy and the flattener, shared by every front.
+"""The hyperparameter value policies and the flattener, shared by every front.
 
 TensorBoard's HParams dashboard knows three types: BOOL, STRING and FLOAT64.
 
-- Strict (:func:`hparam_value`, ``SummaryWriter.add_hparams``, PyTorch's signature): bool
-  (and numpy/JAX booleans) -> BOOL; str -> STRING (UTF-8 encodable, else ``ValueError``);
-  int, float, numpy and JAX numbers -> FLOAT64; anything else raises ``TypeError`` naming
-  the key.
+- Strict (:func:`checked_hparam_value`: ``SummaryWriter.add_hparams``, PyTorch's
+  signature): bool (and numpy/JAX booleans) -> BOOL; str -> STRING (UTF-8 encodable, else
+  ``ValueError``); int, float, numpy and JAX numbers -> FLOAT64; anything else raises
+  ``TypeError`` naming the key.
 - Both: a tensor of one element (``torch.tensor(0.1)``, on any device, requiring grad or
   not) is first its numpy scalar, as PyTorch's writer takes it.
-- From configs and searches (:func:`hparam_value_or_text`: ``write_hparams``, the clu-style
-  writer, the integrations), which hand us anything: the strict types as above; None ->
-  ``"None"``; an object with ``get_params`` (a scikit-learn estimator), a class or a
-  function -> its (qualified) name; a list or tuple -> its items so converted, joined as
-  ``"[a, b]"`` / ``"(a, b)"``; anything else -> ``str(value)``, or its class name when that is
-  Python's default ``<... object at 0x...>`` text.
+- From configs and searches (:func:`hparam_value`, public as ``tbwrite.hparam_value``:
+  ``write_hparams``, the clu-style writer, every integration), which hand us anything: the
+  strict types as above; None -> ``"None"``; an object with ``get_params`` (a scikit-learn
+  estimator), a class or a function -> its (qualified) name; a list or tuple -> its items
+  so converted, joined as ``"[a, b]"`` / ``"(a, b)"``; anything else -> ``str(value)``, or
+  its class name when that is Python's default ``<... object at 0x...>`` text.
 
-:func:`flatten` is clu's ``flatten_dict``: nested mappings (and anything with ``.items()``,
-such as an ``ml_collections.ConfigDict``) become dotted names, list and tuple items
-``name.0``, ``name.1``, ..., and None ``""``. No imports beyond the standard library.
+:func:`flatten_hparams` (public as ``tbwrite.flatten_hparams``) is clu's ``flatten_dict``:
+nested mappings (and anything with ``.items()``, such as an ``ml_collections.ConfigDict``)
+become dotted names, list and tuple items ``name.0``, ``name.1``, ..., and None ``""``. No
+imports beyond the standard library.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ __all__ = [
     "HParamValue",
     "check_utf8",
     "config_hparams",
-    "flatten",
+    "flatten_hparams",
+    "checked_hparam_value",
     "hparam_value",
-    "hparam_value_or_text",
     "hparam_values",
     "is_real_number",
     "show_value",
@@ -69,7 +70,7 @@ def check_utf8(text: str, where: str) -> str:
     return text
 
 
-def hparam_value(key: str, value: Any, where: str | None = None) -> HParamValue:
+def checked_hparam_value(key: str, value: Any, where: str | None = None) -> HParamValue:
     """A hyperparameter value as the type TensorBoard shows: bool, str or float.
 
     bool (and numpy/JAX booleans) -> BOOL, checked before int since bool is an int;
@@ -110,7 +111,7 @@ def hparam_values(hparams: Any, name: str = "hparam_dict") -> dict[str, HParamVa
         if not isinstance(key, str) or not key:
             raise TypeError(f"{name} keys must be non-empty str, got {show_value(key)}")
         check_utf8(key, f"{name} key")
-        out[key] = hparam_value(key, value)
+        out[key] = checked_hparam_value(key, value)
     return out
 
 
@@ -118,11 +119,15 @@ def _is_config(value: Any) -> bool:
     return isinstance(value, Mapping) or (hasattr(value, "items") and not isinstance(value, type))
 
 
-def flatten(hparams: Any, sep: str = ".", *, lists: bool = True) -> dict[str, Any]:
-    """clu's flattening of a config (see the module docstring), names joined by ``sep``.
+def flatten_hparams(config: Any, sep: str = ".", *, lists: bool = True) -> dict[str, Any]:
+    """A nested config as one flat mapping, by clu's rules (``flatten_dict``).
 
+    Nested mappings, and anything with ``.items()`` such as an ``ml_collections.ConfigDict``,
+    become names joined by ``sep`` (``{"opt": {"lr": 0.1}}`` becomes ``{"opt.lr": 0.1}``);
+    list and tuple items become ``name.0``, ``name.1``, ...; ``None`` becomes ``""``.
     ``lists=False`` keeps lists and tuples whole (Ray Tune's results, whose lists are
-    histograms, not one value per item).
+    histograms, not one value per item). The values are left as they are: pass them
+    through :func:`hparam_value` for ``add_hparams``.
     """
     out: dict[str, Any] = {}
 
@@ -136,7 +141,7 @@ def flatten(hparams: Any, sep: str = ".", *, lists: bool = True) -> dict[str, An
             else:
                 out[sep.join(key)] = "" if v is None else v
 
-    walk((), hparams)
+    walk((), config)
     return out
 
 
@@ -145,7 +150,7 @@ def config_hparams(hparams: Any, name: str = "hparams") -> dict[str, HParamValue
     ``write_hparams`` logs."""
     if not _is_config(hparams):
         raise TypeError(f"{name} must be a mapping of str to values, got {show_value(hparams)}")
-    return {key: hparam_value_or_text(value) for key, value in flatten(hparams).items()}
+    return {key: hparam_value(value) for key, value in flatten_hparams(hparams).items()}
 
 
 def _is_number(value: Any) -> bool:
@@ -182,9 +187,21 @@ def _text(value: Any) -> str:
     return text
 
 
-def hparam_value_or_text(value: Any) -> HParamValue:
-    """``value`` as one of TensorBoard's three hparam types, or as text (see the module
-    docstring): for values that come from configs and searches, which may hold anything."""
+def hparam_value(value: Any) -> HParamValue:
+    """``value`` as one of TensorBoard's three hparam types (bool, str, float), for values
+    from configs and searches, which may hold anything.
+
+    bool (numpy's and JAX's too) stays bool, str stays str, numbers (numpy's, JAX's, and a
+    tensor of one element) become float. Anything else becomes text: ``None`` as
+    ``"None"``, a scikit-learn estimator, a class or a function as its name, a list or
+    tuple as its items so converted (``"[0.1, 'adam']"``), other objects as ``str(value)``,
+    or their class name when that is Python's default ``<... object at 0x...>``. Every
+    integration types its parameters with it; ``SummaryWriter.add_hparams`` itself is
+    stricter (PyTorch's rules: other types raise ``TypeError``).
+
+    >>> tbwrite.hparam_value(None), tbwrite.hparam_value(3), tbwrite.hparam_value(print)
+    ('None', 3.0, 'print')
+    """
     if isinstance(value, bool):
         return value
     value = _untensor(value)

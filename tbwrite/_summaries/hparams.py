@@ -33,7 +33,7 @@ from .._format.plugin_names import (
 )
 from .._format.plugin_names import PLUGIN_HPARAMS as PLUGIN_NAME
 from .._proto import hparams_pb2, summary_pb2, tensor_pb2
-from .hparam_values import HParamValue, hparam_value, show_value
+from .hparam_values import HParamValue, checked_hparam_value, show_value
 
 __all__ = [
     "Discrete",
@@ -170,7 +170,7 @@ def _hparam_info(hp: Any) -> hparams_pb2.HParamInfo:
             )
         domain = Discrete(list(domain))
     if isinstance(domain, Discrete):
-        values = [hparam_value(hp.name, v) for v in domain.values]
+        values = [checked_hparam_value(hp.name, v) for v in domain.values]
         if not values:
             raise ValueError(f"HParam {hp.name!r}: a discrete domain needs at least one value")
         types: set[Any] = {_data_type(v) for v in values}
@@ -316,7 +316,9 @@ def check_domain_discrete(domains: Any, hparams: Mapping[str, HParamValue]) -> d
                 f"hparam_domain_discrete[{key!r}] must be a list of values, "
                 f"got {show_value(values)}"
             )
-        vals = [hparam_value(key, v, f"hparam_domain_discrete[{key!r}] value") for v in values]
+        vals = [
+            checked_hparam_value(key, v, f"hparam_domain_discrete[{key!r}] value") for v in values
+        ]
         if hparams[key] not in vals:
             raise ValueError(
                 f"hparam_domain_discrete[{key!r}] = {vals!r} does not hold the logged value "

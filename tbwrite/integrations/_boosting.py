@@ -30,37 +30,17 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .. import SummaryWriter
 
-HParamValue = Union[bool, str, float]
+if TYPE_CHECKING:
+    from .._summaries.hparam_values import HParamValue
+
 
 # Written every this many records or seconds, so a live TensorBoard follows training.
 _MAX_QUEUE = 200
 _FLUSH_SECS = 10.0
-
-
-def hparam(value: Any) -> HParamValue:
-    """A parameter value as one of TensorBoard's hparam types (BOOL, STRING, FLOAT64):
-    bool as such, real numbers (numpy's too) as float, a function or class as its name,
-    anything else as its text (``None`` as ``"None"``, a list of metrics as
-    ``"['l2', 'l1']"``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value
-    kind = getattr(getattr(value, "dtype", None), "kind", None)
-    if kind == "b" and getattr(value, "size", 0) == 1:
-        return bool(value)
-    if isinstance(value, (int, float)) or (
-        kind in ("i", "u", "f") and getattr(value, "size", 0) == 1
-    ):
-        return float(value)
-    if callable(value) and hasattr(value, "__qualname__"):  # a custom objective, a class
-        return str(value.__qualname__)
-    text = str(value)
-    return type(value).__name__ if " object at 0x" in text else text
 
 
 def run_name(eval_name: str) -> str:

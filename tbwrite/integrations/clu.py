@@ -31,8 +31,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import SummaryWriter as _TbSummaryWriter
+from .. import flatten_hparams as _flatten
 from .._checks import as_scalar, as_step, check_tag, check_text
-from .._summaries.hparam_values import flatten
 
 if TYPE_CHECKING:
     from .._deferred import DeferredRecord
@@ -46,7 +46,7 @@ def flatten_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
     anything with ``.items()``, such as an ``ml_collections.ConfigDict``) become dotted
     names, list and tuple items become ``name.0``, ``name.1``, ..., and ``None`` becomes
     ``""``."""
-    return flatten(hparams)
+    return _flatten(hparams)
 
 
 _registered = False
@@ -324,10 +324,10 @@ class SummaryWriter:
         from .._format.wire import summary_record
         from .._summaries import hparams as h
         from .._summaries import tf_rules
-        from .._summaries.hparam_values import config_hparams, flatten
+        from .._summaries.hparam_values import config_hparams
 
         values = config_hparams(hparams)
-        group = tf_rules.hparams_group_name(flatten(hparams), values)
+        group = tf_rules.hparams_group_name(_flatten(hparams), values)
         run = self._writer.run
         start = h.session_start_summary(values, run.start_time, group)
         run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice

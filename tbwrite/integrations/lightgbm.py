@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from ._boosting import BoostingRun, hparam, metric_value
+from .. import hparam_value
+from ._boosting import BoostingRun, metric_value
 
 __all__ = ["TensorBoardCallback"]
 
@@ -92,7 +93,7 @@ class TensorBoardCallback:
         run = self._run
         if run is None or env.iteration == env.begin_iteration:
             self.close()  # a previous training that stopped early
-            hparams = {str(k): hparam(v) for k, v in dict(env.params or {}).items()}
+            hparams = {str(k): hparam_value(v) for k, v in dict(env.params or {}).items()}
             run = self._run = BoostingRun(self.log_dir, hparams, status_at_exit="success")
         run.write(env.iteration, _results(env.evaluation_result_list or []))
         if env.iteration >= env.end_iteration - 1:

@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .._summaries.hparam_values import hparam_value_or_text as hparam_value
+from .. import hparam_value
 
 __all__ = ["TensorBoardCallback", "EXPERIMENT_MARKER"]
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .._summaries.hparam_values import flatten, is_real_number
-from .._summaries.hparam_values import hparam_value_or_text as hparam_value
+from .. import flatten_hparams, hparam_value
+from .._summaries.hparam_values import is_real_number
 
 __all__ = ["TbwriteLoggerCallback"]  # noqa: F822 - made on first access, see __getattr__
 
@@ -55,7 +55,7 @@ class _Impl:
         if trial in self._writers:
             return  # a restored trial goes on in the same run and session
         writer = SummaryWriter(self._run_dir(trial), flush_secs=self._flush_secs, max_queue=100)
-        params = flatten(trial.evaluated_params or trial.config or {}, sep="/")
+        params = flatten_hparams(trial.evaluated_params or trial.config or {}, sep="/")
         writer.add_hparams({k: hparam_value(v) for k, v in params.items()})
         self._writers[trial] = writer
 
@@ -65,7 +65,7 @@ class _Impl:
         writer = self._writers[trial]
         step = result.get("timesteps_total") or result.get("training_iteration") or iteration
         values = {k: v for k, v in result.items() if k not in _SKIP}
-        for key, value in flatten(values, sep="/", lists=False).items():
+        for key, value in flatten_hparams(values, sep="/", lists=False).items():
             tag = self._tag_prefix + key
             if is_real_number(value):
                 writer.add_scalar(tag, value, step)

@@ -16,11 +16,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._summaries.hparam_values import HParamValue
-from .._summaries.hparam_values import hparam_value_or_text as hparam_value
+from .. import hparam_value
 
 if TYPE_CHECKING:
     from .. import SummaryWriter
+    from .._summaries.hparam_values import HParamValue
 
 __all__ = ["log_search", "log_curves", "CURVE_ATTRIBUTES"]
 

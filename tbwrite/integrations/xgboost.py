@@ -25,11 +25,15 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xgboost
 
-from ._boosting import BoostingRun, HParamValue, hparam, metric_value
+from .. import hparam_value
+from ._boosting import BoostingRun, metric_value
+
+if TYPE_CHECKING:
+    from .._summaries.hparam_values import HParamValue
 
 __all__ = ["TensorBoardCallback"]
 
@@ -90,7 +94,7 @@ class TensorBoardCallback(xgboost.callback.TrainingCallback):
     def before_training(self, model: Any) -> Any:
         self.close()  # a previous training that ended with an exception
         if self.params is not None:
-            hparams = {str(k): hparam(v) for k, v in self.params.items()}
+            hparams = {str(k): hparam_value(v) for k, v in self.params.items()}
         else:
             hparams = _config_params(model)
         # FAILURE unless after_training says otherwise: XGBoost calls no callback when an

@@ -530,22 +530,9 @@ def test_hparams_table_pointed_at_the_parent(gbm_root, xgb_root, lgb_root, tb_se
             assert got == pytest.approx(results[eval_name][metric][-1], rel=1e-6)
 
 
-def test_parameter_values_and_eval_names():
-    from tbwrite.integrations._boosting import hparam, run_name
+def test_eval_set_run_names():
+    from tbwrite.integrations._boosting import run_name
 
-    def my_objective(preds, data):
-        return preds, preds
-
-    class Model:
-        pass
-
-    values = [True, np.bool_(False), 3, np.float32(0.5), np.int64(7), "gbdt", None,
-              ["l2", "l1"], my_objective, Model, Model()]  # fmt: skip
-    assert [hparam(v) for v in values] == [
-        True, False, 3.0, 0.5, 7.0, "gbdt", "None", "['l2', 'l1']",
-        "test_parameter_values_and_eval_names.<locals>.my_objective",
-        "test_parameter_values_and_eval_names.<locals>.Model", "Model",
-    ]  # fmt: skip
     assert [run_name(n) for n in ["valid_0", "a/b", "..", "", "."]] == [
         "valid_0", "a_b", "_..", "_", "_.",
     ]  # fmt: skip

@@ -13,7 +13,7 @@ import pytest
 import tbwrite
 from tbwrite._checks import as_float, as_real_array, check_series
 from tbwrite._summaries import torch_rules
-from tbwrite._summaries.hparam_values import hparam_value, hparam_value_or_text
+from tbwrite._summaries.hparam_values import checked_hparam_value, hparam_value
 from tbwrite._tensorlike import is_tensorlike, to_numpy
 
 
@@ -71,12 +71,12 @@ def test_checks_take_tensors_without_warnings() -> None:
 
 
 def test_hparams_policy_takes_one_element_tensors() -> None:
-    assert hparam_value("lr", Tensor(0.1, requires_grad=True)) == pytest.approx(0.1)
-    assert hparam_value("n", Tensor([3])) == 3.0
-    assert hparam_value("flag", Tensor(True)) is True
-    assert hparam_value_or_text(Tensor([0.25])) == 0.25  # configs and searches alike
+    assert checked_hparam_value("lr", Tensor(0.1, requires_grad=True)) == pytest.approx(0.1)
+    assert checked_hparam_value("n", Tensor([3])) == 3.0
+    assert checked_hparam_value("flag", Tensor(True)) is True
+    assert hparam_value(Tensor([0.25])) == 0.25  # configs and searches alike
     with pytest.raises(TypeError, match="hparam 'lr'"):
-        hparam_value("lr", Tensor([0.1, 0.2]))
+        checked_hparam_value("lr", Tensor([0.1, 0.2]))
 
 
 def test_writer_round_trip_both_histogram_forms(tmp_path) -> None:
