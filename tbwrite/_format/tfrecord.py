@@ -264,8 +264,8 @@ class RecordDecoder:
 
 # Offsets tried one by one before vectorising: after a damaged record in good data the next
 # record usually starts within a record's length, sooner than numpy's fixed cost pays off.
-_SCALAR_SPAN: Final = 48
-_FIRST_BLOCK: Final = 1 << 10  # offsets per vectorised block, growing 4x up to _MAX_BLOCK
+_SCALAR_SPAN: Final = 16
+_FIRST_BLOCK: Final = 1 << 8  # offsets per vectorised block, growing 4x up to _MAX_BLOCK
 _MAX_BLOCK: Final = 1 << 16  # 64 Ki offsets: the intermediates stay in cache
 _DELTA_LOW16: Final = MASK_DELTA & 0xFFFF
 
@@ -350,9 +350,12 @@ def find_record(buf: _Bytes, start: int, verify_data_crc: bool = True) -> int:
     n = len(buf)
     last = n - HEADER_SIZE  # the last offset with a whole header
     scalar_end = min(start + _SCALAR_SPAN, last + 1)
+    crc, unpack = _crc32c, HEADER.unpack_from
     for p in range(start, scalar_end):
-        if stops_at(buf, p, verify_data_crc):
-            return p
+        c = crc(buf[p : p + LENGTH_SIZE])  # masked_crc32c, inlined: this loop is hot
+        if (((c >> 15) | (c << 17)) + MASK_DELTA) & _MASK32 == unpack(buf, p)[1]:
+            if stops_at(buf, p, verify_data_crc):
+                return p
     p = max(start, scalar_end)
     block = _FIRST_BLOCK
     while p <= last:
