@@ -77,7 +77,7 @@ class _Follower:
                     raise CorruptRecordError(reason(err), err.offset, self.path) from None
                 if self.bad_since is None:
                     self.bad_since, self.bad_reason = offset, reason(err)
-                dec.skip_byte()
+                dec.resync()
                 continue
             if rec is NEED_DATA:
                 return

@@ -41,7 +41,7 @@ from .._format.tfrecord import (
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["walk"]
+__all__ = ["walk", "walk_all"]
 
 _LEARN: Final = 64  # records walked one by one before predicting again
 _MAX_LEARN: Final = 4096
@@ -100,9 +100,9 @@ def _period(sizes: array[int]) -> int:
 
 
 def walk(
-    buf: bytes, hcache: dict[bytes, int], exact: bool = False
+    buf: bytes, hcache: dict[bytes, int], exact: bool = False, start: int = 0
 ) -> tuple[int, np.ndarray, np.ndarray, int, int | None]:
-    """The verified records of ``buf`` from 0.
+    """The verified records of ``buf`` from ``start`` (a record's offset in ``buf``).
 
     Returns (end, payload starts, payload lengths, need, bad_data_at): ``end`` is the end of
     the last good record; ``need`` as :func:`_learn`'s at ``end``; ``bad_data_at`` the start
@@ -111,6 +111,19 @@ def walk(
     record's size, across calls. ``exact`` computes every data checksum with a call of
     its own (for ``verify``, the reference path) instead of vectorised.
     """
+    end, starts, lengths, need, bad = walk_all(buf, hcache, exact, start)
+    if len(bad):
+        b = int(bad[0])
+        at = int(starts[b]) - HEADER_SIZE
+        return at, starts[:b], lengths[:b], 0, at
+    return end, starts, lengths, need, None
+
+
+def walk_all(
+    buf: bytes, hcache: dict[bytes, int], exact: bool = False, start: int = 0
+) -> tuple[int, np.ndarray, np.ndarray, int, np.ndarray]:
+    """As :func:`walk`, but past records whose data checksum is wrong: the last item is the
+    indices of those (ascending) among the records returned, whose headers all verify."""
     import numpy as np
 
     blen = len(buf)
@@ -121,7 +134,7 @@ def walk(
     )
     pieces_s: list[np.ndarray] = []
     pieces_n: list[np.ndarray] = []
-    pos = 0
+    pos = start
     learn = _LEARN
     span = _FIRST_SPAN
     need = 0
@@ -180,11 +193,7 @@ def walk(
     else:
         starts = sizes = np.zeros(0, dtype=np.int64)
     bad = _check_data(buf, u64, starts, sizes, exact)
-    if bad is not None:
-        starts, sizes = starts[:bad], sizes[:bad]
-        end = int(starts[-1] + sizes[-1]) if len(starts) else 0
-        return end, starts + HEADER_SIZE, sizes - (HEADER_SIZE + FOOTER_SIZE), 0, end
-    return pos, starts + HEADER_SIZE, sizes - (HEADER_SIZE + FOOTER_SIZE), need, None
+    return pos, starts + HEADER_SIZE, sizes - (HEADER_SIZE + FOOTER_SIZE), need, bad
 
 
 def _unmask(m: np.ndarray) -> np.ndarray:
@@ -197,32 +206,31 @@ def _unmask(m: np.ndarray) -> np.ndarray:
 
 def _check_data(
     buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarray, exact: bool = False
-) -> int | None:
-    """Index of the first record whose data checksum is wrong, or None."""
+) -> np.ndarray:
+    """Indices of the records whose data checksum is wrong, ascending."""
     import numpy as np
 
     if not len(starts):
-        return None
+        return np.zeros(0, dtype=np.int64)
     blen = len(buf)
     ps = starts + HEADER_SIZE
     plen = sizes - (HEADER_SIZE + FOOTER_SIZE)
     # Records too near the end of the buffer for 8-byte loads are checked one by one.
     nwords = (plen + 7) // 8
     near_end = ps + 8 * np.maximum(nwords, 1) > blen - 8
-    first_bad = len(starts)
 
-    def one_by_one(idx: np.ndarray) -> int | None:
+    def one_by_one(idx: np.ndarray) -> list[int]:
+        wrong = []
         for i in idx.tolist():
             a, n = int(ps[i]), int(plen[i])
             stored = int.from_bytes(buf[a + n : a + n + 4], "little")
             if masked_crc32c(buf[a : a + n]) != stored:
-                return int(i)
-        return None
+                wrong.append(i)
+        return wrong
 
-    bads: list[int] = []
-    b = one_by_one(np.flatnonzero(near_end))
-    if b is not None:
-        bads.append(b)
+    if len(starts) < _SMALL_GROUP:  # a few records (a walk between damages): no grouping
+        return np.array(one_by_one(np.arange(len(starts))), dtype=np.int64)
+    bads: list[int] = one_by_one(np.flatnonzero(near_end))
     body = np.flatnonzero(~near_end)
     if len(body):
         lengths, inverse = np.unique(plen[body], return_inverse=True)
@@ -230,16 +238,10 @@ def _check_data(
         cuts = np.flatnonzero(np.diff(inverse[order])) + 1
         for g, idx in zip(lengths.tolist(), np.split(body[order], cuts)):
             if exact or len(idx) < _SMALL_GROUP:
-                b = one_by_one(idx)
+                bads += one_by_one(idx)
             else:
-                k = _first_bad_in_group(buf, u64, ps[idx], int(g))
-                b = None if k is None else int(idx[k])
-            if b is not None:
-                bads.append(b)
-    if bads:
-        first_bad = min(bads)
-        return first_bad
-    return None
+                bads += idx[_bad_in_group(buf, u64, ps[idx], int(g))].tolist()
+    return np.array(sorted(bads), dtype=np.int64)
 
 
 def _bit_contributions(n: int, k: int) -> list[int]:
@@ -273,10 +275,10 @@ def _pair_table(n: int, k: int) -> np.ndarray:
     return table
 
 
-def _first_bad_in_group(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> int | None:
-    """Index (in ``ps``) of the first record whose stored data CRC differs from its
+def _bad_in_group(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> np.ndarray:
+    """Indices (in ``ps``) of the records whose stored data CRC differs from their
     payload's, among records with payloads at ``ps``, all ``n`` bytes long (see the module's
-    notes); None when every one agrees."""
+    notes)."""
     import numpy as np
 
     first = int(ps[0])
@@ -296,5 +298,4 @@ def _first_bad_in_group(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> 
             if varying >> (16 * c) & 0xFFFF:
                 crc ^= _pair_table(n, 8 * j + 2 * c).take(halves[:, c])
     stored = _unmask(u64[ps + n] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    wrong = np.flatnonzero(crc != stored)
-    return int(wrong[0]) if len(wrong) else None
+    return np.flatnonzero(crc != stored)

@@ -64,7 +64,10 @@ def _load_run(
     for path, opened in open_in_turn(files):
         if progress is not None:
             progress(done[0], total, path)
-        for chunk in scan_records(path, on_corrupt, skipped, opened=opened):
+        # The scan lists the damage around a chunk's records before they are parsed here:
+        # the file's list is sorted back into file order (offsets never overlap).
+        mine: list[SkippedBytes] = []
+        for chunk in scan_records(path, on_corrupt, mine, opened=opened):
             rest = fast_chunk(rd, chunk.buf, chunk.starts, chunk.lengths)
             for i in np.flatnonzero(rest).tolist():
                 a = int(chunk.starts[i])
@@ -75,8 +78,10 @@ def _load_run(
                 except CorruptRecordError as err:
                     if on_corrupt == "raise":
                         raise
-                    skipped.append(SkippedBytes(path, offset, len(payload) + 16, str(err.args[0])))
+                    mine.append(SkippedBytes(path, offset, len(payload) + 16, str(err.args[0])))
             rd.n += len(chunk.starts)
+        mine.sort(key=lambda s: s.offset)
+        skipped.extend(mine)
         done[0] += 1
     return rd
 

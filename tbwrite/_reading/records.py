@@ -8,9 +8,9 @@ Strategy: two record paths over the same format.
 - The loaders (:mod:`tbwrite._reading.loaders`) need every record of large files fast, so
   :func:`scan_records` hands a whole chunk to :func:`tbwrite._reading.fastscan.walk`, which
   finds its records by predicting the (periodic) record sizes and verifying every predicted
-  header at once, and checks every record's data checksum, vectorised with numpy. On any
-  damage it hands the bytes to a ``RecordDecoder``, which raises or resynchronises byte by
-  byte exactly as the streaming path does.
+  header at once, and checks every record's data checksum, vectorised with numpy. On
+  damage it resynchronises within the chunk it holds, with the one routine the streaming
+  path uses too (:func:`tbwrite._format.tfrecord.find_record`), so both skip the same bytes.
 
 A path may also be an fsspec URL (``s3://bucket/runs``, ``memory://...``): runs are then
 listed and objects read through fsspec (:mod:`tbwrite._sinks`), imported only for URLs.
@@ -33,7 +33,8 @@ from .._errors import CorruptRecordError
 from .._format.tfrecord import (
     FOOTER_SIZE,
     HEADER_SIZE,
-    RecordDecoder,
+    find_record,
+    record_need,
 )
 from .._sinks import is_remote, list_runs, open_read
 
@@ -127,33 +128,6 @@ class Chunk(NamedTuple):
     lengths: np.ndarray
 
 
-def _resync(
-    f: BinaryIO, path: str, start: int, size: int, reason: str
-) -> tuple[int | None, SkippedBytes]:
-    """Scan from ``start + 1`` for the next valid record with a RecordDecoder.
-
-    Returns (offset of that record or None at end of file, what was skipped).
-    """
-    f.seek(start + 1)
-    dec = RecordDecoder()
-    # The decoder's offsets are relative to where it was first fed.
-    while True:
-        try:
-            rec = dec.next_record()
-        except CorruptRecordError:
-            dec.skip_byte()
-            continue
-        if isinstance(rec, bytes):
-            found = start + 1 + dec.offset - len(rec) - HEADER_SIZE - FOOTER_SIZE
-            return found, SkippedBytes(path, start, found - start, reason)
-        data = f.read(1 << 20)
-        if not data:
-            # The rest is damaged or an unfinished record: skip to its start.
-            stop = start + 1 + dec.offset
-            return None, SkippedBytes(path, start, stop - start, reason)
-        dec.receive_data(data)
-
-
 def open_in_turn(paths: list[str]) -> Iterator[tuple[str, tuple[BinaryIO, int]]]:
     """``(path, (file, size))`` for each path in order. Store objects are fetched whole,
     up to :data:`FETCH_AHEAD` at once ahead of the one being read (reading a run of many
@@ -193,49 +167,118 @@ def scan_records(
     reference path) rather than vectorised; both check every record.
 
     A bad checksum raises :class:`~tbwrite.CorruptRecordError` naming the file and the
-    record's byte offset, or with ``on_corrupt="skip"`` is passed over up to the next valid
-    record and appended to ``skipped``. An unfinished last record ends the scan.
+    record's byte offset (after the chunk of the records before it), or with
+    ``on_corrupt="skip"`` is passed over up to the next valid record and appended to
+    ``skipped``, in file order, before the chunk that holds the records after it is yielded
+    (a chunk holds the good records of what was read at once, around any damage). An
+    unfinished last record ends the scan.
     ``opened``: the file already open, and its size (see :func:`open_in_turn`).
     """
+    import numpy as np
+
     from . import fastscan
 
     check_on_corrupt(on_corrupt)
     hcache: dict[bytes, int] = {}
     f, size = opened or open_read(path)
     with f:
-        off = start
+        off = start  # file offset of buf[0]
         want = chunk_size
+        # While skipping: the file offset and reason of the damage that started it.
+        damage: tuple[int, str] | None = None
         while off + HEADER_SIZE <= size:
             f.seek(off)
             buf = f.read(want)
+            at_end = len(buf) < want or off + len(buf) >= size
             want = chunk_size
-            pos, st, ln, need, bad_at = fastscan.walk(buf, hcache, exact)
-            reason = "data checksum mismatch" if bad_at is not None else ""
-            if len(st):
-                yield Chunk(buf, off, st, ln)
-            if bad_at is None and need == -1:
-                bad_at = pos
-                reason = "length checksum mismatch"
-            if bad_at is not None:
-                err = CorruptRecordError(reason, off + bad_at, path)
-                if on_corrupt == "raise":
-                    raise err
-                nxt, skip = _resync(f, path, off + bad_at, size, reason)
-                if skipped is not None:
-                    skipped.append(skip)
-                if nxt is None:
-                    return
-                off = nxt
-                continue
-            off += pos
-            if need > 0:
-                # A record longer than what was read: read it whole, unless it claims
-                # more than the file holds (an unfinished record: not written yet).
-                if off + need > size:
-                    return
-                want = max(chunk_size, need)
-            elif pos == 0:
+            pos = 0  # where in buf to go on from
+            # The good records of buf between damages: handed over as one chunk, since a
+            # chunk costs its consumer a fixed price (every-other-record damage is 1:1).
+            good_s: list[np.ndarray] = []
+            good_n: list[np.ndarray] = []
+            stop = False
+            while True:
+                if damage is not None:
+                    pos = find_record(buf, pos)
+                    need = record_need(buf, pos)
+                    if need and (at_end or off + pos + need > size):
+                        # The rest is damaged or an unfinished record: skip to its start.
+                        _skip(skipped, path, damage, off + pos)
+                        damage, stop = None, True
+                        break
+                    if need:
+                        want = max(chunk_size, need)
+                        break  # read on from pos, the resync still under way
+                    _skip(skipped, path, damage, off + pos)
+                    damage = None
+                end, st, ln, need, bad = fastscan.walk_all(buf, hcache, exact, pos)
+                heads = st - HEADER_SIZE  # record starts
+                done = 0  # records of this walk handed over or skipped
+                for b in bad.tolist():
+                    if b < done:
+                        continue  # passed over by the resync of an earlier one
+                    good_s.append(st[done:b])
+                    good_n.append(ln[done:b])
+                    at = int(heads[b])
+                    if on_corrupt == "raise":
+                        yield from _chunk(buf, off, good_s, good_n)
+                        raise CorruptRecordError("data checksum mismatch", off + at, path)
+                    nxt = find_record(buf, at + 1)
+                    j = int(np.searchsorted(heads, nxt))
+                    if j < len(heads) and int(heads[j]) == nxt:
+                        # The usual case: the resync lands on a record of this walk.
+                        _skip(skipped, path, (off + at, "data checksum mismatch"), off + nxt)
+                        done = j
+                        continue
+                    # A record this walk did not reach: resync from there.
+                    damage, pos, done = (off + at, "data checksum mismatch"), nxt, -1
+                    break
+                if done < 0:
+                    continue
+                good_s.append(st[done:])
+                good_n.append(ln[done:])
+                pos = end
+                if need == -1:
+                    if on_corrupt == "raise":
+                        yield from _chunk(buf, off, good_s, good_n)
+                        raise CorruptRecordError("length checksum mismatch", off + end, path)
+                    damage, pos = (off + end, "length checksum mismatch"), end + 1
+                    continue
+                if need > 0:
+                    # A record longer than what was read: read it whole, unless it claims
+                    # more than the file holds (an unfinished record: not written yet).
+                    stop = off + end + need > size
+                    want = max(chunk_size, need)
+                else:
+                    stop = end == 0  # no progress: fewer than a header's bytes left
+                break
+            yield from _chunk(buf, off, good_s, good_n)
+            if stop:
                 return
+            off += pos
+        if damage is not None:
+            _skip(skipped, path, damage, off)
+
+
+def _chunk(
+    buf: bytes, off: int, good_s: list[np.ndarray], good_n: list[np.ndarray]
+) -> Iterator[Chunk]:
+    """The one chunk of the pieces of records found in ``buf``, if any; empties the lists."""
+    import numpy as np
+
+    if sum(len(s) for s in good_s):
+        starts = np.concatenate(good_s) if len(good_s) > 1 else good_s[0]
+        lengths = np.concatenate(good_n) if len(good_n) > 1 else good_n[0]
+        yield Chunk(buf, off, starts, lengths)
+    good_s.clear()
+    good_n.clear()
+
+
+def _skip(
+    skipped: list[SkippedBytes] | None, path: str, damage: tuple[int, str], stop: int
+) -> None:
+    if skipped is not None:
+        skipped.append(SkippedBytes(path, damage[0], stop - damage[0], damage[1]))
 
 
 class FileCheck(NamedTuple):
