@@ -30,9 +30,11 @@ HEAVY = ("tensorboard", "torch", "jax", "ray", "tensorflow", "keras", "matplotli
 
 def _interpreters() -> dict[str, str]:
     """{"3.9": path, ...}: one interpreter per minor version 3.9 and up (a free-threaded
-    build as "3.13t"), pyenv's newest patch release first, else the system's."""
+    build as "3.13t"), pyenv's newest patch release first, else the system's (or /opt's)."""
     found: dict[str, str] = {}
     system = glob.glob("/usr/bin/python3.*") + glob.glob("/usr/local/bin/python3.*")
+    # scripts/build_py313t.sh installs the free-threaded build as /opt/py313t/bin/python3.13t.
+    system += glob.glob("/opt/py3*t/bin/python3.*t")
     for path in sorted(system):
         m = re.fullmatch(r"python(3\.\d+t?)", os.path.basename(path))
         if m:
@@ -85,6 +87,11 @@ def test_unit_layer_passes_in_a_core_venv(tmp_path, version) -> None:
     # The constraints are a freeze of the running interpreter's green run; older Pythons
     # take the newest releases that still support them.
     pinned = ["-c", str(CONSTRAINTS)] if version == CURRENT else []
+    if version.endswith("t"):
+        # Free-threaded: wheels only. The newest releases of numpy, crc32c and hypothesis
+        # ship no cp313t wheel (their sdists need a long build, hypothesis's a Rust
+        # toolchain); pip takes the newest release that has one.
+        pinned.append("--only-binary=:all:")
     extra = ["mypy", "types-protobuf"] if version == CURRENT else []
     out = _run([*pip, *pinned, f"{ROOT}[test-core]", *extra], INSTALL_TIMEOUT, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]

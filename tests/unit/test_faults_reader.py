@@ -82,12 +82,16 @@ def test_cli_ls_reports_a_ragged_histogram_as_damage(tmp_path):
 
 
 # A 118-byte-or-so file: a scalar tensor that declares 2**28 (or 2**31) float32 elements
-# but holds one value. Read in a child whose address space is limited to 1 GiB: a reader
-# that fills the declared shape dies of MemoryError there.
+# but holds one value. Read in a child whose address space may grow by 1 GiB at most: a
+# reader that fills the declared shape dies of MemoryError there. The limit counts from
+# the address space the interpreter already holds: a free-threaded CPython (3.13t) reserves
+# about 1 GiB for its allocator (mimalloc) at start, a default build some 15 MB.
 _CHILD = textwrap.dedent(
     r"""
     import json, resource, sys, warnings
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    with open("/proc/self/status") as f:
+        held = next(int(l.split()[1]) for l in f if l.startswith("VmSize:")) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (held + (1 << 30), held + (1 << 30)))
     import tbwrite
     out = {}
     with warnings.catch_warnings(record=True):
