@@ -118,9 +118,6 @@ class EventFileWriter(DeviceValueBuffering):
         # Tags whose SummaryMetadata this file already holds: readers keep only the first
         # metadata of a tag, so later values of the tag are written without it.
         self.metadata_written: set[str] = set()
-        # Set while the sink holds more than its max_pending_bytes it could not sync:
-        # records are refused (checked on the hot path, with the other rare states).
-        self._full = False
         with self._lock:
             self._open_locked()
         hooks.track(self)
@@ -157,7 +154,7 @@ class EventFileWriter(DeviceValueBuffering):
         lock = self._lock
         lock.acquire()
         try:
-            if self._closed or self._error is not None or self._forked or self._full:
+            if self._closed or self._error is not None or self._forked:
                 self._check_locked()
             buf = self._buffer
             buf.append(record)
@@ -274,26 +271,6 @@ class EventFileWriter(DeviceValueBuffering):
         self._raise_pending_locked()
         if self._forked or self._pid != os.getpid():
             self._reopen_in_child_locked()
-        if self._full:
-            self._check_full_locked()
-
-    def _check_full_locked(self) -> None:
-        sink = self._require_sink()
-        limit = sink.max_pending_bytes
-        if sink.pending_bytes > limit and sink.last_error is None:
-            # The store is fine, only slower than the logging: wait for it (backpressure).
-            sink.sync()
-        if sink.pending_bytes <= limit:
-            self._full = False
-            return
-        if not self.scheduled:
-            self._schedule_locked()  # keep retrying the upload in the background
-        err = sink.last_error
-        raise WriterFailedError(
-            f"the store of {self._logdir!r} keeps failing ({err}): {sink.pending_bytes} bytes "
-            f"wait to be uploaded, more than {limit}; this record was not kept",
-            str(sink.path),
-        ) from err
 
     def _raise_pending_locked(self) -> None:
         err = self._error
@@ -319,7 +296,6 @@ class EventFileWriter(DeviceValueBuffering):
         if self._sink is not None:
             self._sink.close(flush=False)  # a local fd copy is closed; nothing uploaded
         self._sink = None
-        self._full = False
         self.metadata_written = set()
         self._open_locked()
 
@@ -354,8 +330,6 @@ class EventFileWriter(DeviceValueBuffering):
             self.metadata_written = set()
         if sink.needs_sync:
             # A store sink holds enough for an object: upload it now, in the background.
-            if sink.pending_bytes > sink.max_pending_bytes:
-                self._full = True
             flusher.hurry(self)
 
     def _drain_or_unbuffer_locked(self, own: int) -> None:
@@ -400,15 +374,19 @@ class EventFileWriter(DeviceValueBuffering):
         with self._lock:
             if self._closed or self._pid != os.getpid():
                 return
+            sink = self._require_sink()
             try:
                 self._drain_locked()
             except WriterFailedError as err:
                 self._error = err.__cause__ or err
-                return
+                if not sink.slow:
+                    return
+                # A store sink refused the records (its memory cap): uploading what it
+                # holds is what makes room for them, so the upload goes on.
             if self._buffer and not self.scheduled:
-                # Device values logged while this flush waited: at the next deadline.
+                # Device values logged while this flush waited, or records the store sink
+                # refused: at the next deadline.
                 self._schedule_locked()
-            sink = self._require_sink()
             if not sink.slow:
                 try:
                     self._sync_local_locked(sink)

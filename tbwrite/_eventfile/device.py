@@ -31,7 +31,6 @@ class DeviceValueBuffering:
     _error: BaseException | None
     _forked: bool
     _pid: int
-    _full: bool
     _max_queue: int
     scheduled: bool
     metadata_written: set[str]
@@ -73,8 +72,6 @@ class DeviceValueBuffering:
         if sink.files_opened != opened:
             self.metadata_written = set()  # a new file: each tag's metadata goes again
         if sink.needs_sync:
-            if sink.pending_bytes > sink.max_pending_bytes:
-                self._full = True
             flusher.hurry(cast("flusher.Flushable", self))  # an EventFileWriter
 
     def _encode_deferred_locked(self, wait: bool) -> int:

@@ -39,6 +39,8 @@ class Sink(Protocol):
 
     - ``write(data)`` takes whole records; it writes all of them or raises
       :class:`~tbwrite.WriterFailedError` having left nothing partial a reader could see.
+      A sink that holds bytes in memory until ``sync`` caps them itself: it refuses (so)
+      a write that would pass its cap while syncs fail.
     - ``sync()`` makes everything written durable in this sink's sense and raises
       :class:`~tbwrite.WriterFailedError` when it cannot; what failed is kept for the next.
     - ``close(flush)`` syncs when ``flush`` and releases the sink.
@@ -57,18 +59,6 @@ class Sink(Protocol):
     @property
     def needs_sync(self) -> bool:
         """Whether enough is held to ``sync`` now, without waiting for a deadline."""
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes written but not yet synced."""
-
-    @property
-    def max_pending_bytes(self) -> float:
-        """Past this many pending bytes the writer refuses records (the sink keeps failing)."""
-
-    @property
-    def last_error(self) -> BaseException | None:
-        """The error of the last failed ``sync``, or None after a good one."""
 
     @property
     def files_opened(self) -> int:

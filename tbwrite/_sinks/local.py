@@ -41,9 +41,6 @@ class LocalSink:
 
     needs_sync = False
     slow = False  # a sync never waits on a network
-    pending_bytes = 0
-    max_pending_bytes = float("inf")  # nothing is ever pending
-    last_error: BaseException | None = None
     files_opened = 0  # counts the files this sink started (a new one drops tag metadata)
 
     def __init__(self, logdir: str, suffix: str = "") -> None:

@@ -18,9 +18,11 @@ __all__ = ["MemorySink"]
 class MemorySink:
     """An event file in memory: ``data`` holds every record written, header first.
 
-    ``slow`` and ``max_pending_bytes`` may be set to play a store; ``fail_writes`` /
-    ``fail_syncs`` (an ``OSError`` or None) make the next writes / syncs fail until reset.
-    ``synced`` counts the bytes covered by the last good ``sync``.
+    ``slow`` and ``max_pending_bytes`` may be set to play a store: as the store sink, a
+    write that would hold more than ``max_pending_bytes`` not synced is refused while syncs
+    fail (and waits for a sync while they do not). ``fail_writes`` / ``fail_syncs`` (an
+    ``OSError`` or None) make the next writes / syncs fail until reset. ``synced`` counts
+    the bytes covered by the last good ``sync``.
     """
 
     slow = False
@@ -51,7 +53,27 @@ class MemorySink:
         err = self.fail_writes
         if err is not None:
             raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
+        pending = self.pending_bytes
+        if pending and pending + len(data) > self.max_pending_bytes:
+            self._make_room(len(data))
         self.data += data
+
+    def _make_room(self, size: int) -> None:
+        if self.last_error is None:
+            try:
+                self.sync()
+            except WriterFailedError:
+                pass  # last_error tells, below
+        pending = self.pending_bytes
+        if not pending or pending + size <= self.max_pending_bytes:
+            return
+        err = self.last_error
+        raise WriterFailedError(
+            f"the memory sink {self.path!r} keeps failing ({err}): {pending} bytes wait to "
+            f"be synced, and {size} more would pass its cap of {self.max_pending_bytes} "
+            "bytes (max_pending_bytes), so this write was not kept",
+            self.path,
+        ) from err
 
     def keep_at_start(self, records: bytes) -> None:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""

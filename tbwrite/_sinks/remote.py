@@ -42,8 +42,9 @@ upload that did land although the client saw an error is simply overwritten by i
 continuation). A call abandoned at its deadline may still land later, after a longer
 version: its segment is then uploaded once more with exactly the same bytes (so a late
 landing writes what is already there) and closed, and what was logged since goes to the
-next segment. The writer refuses new records (``WriterFailedError``) once
-``MAX_PENDING_BYTES`` are pending.
+next segment. Memory is capped: ``write`` refuses bytes (``WriterFailedError``, keeping
+none of them) that would take what is pending past ``MAX_PENDING_BYTES`` while the store
+fails; while it only is slower than the logging, ``write`` waits for an upload instead.
 
 fsspec (and the store's own package, e.g. s3fs) are imported only when a remote log dir is
 used: ``pip install 'tbwrite[remote]'``. Store options come from fsspec's configuration (for
@@ -87,7 +88,7 @@ UPLOAD_BYTES: Final = 8 << 20
 # program (or a test) may change them; a writer reads them at each upload.
 SEGMENT_BYTES = 1 << 20
 SEGMENT_UPLOADS = 512
-# Refuse new records once this much could not be uploaded (the store keeps failing).
+# Refuse writes that would hold more than this not uploaded (the store keeps failing).
 MAX_PENDING_BYTES: Final = 64 << 20
 # Tries per upload (flush), seconds before the first retry (doubled each time), and the
 # deadline of one store call. Module attributes, so a program (or a test) may change them.
@@ -256,17 +257,38 @@ class RemoteSink:
         return self._pending_bytes
 
     @property
-    def max_pending_bytes(self) -> int:
-        return MAX_PENDING_BYTES
-
-    @property
     def needs_sync(self) -> bool:
         return self._pending_bytes >= UPLOAD_BYTES
 
     def write(self, data: bytes) -> None:
+        """Keep ``data`` for the next upload; raise :class:`~tbwrite.WriterFailedError`,
+        keeping none of it, if it would take what is pending past ``MAX_PENDING_BYTES``
+        while the store keeps failing."""
+        if self._pending_bytes and self._pending_bytes + len(data) > MAX_PENDING_BYTES:
+            self._make_room(len(data))
         with self._lock:
             self._pending.append(data)
             self._pending_bytes += len(data)
+
+    def _make_room(self, size: int) -> None:
+        # A store that is fine, only slower than the logging: wait for an upload here
+        # (backpressure). A failing one: refuse, rather than hold ever more in memory.
+        if self.last_error is None:
+            try:
+                self._sync(force=False)
+            except WriterFailedError:
+                pass  # last_error tells, below
+        pending = self._pending_bytes
+        if not pending or pending + size <= MAX_PENDING_BYTES:
+            return
+        err = self.last_error
+        raise WriterFailedError(
+            f"the store at {self._url!r} keeps failing ({err}): {pending} bytes wait to be "
+            f"uploaded, and {size} more would pass the memory cap of {MAX_PENDING_BYTES} "
+            "bytes (tbwrite._sinks.remote.MAX_PENDING_BYTES), so this write was not kept; "
+            "log it again once an upload succeeds (flush() tells)",
+            self.path,
+        ) from err
 
     def keep_at_start(self, records: bytes) -> None:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
