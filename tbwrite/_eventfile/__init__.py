@@ -24,7 +24,7 @@ from typing import Callable
 from .._deferred import DeferredRecord
 from .._errors import DeviceValueError, WriterClosedError, WriterFailedError
 from .._lifecycle import flusher, hooks
-from .._sinks import Sink, open_sink
+from .._sinks import Outcome, Sink, open_sink
 from .._threads import start_daemon
 from .device import DeviceValueBuffering
 
@@ -218,7 +218,7 @@ class EventFileWriter(DeviceValueBuffering):
             failed, self._error = self._error, None  # a device value this drain dropped
         try:
             if sink.slow:
-                sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+                self._sync_slow(sink)
         except BaseException:
             if failed is not None:
                 with self._lock:
@@ -255,11 +255,28 @@ class EventFileWriter(DeviceValueBuffering):
 
     def _sync_local_locked(self, sink: Sink) -> None:
         # A local file's sync checks it is still there (cheap), under the lock that orders
-        # the writes; a new file (the old one was deleted) gets each tag's metadata again.
-        opened = sink.files_opened
-        sink.sync()
-        if sink.files_opened != opened:
+        # the writes; it may begin a new file (the old one was deleted).
+        news = sink.sync()
+        if news:
+            self._heed_locked(news)
+
+    def _sync_slow(self, sink: Sink) -> None:
+        # A store's upload: outside the lock, so logging goes on meanwhile.
+        news = sink.sync()
+        if news:
+            with self._lock:
+                if sink is self._sink:
+                    self._heed_locked(news)
+
+    def _heed_locked(self, news: Outcome) -> None:
+        """Act on what the sink's ``write`` or ``sync`` said."""
+        if news & Outcome.NEW_FILE:
+            # Readers keep a tag's metadata per file: the next value of each tag carries
+            # it again.
             self.metadata_written = set()
+        if news & Outcome.SYNC_SOON:
+            # A store sink holds enough for an object: upload it now, in the background.
+            flusher.hurry(self)
 
     def _schedule_locked(self) -> None:
         self.scheduled = True
@@ -319,18 +336,11 @@ class EventFileWriter(DeviceValueBuffering):
                 return
         # Every record is bytes now (always so on the hot path: no device values).
         data = buf[0] if len(buf) == 1 else b"".join(buf)  # type: ignore[arg-type]
-        sink = self._sink
-        opened = sink.files_opened
         # Raises WriterFailedError, having kept nothing a reader could see.
-        sink.write(data)  # type: ignore[arg-type]
+        news = self._sink.write(data)  # type: ignore[arg-type]
         buf.clear()
-        if sink.files_opened != opened:
-            # A new file (the old one was deleted or could not be repaired): readers keep
-            # a tag's metadata per run, so the next value of each tag carries it again.
-            self.metadata_written = set()
-        if sink.needs_sync:
-            # A store sink holds enough for an object: upload it now, in the background.
-            flusher.hurry(self)
+        if news:
+            self._heed_locked(news)
 
     def _drain_or_unbuffer_locked(self, own: int) -> None:
         """Drain, for a call that has just buffered its ``own`` last records. If the write
@@ -394,7 +404,7 @@ class EventFileWriter(DeviceValueBuffering):
                     self._error = err.__cause__ or err
                 return
         try:
-            sink.sync()
+            self._sync_slow(sink)
         except WriterFailedError as err:
             with self._lock:
                 if sink is self._sink and not self._closed:

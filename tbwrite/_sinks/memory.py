@@ -11,6 +11,7 @@ import time
 
 from .._errors import WriterFailedError
 from .._format.wire import file_version_record
+from .contract import Outcome
 
 __all__ = ["MemorySink"]
 
@@ -27,7 +28,6 @@ class MemorySink:
 
     slow = False
     max_pending_bytes: float = float("inf")
-    files_opened = 1  # one buffer for its whole life
 
     def __init__(self, path: str = "memory", *, header: bool = True) -> None:
         self.path = path
@@ -43,11 +43,7 @@ class MemorySink:
     def pending_bytes(self) -> int:
         return len(self.data) - self.synced
 
-    @property
-    def needs_sync(self) -> bool:
-        return self.slow and self.pending_bytes > 0
-
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> Outcome:
         if self.closed:
             raise ValueError(f"the memory sink {self.path!r} is closed")
         err = self.fail_writes
@@ -57,6 +53,7 @@ class MemorySink:
         if pending and pending + len(data) > self.max_pending_bytes:
             self._make_room(len(data))
         self.data += data
+        return Outcome.NOTHING  # one buffer for its whole life, synced at the deadline
 
     def _make_room(self, size: int) -> None:
         if self.last_error is None:
@@ -78,7 +75,7 @@ class MemorySink:
     def keep_at_start(self, records: bytes) -> None:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
 
-    def sync(self) -> None:
+    def sync(self) -> Outcome:
         err = self.fail_syncs
         if err is not None:
             self.last_error = err
@@ -86,6 +83,7 @@ class MemorySink:
         self.synced = len(self.data)
         self.syncs += 1
         self.last_error = None
+        return Outcome.NOTHING
 
     def close(self, flush: bool = True) -> None:
         if flush and not self.closed:

@@ -64,6 +64,7 @@ from .._errors import WriterFailedError
 from .._format.names import event_file_stem, is_event_file
 from .._format.wire import file_version_record
 from .._threads import start_daemon
+from .contract import Outcome
 
 __all__ = [
     "ATTEMPTS",
@@ -219,7 +220,6 @@ class RemoteSink:
     """
 
     slow = True  # a sync is an upload: the flusher runs it on a thread of its own
-    files_opened = 1  # one sequence of objects: tag metadata is written once
 
     def __init__(self, url: str, suffix: str = "") -> None:
         self._url = url.rstrip("/")
@@ -256,11 +256,7 @@ class RemoteSink:
     def pending_bytes(self) -> int:
         return self._pending_bytes
 
-    @property
-    def needs_sync(self) -> bool:
-        return self._pending_bytes >= UPLOAD_BYTES
-
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> Outcome:
         """Keep ``data`` for the next upload; raise :class:`~tbwrite.WriterFailedError`,
         keeping none of it, if it would take what is pending past ``MAX_PENDING_BYTES``
         while the store keeps failing."""
@@ -269,6 +265,9 @@ class RemoteSink:
         with self._lock:
             self._pending.append(data)
             self._pending_bytes += len(data)
+            pending = self._pending_bytes
+        # One sequence of objects: never a new file, so tag metadata is written once.
+        return Outcome.SYNC_SOON if pending >= UPLOAD_BYTES else Outcome.NOTHING
 
     def _make_room(self, size: int) -> None:
         # A store that is fine, only slower than the logging: wait for an upload here
@@ -293,10 +292,11 @@ class RemoteSink:
     def keep_at_start(self, records: bytes) -> None:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
 
-    def sync(self) -> None:
+    def sync(self) -> Outcome:
         """Upload the current segment with what is pending; raise WriterFailedError on
         failure."""
         self._sync(force=False)
+        return Outcome.NOTHING
 
     def close(self, flush: bool = True) -> None:
         if flush:
