@@ -33,24 +33,29 @@ class Sink(Protocol):
 
     - ``write(data)`` takes whole records; it writes all of them or raises
       :class:`~tbwrite.WriterFailedError` having left nothing partial a reader could see.
-      A sink that holds bytes in memory until ``sync`` caps them itself: it refuses (so)
-      a write that would pass its cap while syncs fail.
+      It is cheap (the caller holds its lock), except that a sink holding bytes in memory
+      until ``sync`` caps them itself: past its cap it waits for a sync, or, while syncs
+      fail, refuses the write with a message naming the cap.
     - ``sync()`` makes everything written durable in this sink's sense and raises
       :class:`~tbwrite.WriterFailedError` when it cannot; what failed is kept for the next.
-    - Both return an :class:`Outcome`: whether a new file was begun (the caller writes
-      each tag's metadata again) and whether to sync soon.
+    - Both return an :class:`Outcome`, the news the caller must act on.
     - ``close(flush)`` syncs when ``flush`` and releases the sink.
-    - ``keep_at_start(records)``: records a new file must begin with.
+
+    Nothing else of a sink's state is the caller's business: what is pending, its cap,
+    its last error stay inside it. The members below are the few a caller cannot do
+    without, each saying why.
     """
 
     @property
     def path(self) -> str:
-        """The file (or the next object) written."""
+        """The file (or the next object) written: the writer names it in its errors and
+        hands it to its own callers (``EventFileWriter.path``)."""
 
     @property
     def slow(self) -> bool:
-        """Whether ``sync`` may wait on a network (the flusher then runs it on its own thread,
-        and exit hooks must run before the interpreter stops its thread pools)."""
+        """Whether ``sync`` may wait on a network: the flusher then runs it on a thread of
+        its own and the writer outside its lock, and exit hooks must run before the
+        interpreter stops its thread pools. Known before any write, so not an Outcome."""
 
     def write(self, data: bytes) -> Outcome: ...
 
@@ -61,4 +66,6 @@ class Sink(Protocol):
     def keep_at_start(self, records: bytes) -> None:
         """Begin every new file this sink starts from now on (a local file made again after
         its log dir was deleted) with ``records``, e.g. an HParams session start, so readers
-        show the run as before. A sink that never starts a new file ignores it."""
+        show the run as before. Here rather than with the caller, because only the sink
+        writes a new file's first bytes, before anything else goes into it. A sink that
+        never starts a new file ignores it."""

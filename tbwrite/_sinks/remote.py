@@ -215,7 +215,8 @@ class RemoteSink:
     """The segments of one writer in one run directory of a store (see the module
     docstring).
 
-    ``write`` only keeps bytes in memory; ``sync`` uploads the current segment with them.
+    ``write`` only keeps bytes in memory, up to ``MAX_PENDING_BYTES``; ``sync`` uploads the
+    current segment with them.
     Both are thread-safe; uploads are serialized, so segments are written in ``seq`` order.
     """
 
