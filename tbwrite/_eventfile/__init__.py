@@ -24,7 +24,7 @@ from typing import Callable
 from .._deferred import DeferredRecord
 from .._errors import DeviceValueError, WriterClosedError, WriterFailedError
 from .._lifecycle import flusher, hooks
-from .._sinks import Sink, open_sink
+from .._sinks import Outcome, Sink, open_sink
 from .._threads import start_daemon
 from .device import DeviceValueBuffering
 
@@ -118,9 +118,6 @@ class EventFileWriter(DeviceValueBuffering):
         # Tags whose SummaryMetadata this file already holds: readers keep only the first
         # metadata of a tag, so later values of the tag are written without it.
         self.metadata_written: set[str] = set()
-        # Set while the sink holds more than its max_pending_bytes it could not sync:
-        # records are refused (checked on the hot path, with the other rare states).
-        self._full = False
         with self._lock:
             self._open_locked()
         hooks.track(self)
@@ -157,7 +154,7 @@ class EventFileWriter(DeviceValueBuffering):
         lock = self._lock
         lock.acquire()
         try:
-            if self._closed or self._error is not None or self._forked or self._full:
+            if self._closed or self._error is not None or self._forked:
                 self._check_locked()
             buf = self._buffer
             buf.append(record)
@@ -221,7 +218,7 @@ class EventFileWriter(DeviceValueBuffering):
             failed, self._error = self._error, None  # a device value this drain dropped
         try:
             if sink.slow:
-                sink.sync()  # a store's upload: outside the lock, so logging goes on meanwhile
+                self._sync_slow(sink)
         except BaseException:
             if failed is not None:
                 with self._lock:
@@ -258,11 +255,28 @@ class EventFileWriter(DeviceValueBuffering):
 
     def _sync_local_locked(self, sink: Sink) -> None:
         # A local file's sync checks it is still there (cheap), under the lock that orders
-        # the writes; a new file (the old one was deleted) gets each tag's metadata again.
-        opened = sink.files_opened
-        sink.sync()
-        if sink.files_opened != opened:
+        # the writes; it may begin a new file (the old one was deleted).
+        news = sink.sync()
+        if news:
+            self._heed_locked(news)
+
+    def _sync_slow(self, sink: Sink) -> None:
+        # A store's upload: outside the lock, so logging goes on meanwhile.
+        news = sink.sync()
+        if news:
+            with self._lock:
+                if sink is self._sink:
+                    self._heed_locked(news)
+
+    def _heed_locked(self, news: Outcome) -> None:
+        """Act on what the sink's ``write`` or ``sync`` said."""
+        if news & Outcome.NEW_FILE:
+            # Readers keep a tag's metadata per file: the next value of each tag carries
+            # it again.
             self.metadata_written = set()
+        if news & Outcome.SYNC_SOON:
+            # A store sink holds enough for an object: upload it now, in the background.
+            flusher.hurry(self)
 
     def _schedule_locked(self) -> None:
         self.scheduled = True
@@ -274,26 +288,6 @@ class EventFileWriter(DeviceValueBuffering):
         self._raise_pending_locked()
         if self._forked or self._pid != os.getpid():
             self._reopen_in_child_locked()
-        if self._full:
-            self._check_full_locked()
-
-    def _check_full_locked(self) -> None:
-        sink = self._require_sink()
-        limit = sink.max_pending_bytes
-        if sink.pending_bytes > limit and sink.last_error is None:
-            # The store is fine, only slower than the logging: wait for it (backpressure).
-            sink.sync()
-        if sink.pending_bytes <= limit:
-            self._full = False
-            return
-        if not self.scheduled:
-            self._schedule_locked()  # keep retrying the upload in the background
-        err = sink.last_error
-        raise WriterFailedError(
-            f"the store of {self._logdir!r} keeps failing ({err}): {sink.pending_bytes} bytes "
-            f"wait to be uploaded, more than {limit}; this record was not kept",
-            str(sink.path),
-        ) from err
 
     def _raise_pending_locked(self) -> None:
         err = self._error
@@ -319,7 +313,6 @@ class EventFileWriter(DeviceValueBuffering):
         if self._sink is not None:
             self._sink.close(flush=False)  # a local fd copy is closed; nothing uploaded
         self._sink = None
-        self._full = False
         self.metadata_written = set()
         self._open_locked()
 
@@ -343,20 +336,11 @@ class EventFileWriter(DeviceValueBuffering):
                 return
         # Every record is bytes now (always so on the hot path: no device values).
         data = buf[0] if len(buf) == 1 else b"".join(buf)  # type: ignore[arg-type]
-        sink = self._sink
-        opened = sink.files_opened
         # Raises WriterFailedError, having kept nothing a reader could see.
-        sink.write(data)  # type: ignore[arg-type]
+        news = self._sink.write(data)  # type: ignore[arg-type]
         buf.clear()
-        if sink.files_opened != opened:
-            # A new file (the old one was deleted or could not be repaired): readers keep
-            # a tag's metadata per run, so the next value of each tag carries it again.
-            self.metadata_written = set()
-        if sink.needs_sync:
-            # A store sink holds enough for an object: upload it now, in the background.
-            if sink.pending_bytes > sink.max_pending_bytes:
-                self._full = True
-            flusher.hurry(self)
+        if news:
+            self._heed_locked(news)
 
     def _drain_or_unbuffer_locked(self, own: int) -> None:
         """Drain, for a call that has just buffered its ``own`` last records. If the write
@@ -400,15 +384,19 @@ class EventFileWriter(DeviceValueBuffering):
         with self._lock:
             if self._closed or self._pid != os.getpid():
                 return
+            sink = self._require_sink()
             try:
                 self._drain_locked()
             except WriterFailedError as err:
                 self._error = err.__cause__ or err
-                return
+                if not sink.slow:
+                    return
+                # A store sink refused the records (its memory cap): uploading what it
+                # holds is what makes room for them, so the upload goes on.
             if self._buffer and not self.scheduled:
-                # Device values logged while this flush waited: at the next deadline.
+                # Device values logged while this flush waited, or records the store sink
+                # refused: at the next deadline.
                 self._schedule_locked()
-            sink = self._require_sink()
             if not sink.slow:
                 try:
                     self._sync_local_locked(sink)
@@ -416,7 +404,7 @@ class EventFileWriter(DeviceValueBuffering):
                     self._error = err.__cause__ or err
                 return
         try:
-            sink.sync()
+            self._sync_slow(sink)
         except WriterFailedError as err:
             with self._lock:
                 if sink is self._sink and not self._closed:

@@ -15,8 +15,8 @@ import threading
 from typing import TYPE_CHECKING, cast
 
 from .._deferred import DeferredRecord, encode_ready
-from .._lifecycle import flusher, hooks
-from .._sinks import Sink
+from .._lifecycle import hooks
+from .._sinks import Outcome, Sink
 
 __all__ = ["DeviceValueBuffering"]
 
@@ -31,10 +31,8 @@ class DeviceValueBuffering:
     _error: BaseException | None
     _forked: bool
     _pid: int
-    _full: bool
     _max_queue: int
     scheduled: bool
-    metadata_written: set[str]
 
     if TYPE_CHECKING:
 
@@ -45,6 +43,8 @@ class DeviceValueBuffering:
         def _drain_locked(self, wait: bool = False) -> None: ...
 
         def _require_sink(self) -> Sink: ...
+
+        def _heed_locked(self, news: Outcome) -> None: ...
 
     def write_deferred(self, record: DeferredRecord) -> None:
         """Buffer a record whose value is still on a device; it is encoded when written
@@ -66,16 +66,10 @@ class DeviceValueBuffering:
         buf = self._buffer
         if not count:
             return
-        sink = self._require_sink()
-        opened = sink.files_opened
-        sink.write(b"".join(cast("list[bytes]", buf[:count])))
+        news = self._require_sink().write(b"".join(cast("list[bytes]", buf[:count])))
         del buf[:count]
-        if sink.files_opened != opened:
-            self.metadata_written = set()  # a new file: each tag's metadata goes again
-        if sink.needs_sync:
-            if sink.pending_bytes > sink.max_pending_bytes:
-                self._full = True
-            flusher.hurry(cast("flusher.Flushable", self))  # an EventFileWriter
+        if news:
+            self._heed_locked(news)
 
     def _encode_deferred_locked(self, wait: bool) -> int:
         """Encode the device values at the buffer's start (see :func:`encode_ready`); a

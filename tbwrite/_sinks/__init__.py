@@ -3,8 +3,8 @@
 Strategy: :class:`~tbwrite._eventfile.EventFileWriter` buffers framed records and decides
 when to write them; a sink only writes. ``write`` is cheap and whole-record (it runs under
 the writer's lock); ``sync`` makes what was written durable in the sink's sense (nothing to
-do for a local file, one upload for a store) and runs outside the lock. Each sink says
-what it can promise through the attributes of :class:`Sink`.
+do for a local file, one upload for a store) and runs outside the lock. The contract,
+:class:`Sink`, is in :mod:`.contract`.
 
 This package is the one place that asks whether a path is a store URL: :func:`open_sink`
 for writing, and the few helpers below for listing and reading.
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO
+
+from .contract import Outcome, Sink
 
 if TYPE_CHECKING:
     from .local import LocalSink
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from .remote import RemoteSink
 
 __all__ = [
+    "Outcome",
     "Sink",
     "exists",
     "finished_files",
@@ -32,59 +35,6 @@ __all__ = [
     "open_read",
     "open_sink",
 ]
-
-
-class Sink(Protocol):
-    """The bytes of one event file (or one writer's store objects).
-
-    - ``write(data)`` takes whole records; it writes all of them or raises
-      :class:`~tbwrite.WriterFailedError` having left nothing partial a reader could see.
-    - ``sync()`` makes everything written durable in this sink's sense and raises
-      :class:`~tbwrite.WriterFailedError` when it cannot; what failed is kept for the next.
-    - ``close(flush)`` syncs when ``flush`` and releases the sink.
-    - ``keep_at_start(records)``: records a new file must begin with.
-    """
-
-    @property
-    def path(self) -> str:
-        """The file (or the next object) written."""
-
-    @property
-    def slow(self) -> bool:
-        """Whether ``sync`` may wait on a network (the flusher then runs it on its own thread,
-        and exit hooks must run before the interpreter stops its thread pools)."""
-
-    @property
-    def needs_sync(self) -> bool:
-        """Whether enough is held to ``sync`` now, without waiting for a deadline."""
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes written but not yet synced."""
-
-    @property
-    def max_pending_bytes(self) -> float:
-        """Past this many pending bytes the writer refuses records (the sink keeps failing)."""
-
-    @property
-    def last_error(self) -> BaseException | None:
-        """The error of the last failed ``sync``, or None after a good one."""
-
-    @property
-    def files_opened(self) -> int:
-        """How many files (object series) this sink has started: when it grows, the next
-        value of every tag carries its metadata again (readers keep it per file)."""
-
-    def write(self, data: bytes) -> None: ...
-
-    def sync(self) -> None: ...
-
-    def close(self, flush: bool = True) -> None: ...
-
-    def keep_at_start(self, records: bytes) -> None:
-        """Begin every new file this sink starts from now on (a local file made again after
-        its log dir was deleted) with ``records``, e.g. an HParams session start, so readers
-        show the run as before. A sink that never starts a new file ignores it."""
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")

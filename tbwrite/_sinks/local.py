@@ -17,6 +17,7 @@ from typing import Final
 from .._errors import WriterFailedError
 from .._format.names import event_file_name, is_event_file
 from .._format.wire import file_version_record
+from .contract import Outcome
 
 __all__ = ["LocalSink", "list_runs"]
 
@@ -29,6 +30,7 @@ CHECK_SECS: Final = 0.1
 CHECK_BYTES: Final = 4 << 20
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
+_NOTHING: Final = Outcome.NOTHING  # a module global: looked up on every write
 
 
 class LocalSink:
@@ -39,18 +41,17 @@ class LocalSink:
     that fails, the next write goes to a new file, which starts with its own header).
     """
 
-    needs_sync = False
     slow = False  # a sync never waits on a network
-    pending_bytes = 0
-    max_pending_bytes = float("inf")  # nothing is ever pending
-    last_error: BaseException | None = None
-    files_opened = 0  # counts the files this sink started (a new one drops tag metadata)
 
     def __init__(self, logdir: str, suffix: str = "") -> None:
         self._logdir = logdir
         self._suffix = suffix
         self._fd = -1
         self.path = ""
+        self._files_opened = 0
+        # NEW_FILE once a file after the first was begun, until a write or sync returns it
+        # (also when the call that began it raised).
+        self._news = _NOTHING
         self._size = 0  # bytes in the file that are whole records
         # Written since the file was last seen linked: written again if it was deleted.
         self._unchecked: list[bytes] = []
@@ -108,8 +109,10 @@ class LocalSink:
             ) from err
         self._fd, self.path, self._size = fd, path, written
         self._unchecked, self._unchecked_bytes = [], 0
-        self.files_opened += 1
-        if self.files_opened > 1 and self._preamble:
+        self._files_opened += 1
+        if self._files_opened > 1:
+            self._news = Outcome.NEW_FILE
+        if self._files_opened > 1 and self._preamble:
             self._write(self._preamble)  # what TensorBoard needs to show the run as before
             self._unchecked.append(self._preamble)
             self._unchecked_bytes += len(self._preamble)
@@ -132,17 +135,19 @@ class LocalSink:
                 self.path,
             ) from err
 
-    def write(self, data: bytes) -> None:
-        if not _DETECT_UNLINK:
+    def write(self, data: bytes) -> Outcome:
+        if _DETECT_UNLINK:
+            if self._fd >= 0 and (
+                self._unchecked_bytes >= CHECK_BYTES or _monotonic() >= self._check_due
+            ):
+                self._check_linked()
             self._write(data)
-            return
-        if self._fd >= 0 and (
-            self._unchecked_bytes >= CHECK_BYTES or _monotonic() >= self._check_due
-        ):
-            self._check_linked()
-        self._write(data)
-        self._unchecked.append(data)
-        self._unchecked_bytes += len(data)
+            self._unchecked.append(data)
+            self._unchecked_bytes += len(data)
+        else:
+            self._write(data)
+        news, self._news = self._news, _NOTHING
+        return news
 
     def _check_linked(self) -> None:
         """Whether the file is still linked; if it was deleted, go on in a new file holding
@@ -219,7 +224,7 @@ class LocalSink:
             except OSError:
                 self._fd = -1
 
-    def sync(self) -> None:
+    def sync(self) -> Outcome:
         """``write`` already handed the bytes to the OS; make sure the file is still there,
         and write again what a deleted file lost (raises while that is impossible)."""
         if self._fd < 0 and self._lost:
@@ -227,6 +232,8 @@ class LocalSink:
             self._write_lost()
         if _DETECT_UNLINK and self._fd >= 0 and self._unchecked:
             self._check_linked()
+        news, self._news = self._news, _NOTHING
+        return news
 
     def close(self, flush: bool = True) -> None:
         """Close the file; with ``flush``, write again first what a deleted file lost,

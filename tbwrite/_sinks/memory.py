@@ -11,6 +11,7 @@ import time
 
 from .._errors import WriterFailedError
 from .._format.wire import file_version_record
+from .contract import Outcome
 
 __all__ = ["MemorySink"]
 
@@ -18,14 +19,15 @@ __all__ = ["MemorySink"]
 class MemorySink:
     """An event file in memory: ``data`` holds every record written, header first.
 
-    ``slow`` and ``max_pending_bytes`` may be set to play a store; ``fail_writes`` /
-    ``fail_syncs`` (an ``OSError`` or None) make the next writes / syncs fail until reset.
-    ``synced`` counts the bytes covered by the last good ``sync``.
+    ``slow`` and ``max_pending_bytes`` may be set to play a store: as the store sink, a
+    write that would hold more than ``max_pending_bytes`` not synced is refused while syncs
+    fail (and waits for a sync while they do not). ``fail_writes`` / ``fail_syncs`` (an
+    ``OSError`` or None) make the next writes / syncs fail until reset. ``synced`` counts
+    the bytes covered by the last good ``sync``.
     """
 
     slow = False
     max_pending_bytes: float = float("inf")
-    files_opened = 1  # one buffer for its whole life
 
     def __init__(self, path: str = "memory", *, header: bool = True) -> None:
         self.path = path
@@ -41,22 +43,39 @@ class MemorySink:
     def pending_bytes(self) -> int:
         return len(self.data) - self.synced
 
-    @property
-    def needs_sync(self) -> bool:
-        return self.slow and self.pending_bytes > 0
-
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> Outcome:
         if self.closed:
             raise ValueError(f"the memory sink {self.path!r} is closed")
         err = self.fail_writes
         if err is not None:
             raise WriterFailedError(f"writing {self.path!r} failed: {err}", self.path) from err
+        pending = self.pending_bytes
+        if pending and pending + len(data) > self.max_pending_bytes:
+            self._make_room(len(data))
         self.data += data
+        return Outcome.NOTHING  # one buffer for its whole life, synced at the deadline
+
+    def _make_room(self, size: int) -> None:
+        if self.last_error is None:
+            try:
+                self.sync()
+            except WriterFailedError:
+                pass  # last_error tells, below
+        pending = self.pending_bytes
+        if not pending or pending + size <= self.max_pending_bytes:
+            return
+        err = self.last_error
+        raise WriterFailedError(
+            f"the memory sink {self.path!r} keeps failing ({err}): {pending} bytes wait to "
+            f"be synced, and {size} more would pass its cap of {self.max_pending_bytes} "
+            "bytes (max_pending_bytes), so this write was not kept",
+            self.path,
+        ) from err
 
     def keep_at_start(self, records: bytes) -> None:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
 
-    def sync(self) -> None:
+    def sync(self) -> Outcome:
         err = self.fail_syncs
         if err is not None:
             self.last_error = err
@@ -64,6 +83,7 @@ class MemorySink:
         self.synced = len(self.data)
         self.syncs += 1
         self.last_error = None
+        return Outcome.NOTHING
 
     def close(self, flush: bool = True) -> None:
         if flush and not self.closed:

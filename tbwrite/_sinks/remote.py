@@ -42,8 +42,9 @@ upload that did land although the client saw an error is simply overwritten by i
 continuation). A call abandoned at its deadline may still land later, after a longer
 version: its segment is then uploaded once more with exactly the same bytes (so a late
 landing writes what is already there) and closed, and what was logged since goes to the
-next segment. The writer refuses new records (``WriterFailedError``) once
-``MAX_PENDING_BYTES`` are pending.
+next segment. Memory is capped: ``write`` refuses bytes (``WriterFailedError``, keeping
+none of them) that would take what is pending past ``MAX_PENDING_BYTES`` while the store
+fails; while it only is slower than the logging, ``write`` waits for an upload instead.
 
 fsspec (and the store's own package, e.g. s3fs) are imported only when a remote log dir is
 used: ``pip install 'tbwrite[remote]'``. Store options come from fsspec's configuration (for
@@ -63,6 +64,7 @@ from .._errors import WriterFailedError
 from .._format.names import event_file_stem, is_event_file
 from .._format.wire import file_version_record
 from .._threads import start_daemon
+from .contract import Outcome
 
 __all__ = [
     "ATTEMPTS",
@@ -87,7 +89,7 @@ UPLOAD_BYTES: Final = 8 << 20
 # program (or a test) may change them; a writer reads them at each upload.
 SEGMENT_BYTES = 1 << 20
 SEGMENT_UPLOADS = 512
-# Refuse new records once this much could not be uploaded (the store keeps failing).
+# Refuse writes that would hold more than this not uploaded (the store keeps failing).
 MAX_PENDING_BYTES: Final = 64 << 20
 # Tries per upload (flush), seconds before the first retry (doubled each time), and the
 # deadline of one store call. Module attributes, so a program (or a test) may change them.
@@ -213,12 +215,12 @@ class RemoteSink:
     """The segments of one writer in one run directory of a store (see the module
     docstring).
 
-    ``write`` only keeps bytes in memory; ``sync`` uploads the current segment with them.
+    ``write`` only keeps bytes in memory, up to ``MAX_PENDING_BYTES``; ``sync`` uploads the
+    current segment with them.
     Both are thread-safe; uploads are serialized, so segments are written in ``seq`` order.
     """
 
     slow = True  # a sync is an upload: the flusher runs it on a thread of its own
-    files_opened = 1  # one sequence of objects: tag metadata is written once
 
     def __init__(self, url: str, suffix: str = "") -> None:
         self._url = url.rstrip("/")
@@ -255,26 +257,47 @@ class RemoteSink:
     def pending_bytes(self) -> int:
         return self._pending_bytes
 
-    @property
-    def max_pending_bytes(self) -> int:
-        return MAX_PENDING_BYTES
-
-    @property
-    def needs_sync(self) -> bool:
-        return self._pending_bytes >= UPLOAD_BYTES
-
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> Outcome:
+        """Keep ``data`` for the next upload; raise :class:`~tbwrite.WriterFailedError`,
+        keeping none of it, if it would take what is pending past ``MAX_PENDING_BYTES``
+        while the store keeps failing."""
+        if self._pending_bytes and self._pending_bytes + len(data) > MAX_PENDING_BYTES:
+            self._make_room(len(data))
         with self._lock:
             self._pending.append(data)
             self._pending_bytes += len(data)
+            pending = self._pending_bytes
+        # One sequence of objects: never a new file, so tag metadata is written once.
+        return Outcome.SYNC_SOON if pending >= UPLOAD_BYTES else Outcome.NOTHING
+
+    def _make_room(self, size: int) -> None:
+        # A store that is fine, only slower than the logging: wait for an upload here
+        # (backpressure). A failing one: refuse, rather than hold ever more in memory.
+        if self.last_error is None:
+            try:
+                self._sync(force=False)
+            except WriterFailedError:
+                pass  # last_error tells, below
+        pending = self._pending_bytes
+        if not pending or pending + size <= MAX_PENDING_BYTES:
+            return
+        err = self.last_error
+        raise WriterFailedError(
+            f"the store at {self._url!r} keeps failing ({err}): {pending} bytes wait to be "
+            f"uploaded, and {size} more would pass the memory cap of {MAX_PENDING_BYTES} "
+            "bytes (tbwrite._sinks.remote.MAX_PENDING_BYTES), so this write was not kept; "
+            "log it again once an upload succeeds (flush() tells)",
+            self.path,
+        ) from err
 
     def keep_at_start(self, records: bytes) -> None:
         """Nothing to do: this sink never starts a new file (see :class:`Sink`)."""
 
-    def sync(self) -> None:
+    def sync(self) -> Outcome:
         """Upload the current segment with what is pending; raise WriterFailedError on
         failure."""
         self._sync(force=False)
+        return Outcome.NOTHING
 
     def close(self, flush: bool = True) -> None:
         if flush:

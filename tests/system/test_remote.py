@@ -27,7 +27,7 @@ import tbwrite
 from tbwrite import SummaryWriter, WriterFailedError
 from tbwrite._format.tfrecord import frame
 from tbwrite._format.wire import file_version_event
-from tbwrite._sinks import is_remote
+from tbwrite._sinks import Outcome, is_remote
 from tbwrite._sinks import remote as _remote
 
 W0 = 1_700_000_000.0
@@ -435,6 +435,49 @@ def test_a_hung_store_does_not_delay_local_timed_flushes(flaky, tmp_path, monkey
         store.hang.clear()
         local.close()
         remote.close()
+
+
+def test_the_store_sink_refuses_a_write_past_its_cap_keeping_none_of_it(
+    flaky, fast_retries, monkeypatch
+) -> None:
+    monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 100)
+    root, store = flaky
+    sink = _remote.RemoteSink(f"{root}/run")
+    sink.write(frame(b"x" * 50))  # 66 bytes pending
+    store.fail_next = 10**9
+    with pytest.raises(WriterFailedError):
+        sink.sync()  # the store fails: the 66 bytes stay pending
+    with pytest.raises(WriterFailedError, match=r"66 bytes wait .* memory cap of 100") as info:
+        sink.write(frame(b"y" * 50))  # 66 more would hold 132 > 100
+    assert isinstance(info.value.__cause__, OSError)  # the store's own error
+    assert info.value.path and info.value.path.startswith(root)
+    store.fail_next = 0
+    sink.close()
+    records = [r.event for r in tbwrite.iter_events(f"{root}/run", raw=True)]
+    assert records[1:] == [b"x" * 50]  # the refused write left nothing
+
+
+def test_the_store_sink_asks_for_a_sync_once_an_upload_is_worth_it(mem, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "UPLOAD_BYTES", 100)
+    sink = _remote.RemoteSink(f"{mem}/run")
+    assert sink.write(frame(b"x" * 50)) is Outcome.NOTHING  # 66 bytes pending
+    assert sink.write(frame(b"y" * 50)) is Outcome.SYNC_SOON  # 132: an upload's worth
+    assert sink.sync() is Outcome.NOTHING  # a store sink never begins a new file
+    assert sink.write(frame(b"z")) is Outcome.NOTHING
+    sink.close()
+
+
+def test_the_store_sink_waits_for_a_slow_store_rather_than_refuse(flaky, monkeypatch) -> None:
+    monkeypatch.setattr(_remote, "MAX_PENDING_BYTES", 100)
+    root, store = flaky
+    sink = _remote.RemoteSink(f"{root}/run")
+    store.calls.clear()
+    sink.write(frame(b"x" * 50))
+    sink.write(frame(b"y" * 50))  # past the cap, the store answers: uploaded here first
+    assert len(store.calls) == 1
+    sink.close()
+    records = [r.event for r in tbwrite.iter_events(f"{root}/run", raw=True)]
+    assert records[1:] == [b"x" * 50, b"y" * 50]
 
 
 def test_cap_refuses_records_and_close_returns(flaky, fast_retries, monkeypatch) -> None:

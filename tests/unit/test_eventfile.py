@@ -91,7 +91,7 @@ def test_background_failure_is_raised_at_the_next_call() -> None:
 
 def test_a_sink_past_its_pending_limit_refuses_records() -> None:
     w, sink = _writer(max_queue=1)
-    sink.slow = True  # plays a store: needs_sync once anything is pending
+    sink.slow = True  # plays a store, which caps what it holds itself
     sink.max_pending_bytes = 10
     sink.fail_syncs = OSError("store down")
     with pytest.raises(WriterFailedError):
