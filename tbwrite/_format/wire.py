@@ -24,6 +24,7 @@ __all__ = [
     "event_prefix",
     "file_version_event",
     "file_version_record",
+    "histogram_proto_summary",
     "session_start_event",
     "summary_record",
     "tensor_summary",
@@ -47,6 +48,7 @@ _VARINT, _I64, _LEN, _I32 = VARINT, I64, LEN, I32
 SUMMARY_VALUE_FIELD: Final = 1  # Summary.value
 VALUE_TAG_FIELD: Final = 1  # Summary.Value.tag
 VALUE_SIMPLE_VALUE_FIELD: Final = 2
+VALUE_HISTO_FIELD: Final = 5
 VALUE_TENSOR_FIELD: Final = 8
 VALUE_METADATA_FIELD: Final = 9
 TENSOR_DTYPE_FIELD: Final = 1  # TensorProto.dtype
@@ -56,6 +58,11 @@ TENSOR_CONTENT_FIELD: Final = 4
 TENSOR_FLOAT_VAL_FIELD: Final = 5
 SHAPE_DIM_FIELD: Final = 2  # TensorShapeProto.dim
 DIM_SIZE_FIELD: Final = 1  # TensorShapeProto.Dim.size
+# HistogramProto: min 1, max 2, num 3, sum 4, sum_squares 5 (doubles), then the packed
+# repeated doubles bucket_limit 6 and bucket 7.
+HISTO_STATS_FIELDS: Final = (1, 2, 3, 4, 5)
+HISTO_BUCKET_LIMIT_FIELD: Final = 6
+HISTO_BUCKET_FIELD: Final = 7
 DT_FLOAT: Final = 1  # DataType enum values
 DT_DOUBLE: Final = 2
 
@@ -78,6 +85,7 @@ SOURCE_METADATA_WRITER: Final = bytes([(1 << 3) | _LEN])
 SUMMARY_VALUE: Final = key(SUMMARY_VALUE_FIELD, LEN)
 VALUE_TAG: Final = key(VALUE_TAG_FIELD, LEN)
 VALUE_SIMPLE_VALUE: Final = key(VALUE_SIMPLE_VALUE_FIELD, I32)
+VALUE_HISTO: Final = key(VALUE_HISTO_FIELD, LEN)
 VALUE_TENSOR: Final = key(VALUE_TENSOR_FIELD, LEN)
 VALUE_METADATA: Final = key(VALUE_METADATA_FIELD, LEN)
 TENSOR_DTYPE: Final = key(TENSOR_DTYPE_FIELD, VARINT)
@@ -85,6 +93,9 @@ TENSOR_SHAPE: Final = key(TENSOR_SHAPE_FIELD, LEN)
 TENSOR_CONTENT: Final = key(TENSOR_CONTENT_FIELD, LEN)
 SHAPE_DIM: Final = key(SHAPE_DIM_FIELD, LEN)
 DIM_SIZE: Final = key(DIM_SIZE_FIELD, VARINT)
+HISTO_STATS: Final = tuple(key(field, I64) for field in HISTO_STATS_FIELDS)
+HISTO_BUCKET_LIMIT: Final = key(HISTO_BUCKET_LIMIT_FIELD, LEN)
+HISTO_BUCKET: Final = key(HISTO_BUCKET_FIELD, LEN)
 
 pack_double = struct.Struct("<d").pack
 _pack_float = struct.Struct("<f").pack
@@ -135,6 +146,29 @@ def file_version_event(wall_time: float, writer: str = WRITER_NAME) -> bytes:
 def wrap_summary_event(wall_time: float, step: int, summary: bytes) -> bytes:
     """``Event{wall_time, step, summary}`` around an already serialized Summary."""
     return event_prefix(wall_time, step) + len_field(EVENT_SUMMARY, summary)
+
+
+def histogram_proto_summary(
+    tag: str, stats: tuple[float, float, float, float, float], limits: bytes, counts: bytes
+) -> bytes:
+    """``Summary{value{tag, histo{min, max, num, sum, sum_squares, bucket_limit, bucket}}}``
+    with ``stats`` the five doubles in that order and ``limits`` and ``counts`` the packed
+    little-endian doubles: PyTorch's histogram, add_histogram's hot path."""
+    # proto3 omits a double whose bits are all zero (-0.0 is written) and an empty packed
+    # field.
+    histo = b"".join(
+        [
+            field + pack_double(v)
+            for field, v in zip(HISTO_STATS, stats)
+            if v != 0.0 or math.copysign(1.0, v) < 0
+        ]
+    )
+    if limits:
+        histo += len_field(HISTO_BUCKET_LIMIT, limits)
+    if counts:
+        histo += len_field(HISTO_BUCKET, counts)
+    value = len_field(VALUE_TAG, tag.encode("utf-8")) + len_field(VALUE_HISTO, histo)
+    return len_field(SUMMARY_VALUE, value)
 
 
 def tensor_summary(
