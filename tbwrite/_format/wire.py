@@ -96,8 +96,11 @@ DIM_SIZE: Final = key(DIM_SIZE_FIELD, VARINT)
 HISTO_STATS: Final = tuple(key(field, I64) for field in HISTO_STATS_FIELDS)
 HISTO_BUCKET_LIMIT: Final = key(HISTO_BUCKET_LIMIT_FIELD, LEN)
 HISTO_BUCKET: Final = key(HISTO_BUCKET_FIELD, LEN)
+_HISTO_STAT_KEYS: Final = tuple(k[0] for k in HISTO_STATS)
 
 pack_double = struct.Struct("<d").pack
+# The five HistogramProto stats, each its key byte and its double, in one pack.
+_pack_histo_stats = struct.Struct("<BdBdBdBdBd").pack
 _pack_float = struct.Struct("<f").pack
 _UINT64: Final = 1 << 64
 SMALL_VARINTS: Final = tuple(bytes((i,)) for i in range(128))
@@ -109,6 +112,8 @@ def encode_varint(value: int) -> bytes:
     """Base-128 varint of ``value``; negatives as their 64-bit two's complement (int64)."""
     if 0 <= value < 128:
         return SMALL_VARINTS[value]
+    if 0 < value < 16384:  # two bytes: most lengths of a record's parts
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     if value < 0:
         value += _UINT64
     out = bytearray()
@@ -149,26 +154,48 @@ def wrap_summary_event(wall_time: float, step: int, summary: bytes) -> bytes:
 
 
 def histogram_proto_summary(
-    tag: str, stats: tuple[float, float, float, float, float], limits: bytes, counts: bytes
+    tag: str,
+    stats: tuple[float, float, float, float, float],
+    limits: bytes | memoryview,
+    counts: bytes | memoryview,
 ) -> bytes:
     """``Summary{value{tag, histo{min, max, num, sum, sum_squares, bucket_limit, bucket}}}``
     with ``stats`` the five doubles in that order and ``limits`` and ``counts`` the packed
-    little-endian doubles: PyTorch's histogram, add_histogram's hot path."""
+    little-endian doubles (bytes, or a memoryview of bytes): PyTorch's histogram,
+    add_histogram's hot path. Joined once: the buckets are copied once, not per level."""
     # proto3 omits a double whose bits are all zero (-0.0 is written) and an empty packed
-    # field.
-    histo = b"".join(
+    # field. No stat is zero (-0.0 compares equal, so it takes the long way): one pack.
+    if 0.0 not in stats:
+        k1, k2, k3, k4, k5 = _HISTO_STAT_KEYS
+        v1, v2, v3, v4, v5 = stats
+        head = _pack_histo_stats(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5)
+    else:
+        head = b"".join(
+            [
+                field + pack_double(v)
+                for field, v in zip(HISTO_STATS, stats)
+                if v != 0.0 or math.copysign(1.0, v) < 0
+            ]
+        )
+    limits_head = HISTO_BUCKET_LIMIT + encode_varint(len(limits)) if limits else b""
+    counts_head = HISTO_BUCKET + encode_varint(len(counts)) if counts else b""
+    histo_size = len(head) + len(limits_head) + len(limits) + len(counts_head) + len(counts)
+    histo_head = VALUE_HISTO + encode_varint(histo_size)
+    tag_field = len_field(VALUE_TAG, tag.encode("utf-8"))
+    value_size = len(tag_field) + len(histo_head) + histo_size
+    return b"".join(
         [
-            field + pack_double(v)
-            for field, v in zip(HISTO_STATS, stats)
-            if v != 0.0 or math.copysign(1.0, v) < 0
+            SUMMARY_VALUE,
+            encode_varint(value_size),
+            tag_field,
+            histo_head,
+            head,
+            limits_head,
+            limits,
+            counts_head,
+            counts,
         ]
     )
-    if limits:
-        histo += len_field(HISTO_BUCKET_LIMIT, limits)
-    if counts:
-        histo += len_field(HISTO_BUCKET, counts)
-    value = len_field(VALUE_TAG, tag.encode("utf-8")) + len_field(VALUE_HISTO, histo)
-    return len_field(SUMMARY_VALUE, value)
 
 
 def tensor_summary(

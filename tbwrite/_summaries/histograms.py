@@ -74,7 +74,7 @@ def _finite_with_range(
     arr = arr.reshape(-1)
     # min and max propagate NaN, so both finite means all finite: two cheap reductions
     # instead of an isfinite pass with its temporary.
-    lo, hi = float(arr.min()), float(arr.max())
+    lo, hi = float(np.minimum.reduce(arr)), float(np.maximum.reduce(arr))
     if not (math.isfinite(lo) and math.isfinite(hi)):
         bad = float(arr[~np.isfinite(arr)][0])
         raise ValueError(f"{name} must be finite, found {bad!r}")

@@ -88,6 +88,6 @@ def histogram_summary(
     return histogram_proto_summary(
         tag,
         (min, max, num, sum, sum_squares),
-        np.ascontiguousarray(bucket_limit, dtype="<f8").tobytes(),
-        np.ascontiguousarray(bucket, dtype="<f8").tobytes(),
+        np.ascontiguousarray(bucket_limit, dtype="<f8").data.cast("B"),
+        np.ascontiguousarray(bucket, dtype="<f8").data.cast("B"),
     )

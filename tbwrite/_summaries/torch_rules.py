@@ -25,6 +25,7 @@ way, with one warning per argument per process.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import math
 import os
@@ -142,6 +143,10 @@ def default_bins() -> np.ndarray:
     return _DEFAULT_BINS
 
 
+# The same edges as a list of floats, for bisect.
+_DEFAULT_EDGES: Final[list[float]] = default_bins().tolist()
+
+
 # Counting values into the default edges without np.histogram's sort. The top 16 bits of a
 # float64 (sign, 11 exponent bits, 4 mantissa bits) or of a float32 (sign, 8 exponent bits,
 # 7 mantissa bits) cut the reals into 65,536 intervals of consecutive floats; within a
@@ -212,20 +217,26 @@ def default_counts(values: np.ndarray) -> np.ndarray:
     """The counts ``np.histogram(values.astype(np.float64), bins=default_bins())`` gives
     for finite, contiguous 1-D float64 or float32 ``values`` in native byte order, by the
     table above: the same numbers, without sorting and without a float64 copy."""
-    base, edge = _default_table(values.dtype)
+    table = _TABLES.get(values.dtype.str)
+    base, edge = _default_table(values.dtype) if table is None else table
     nbins = len(default_bins()) - 1
-    counts = np.zeros(nbins + 2, dtype=np.intp)
     # The top 16 bits of each float: one uint16 of every 2 (float32) or 4 (float64), the
     # last on a little-endian machine, the first on a big-endian one; a strided view.
     words = values.itemsize // 2
     first = words - 1 if _LITTLE else 0
+    counts = None
     for start in range(0, values.size, TABLE_CHUNK):
         chunk = values[start : start + TABLE_CHUNK]
-        top = chunk.view(np.uint16)[first::words]
-        key = top.astype(np.intp)
+        key = chunk.view(np.uint16)[first::words].astype(np.intp)
         bucket = base.take(key)
         bucket += chunk >= edge.take(key)
-        counts += np.bincount(bucket, minlength=nbins + 2)
+        chunk_counts = np.bincount(bucket, minlength=nbins + 2)
+        if counts is None:
+            counts = chunk_counts
+        else:
+            counts += chunk_counts
+    if counts is None:  # no values
+        return np.zeros(nbins, dtype=np.intp)
     # Buckets are shifted by one in the table: below the first edge is 0, past the last
     # is nbins + 1; both are left out.
     return counts[1 : nbins + 1]
@@ -269,8 +280,11 @@ def float64_sums(values: np.ndarray) -> tuple[float, float]:
     """The sum and the sum of squares of 1-D ``values`` in float64, as PyTorch computes
     them (over ``values.astype(float)``), without a float64 copy of float32 ``values``."""
     if values.dtype == np.float64:
-        return float(values.sum()), float(values.dot(values))
-    buf = np.empty(min(values.size, TABLE_CHUNK), dtype=np.float64)
+        return float(np.add.reduce(values)), float(values.dot(values))
+    if values.size <= TABLE_CHUNK:  # one piece: a copy as small as one
+        wide = values.astype(np.float64)
+        return float(np.add.reduce(wide)), float(wide.dot(wide))
+    buf = np.empty(TABLE_CHUNK, dtype=np.float64)
     return _widened_sums(values, 0, values.size, buf)
 
 
@@ -282,21 +296,29 @@ def histogram_proto_fields(
     writes its HistogramProto; ``lo`` and ``hi`` are their minimum and maximum. ``bins``:
     ``"tensorflow"``, an int, a numpy rule or edges (checked by the caller). The buckets
     come as float64 arrays."""
-    if isinstance(bins, str) and bins == "tensorflow":
+    default = isinstance(bins, str) and bins == "tensorflow"
+    if default:
         edges = default_bins()
         counts = default_counts(values)
     else:
         widened = values.astype(np.float64, copy=False)
         counts, edges = np.histogram(widened, bins=bins)
-    if max_bins is not None:
-        counts, edges = _group(counts, edges, max_bins)
-    nonzero = np.flatnonzero(counts)
-    if nonzero.size == 0:
-        raise ValueError(
-            "values: no value falls inside the histogram's bins "
-            f"[{float(edges[0])!r}, {float(edges[-1])!r}]"
-        )
-    first, last = int(nonzero[0]), int(nonzero[-1])
+    if default and max_bins is None and _DEFAULT_EDGES[0] <= lo and hi <= _DEFAULT_EDGES[-1]:
+        # Every value inside the edges: the first and the last non-empty buckets are the
+        # minimum's and the maximum's (the last edge closes the last bucket).
+        top = len(counts) - 1
+        first = min(bisect.bisect_right(_DEFAULT_EDGES, lo) - 1, top)
+        last = min(bisect.bisect_right(_DEFAULT_EDGES, hi) - 1, top)
+    else:
+        if max_bins is not None:
+            counts, edges = _group(counts, edges, max_bins)
+        nonzero = counts.nonzero()[0]
+        if nonzero.size == 0:
+            raise ValueError(
+                "values: no value falls inside the histogram's bins "
+                f"[{float(edges[0])!r}, {float(edges[-1])!r}]"
+            )
+        first, last = int(nonzero[0]), int(nonzero[-1])
     limits = edges[first : last + 2]
     bucket = np.zeros(last - first + 2, dtype=np.float64)
     bucket[1:] = counts[first : last + 1]

@@ -179,3 +179,31 @@ def test_float32_non_finite_is_refused_naming_it(bad: float) -> None:
     x = np.array([1.0, bad, 2.0], np.float32)
     with pytest.raises(ValueError, match=f"values must be finite, found {bad!r}"):
         torch_histogram_fields(x)
+
+
+def _torch_buckets(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """torch.utils.tensorboard.summary.make_histogram's buckets (bins="tensorflow", no
+    max_bins), its code on the widened values."""
+    counts, limits = np.histogram(values.astype(float), bins=default_bins())
+    cum_counts = np.cumsum(np.greater(counts, 0))
+    start, end = np.searchsorted(cum_counts, [0, cum_counts[-1] - 1], side="right")
+    start, end = int(start), int(end) + 1
+    counts = counts[start - 1 : end] if start > 0 else np.concatenate([[0], counts[:end]])
+    return limits[start : end + 1], counts
+
+
+def test_buckets_kept_from_the_first_to_the_last_non_empty_one() -> None:
+    # The first and last buckets come from the minimum and the maximum when every value is
+    # inside the edges, from the counts otherwise: both against torch's own trimming.
+    edges = default_bins()
+    inner = [edges[0], edges[1], edges[773], edges[774], edges[-2], edges[-1], 0.0, -0.0]
+    near = [np.nextafter(e, d) for e in inner for d in (-np.inf, np.inf)]
+    singles = [[v] for v in inner + near if abs(v) <= edges[-1]]  # outside: refused
+    cases = singles + [inner, [edges[0], edges[-1]], [-0.0, 1e-13], [2e20, 5.0], [-3e20, -1.0]]
+    for case in cases:
+        for dtype in (np.float64, np.float32):
+            x = np.array(case, dtype=dtype)
+            want_limits, want_counts = _torch_buckets(x)
+            fields = torch_histogram_fields(x)
+            np.testing.assert_array_equal(fields[5], want_limits, err_msg=str(case))
+            np.testing.assert_array_equal(fields[6], want_counts, err_msg=str(case))
