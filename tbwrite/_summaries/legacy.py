@@ -83,7 +83,7 @@ def histogram_summary(
 ) -> bytes:
     """A Summary.Value.histo (HistogramProto); no metadata (``with_metadata`` is ignored),
     as PyTorch writes it. Hand-encoded (add_histogram's hot path);
-    tests/unit/test_histogram_table.py proves the bytes equal protobuf's."""
+    tests/unit/test_encode.py proves the bytes equal protobuf's."""
     del with_metadata
     return histogram_proto_summary(
         tag,

@@ -257,22 +257,28 @@ def _group(counts: np.ndarray, edges: np.ndarray, max_bins: int) -> tuple[np.nda
 # of 8 and adds the two halves' sums; splitting the same way here, down to pieces of at most
 # TABLE_CHUNK values, each widened into one buffer and summed by numpy, gives the same
 # float64 bit for bit (tests/unit/test_histogram_table.py checks it against numpy) with a
-# buffer of TABLE_CHUNK float64 instead of a copy of them all. The sum of squares is each
-# piece's dot product added up: the same as PyTorch's ``values.dot(values)`` up to
-# TABLE_CHUNK values; beyond, both are within rounding of each other (and PyTorch's own
-# varies with the number of BLAS threads there).
+# buffer of TABLE_CHUNK float64 instead of a copy of them all.
+#
+# The sum of squares: up to TABLE_CHUNK values PyTorch's very ``values.dot(values)``. Beyond,
+# the squares (exact in float64 for float32 values) summed the same pairwise way, not one
+# BLAS dot per piece: OpenBLAS runs a dot of more than 10,000 values on all its threads,
+# whose start-up per piece cost more than the counting on a loaded machine. Within rounding
+# of PyTorch's one dot product, whose own last bits vary with the number of BLAS threads.
 _PAIRWISE_STEP: Final = 8
 
 
-def _widened_sums(values: np.ndarray, start: int, n: int, buf: np.ndarray) -> tuple[float, float]:
+def _widened_sums(
+    values: np.ndarray, start: int, n: int, buf: np.ndarray, squares: np.ndarray
+) -> tuple[float, float]:
     if n <= TABLE_CHUNK:
         piece = buf[:n]
         piece[...] = values[start : start + n]
-        return float(np.add.reduce(piece)), float(piece.dot(piece))
+        square = np.multiply(piece, piece, out=squares[:n])
+        return float(np.add.reduce(piece)), float(np.add.reduce(square))
     half = n // 2
     half -= half % _PAIRWISE_STEP
-    sum1, squares1 = _widened_sums(values, start, half, buf)
-    sum2, squares2 = _widened_sums(values, start + half, n - half, buf)
+    sum1, squares1 = _widened_sums(values, start, half, buf, squares)
+    sum2, squares2 = _widened_sums(values, start + half, n - half, buf, squares)
     return sum1 + sum2, squares1 + squares2
 
 
@@ -285,7 +291,7 @@ def float64_sums(values: np.ndarray) -> tuple[float, float]:
         wide = values.astype(np.float64)
         return float(np.add.reduce(wide)), float(wide.dot(wide))
     buf = np.empty(TABLE_CHUNK, dtype=np.float64)
-    return _widened_sums(values, 0, values.size, buf)
+    return _widened_sums(values, 0, values.size, buf, np.empty_like(buf))
 
 
 def histogram_proto_fields(
