@@ -24,6 +24,7 @@ __all__ = [
     "event_prefix",
     "file_version_event",
     "file_version_record",
+    "histogram_proto_summary",
     "session_start_event",
     "summary_record",
     "tensor_summary",
@@ -47,6 +48,7 @@ _VARINT, _I64, _LEN, _I32 = VARINT, I64, LEN, I32
 SUMMARY_VALUE_FIELD: Final = 1  # Summary.value
 VALUE_TAG_FIELD: Final = 1  # Summary.Value.tag
 VALUE_SIMPLE_VALUE_FIELD: Final = 2
+VALUE_HISTO_FIELD: Final = 5
 VALUE_TENSOR_FIELD: Final = 8
 VALUE_METADATA_FIELD: Final = 9
 TENSOR_DTYPE_FIELD: Final = 1  # TensorProto.dtype
@@ -56,6 +58,11 @@ TENSOR_CONTENT_FIELD: Final = 4
 TENSOR_FLOAT_VAL_FIELD: Final = 5
 SHAPE_DIM_FIELD: Final = 2  # TensorShapeProto.dim
 DIM_SIZE_FIELD: Final = 1  # TensorShapeProto.Dim.size
+# HistogramProto: min 1, max 2, num 3, sum 4, sum_squares 5 (doubles), then the packed
+# repeated doubles bucket_limit 6 and bucket 7.
+HISTO_STATS_FIELDS: Final = (1, 2, 3, 4, 5)
+HISTO_BUCKET_LIMIT_FIELD: Final = 6
+HISTO_BUCKET_FIELD: Final = 7
 DT_FLOAT: Final = 1  # DataType enum values
 DT_DOUBLE: Final = 2
 
@@ -78,6 +85,7 @@ SOURCE_METADATA_WRITER: Final = bytes([(1 << 3) | _LEN])
 SUMMARY_VALUE: Final = key(SUMMARY_VALUE_FIELD, LEN)
 VALUE_TAG: Final = key(VALUE_TAG_FIELD, LEN)
 VALUE_SIMPLE_VALUE: Final = key(VALUE_SIMPLE_VALUE_FIELD, I32)
+VALUE_HISTO: Final = key(VALUE_HISTO_FIELD, LEN)
 VALUE_TENSOR: Final = key(VALUE_TENSOR_FIELD, LEN)
 VALUE_METADATA: Final = key(VALUE_METADATA_FIELD, LEN)
 TENSOR_DTYPE: Final = key(TENSOR_DTYPE_FIELD, VARINT)
@@ -85,8 +93,14 @@ TENSOR_SHAPE: Final = key(TENSOR_SHAPE_FIELD, LEN)
 TENSOR_CONTENT: Final = key(TENSOR_CONTENT_FIELD, LEN)
 SHAPE_DIM: Final = key(SHAPE_DIM_FIELD, LEN)
 DIM_SIZE: Final = key(DIM_SIZE_FIELD, VARINT)
+HISTO_STATS: Final = tuple(key(field, I64) for field in HISTO_STATS_FIELDS)
+HISTO_BUCKET_LIMIT: Final = key(HISTO_BUCKET_LIMIT_FIELD, LEN)
+HISTO_BUCKET: Final = key(HISTO_BUCKET_FIELD, LEN)
+_HISTO_STAT_KEYS: Final = tuple(k[0] for k in HISTO_STATS)
 
 pack_double = struct.Struct("<d").pack
+# The five HistogramProto stats, each its key byte and its double, in one pack.
+_pack_histo_stats = struct.Struct("<BdBdBdBdBd").pack
 _pack_float = struct.Struct("<f").pack
 _UINT64: Final = 1 << 64
 SMALL_VARINTS: Final = tuple(bytes((i,)) for i in range(128))
@@ -98,6 +112,8 @@ def encode_varint(value: int) -> bytes:
     """Base-128 varint of ``value``; negatives as their 64-bit two's complement (int64)."""
     if 0 <= value < 128:
         return SMALL_VARINTS[value]
+    if 0 < value < 16384:  # two bytes: most lengths of a record's parts
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     if value < 0:
         value += _UINT64
     out = bytearray()
@@ -135,6 +151,51 @@ def file_version_event(wall_time: float, writer: str = WRITER_NAME) -> bytes:
 def wrap_summary_event(wall_time: float, step: int, summary: bytes) -> bytes:
     """``Event{wall_time, step, summary}`` around an already serialized Summary."""
     return event_prefix(wall_time, step) + len_field(EVENT_SUMMARY, summary)
+
+
+def histogram_proto_summary(
+    tag: str,
+    stats: tuple[float, float, float, float, float],
+    limits: bytes | memoryview,
+    counts: bytes | memoryview,
+) -> bytes:
+    """``Summary{value{tag, histo{min, max, num, sum, sum_squares, bucket_limit, bucket}}}``
+    with ``stats`` the five doubles in that order and ``limits`` and ``counts`` the packed
+    little-endian doubles (bytes, or a memoryview of bytes): PyTorch's histogram,
+    add_histogram's hot path. Joined once: the buckets are copied once, not per level."""
+    # proto3 omits a double whose bits are all zero (-0.0 is written) and an empty packed
+    # field. No stat is zero (-0.0 compares equal, so it takes the long way): one pack.
+    if 0.0 not in stats:
+        k1, k2, k3, k4, k5 = _HISTO_STAT_KEYS
+        v1, v2, v3, v4, v5 = stats
+        head = _pack_histo_stats(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5)
+    else:
+        head = b"".join(
+            [
+                field + pack_double(v)
+                for field, v in zip(HISTO_STATS, stats)
+                if v != 0.0 or math.copysign(1.0, v) < 0
+            ]
+        )
+    limits_head = HISTO_BUCKET_LIMIT + encode_varint(len(limits)) if limits else b""
+    counts_head = HISTO_BUCKET + encode_varint(len(counts)) if counts else b""
+    histo_size = len(head) + len(limits_head) + len(limits) + len(counts_head) + len(counts)
+    histo_head = VALUE_HISTO + encode_varint(histo_size)
+    tag_field = len_field(VALUE_TAG, tag.encode("utf-8"))
+    value_size = len(tag_field) + len(histo_head) + histo_size
+    return b"".join(
+        [
+            SUMMARY_VALUE,
+            encode_varint(value_size),
+            tag_field,
+            histo_head,
+            head,
+            limits_head,
+            limits,
+            counts_head,
+            counts,
+        ]
+    )
 
 
 def tensor_summary(

@@ -61,17 +61,22 @@ def as_finite_array(values: Any, name: str) -> np.ndarray:
     return _finite_with_range(values, name)[0]
 
 
-def _finite_with_range(values: Any, name: str) -> tuple[np.ndarray, float, float]:
-    """:func:`as_finite_array` and its minimum and maximum, which the check computes."""
+def _finite_with_range(
+    values: Any, name: str, keep_float32: bool = False
+) -> tuple[np.ndarray, float, float]:
+    """:func:`as_finite_array` and its minimum and maximum, which the check computes. With
+    ``keep_float32``, float32 values stay float32 (flat, native byte order): no copy."""
     arr = as_real_array(values, name)
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
-    arr = arr.astype(np.float64, copy=False).reshape(-1)
+    if not (keep_float32 and arr.dtype == np.float32):
+        arr = arr.astype(np.float64, copy=False)
+    arr = arr.reshape(-1)
     # min and max propagate NaN, so both finite means all finite: two cheap reductions
     # instead of an isfinite pass with its temporary.
-    lo, hi = float(arr.min()), float(arr.max())
+    lo, hi = float(np.minimum.reduce(arr)), float(np.maximum.reduce(arr))
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        bad = arr[~np.isfinite(arr)][0]
+        bad = float(arr[~np.isfinite(arr)][0])
         raise ValueError(f"{name} must be finite, found {bad!r}")
     return arr, lo, hi
 
@@ -191,16 +196,18 @@ def histogram_buckets(values: Any, bins: Any = "tensorflow", max_bins: Any = Non
 
 def torch_histogram_fields(
     values: Any, bins: Any = "tensorflow", max_bins: Any = None
-) -> tuple[float, float, float, float, float, list[float], list[float]]:
+) -> tuple[float, float, float, float, float, np.ndarray, np.ndarray]:
     """The HistogramProto fields PyTorch writes for ``values`` (see
     :func:`tbwrite._summaries.torch_rules.histogram_proto_fields`), after checking every argument:
     ``bins`` is ``"tensorflow"`` (PyTorch's exponential edges), a numpy rule, an int >= 1
     or >= 2 increasing finite edges."""
     from .torch_rules import histogram_proto_fields
 
-    arr = as_finite_array(values, "values")
+    # float32 stays float32: PyTorch widens it to float64 first, which is exact, and the
+    # counts and sums are computed as on the widened values without that copy.
+    arr, lo, hi = _finite_with_range(values, "values", keep_float32=True)
     cap = check_max_bins(max_bins)
-    return histogram_proto_fields(arr, check_bins(bins), cap)
+    return histogram_proto_fields(arr, lo, hi, check_bins(bins), cap)
 
 
 def as_float_list(values: Any) -> list[float]:

@@ -25,6 +25,7 @@ way, with one warning per argument per process.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import math
 import os
@@ -39,6 +40,8 @@ __all__ = [
     "BOX_LINE_WIDTH",
     "box_edge_rects",
     "default_bins",
+    "default_counts",
+    "float64_sums",
     "histogram_proto_fields",
     "pcm16",
     "pixels_uint8",
@@ -140,63 +143,100 @@ def default_bins() -> np.ndarray:
     return _DEFAULT_BINS
 
 
-# Counting values into the default edges without np.histogram's sort. The 16 top bits of a
-# float64 (sign, 11 exponent bits, 4 mantissa bits) cut the reals into 65,536 intervals of
-# consecutive floats; within a binade each is 1/16 of it wide, narrower than the 10% between
-# two default edges, so each holds at most one edge. For each interval the table keeps the
-# bucket of its smallest float and that one edge (+inf if none): a value's bucket is
+# The same edges as a list of floats, for bisect.
+_DEFAULT_EDGES: Final[list[float]] = default_bins().tolist()
+
+
+# Counting values into the default edges without np.histogram's sort. The top 16 bits of a
+# float64 (sign, 11 exponent bits, 4 mantissa bits) or of a float32 (sign, 8 exponent bits,
+# 7 mantissa bits) cut the reals into 65,536 intervals of consecutive floats; within a
+# binade each is 1/16 (1/128) of it wide, narrower than the 10% between two default edges,
+# so each holds at most one edge. For each interval the table keeps the bucket of its
+# smallest float and that one edge (+inf if none): a value's bucket is
 # base[key] + (value >= edge[key]), and one bincount counts them. np.histogram's rules hold
 # exactly: buckets are [e_i, e_i+1), the last one also takes its right edge (stored as the
 # next float after it), values outside the edges are not counted, -0.0 counts as 0.0.
-_KEY_SHIFT: Final = 48
+#
+# float32 values are counted as they are, never widened to float64 (PyTorch widens them
+# with ``astype(float)`` first, which is exact, so the counts are the same): a float32
+# table's edge is the smallest float32 >= the float64 edge, and for a float32 x,
+# x >= edge64 exactly when x >= that float32.
+_KEY_BITS: Final = 16
 # Values are counted this many at a time: the keys, buckets and comparisons of one chunk stay
 # in the cache. Measured (normal values): 1.4-1.6x faster than np.histogram at 256k-4M
 # values, where one pass over the whole array was 2x slower than np.histogram.
 TABLE_CHUNK: Final = 1 << 16
 _LITTLE: Final = sys.byteorder == "little"
-_TABLE: tuple[np.ndarray, np.ndarray] | None = None
+_TABLES: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _default_table() -> tuple[np.ndarray, np.ndarray]:
-    global _TABLE
-    if _TABLE is None:
-        edges = default_bins()
-        keys = np.arange(1 << 16, dtype=np.uint64)
-        lo_bits = keys << np.uint64(_KEY_SHIFT)
-        hi_bits = lo_bits | np.uint64((1 << _KEY_SHIFT) - 1)
-        ends = np.stack([lo_bits.view(np.float64), hi_bits.view(np.float64)])
-        # For a negative key the interval runs from its high bits' float up to its low bits'.
-        smallest = np.where(keys < (1 << 15), ends[0], ends[1])
-        largest = np.where(keys < (1 << 15), ends[1], ends[0])
-        nan = np.isnan(smallest) | np.isnan(largest)  # NaN bit patterns: never looked up
-        smallest = np.where(nan, 0.0, smallest)
-        largest = np.where(nan, 0.0, largest)
-        # The last edge closes its bucket: compare with the float after it instead.
-        limits = edges.copy()
-        limits[-1] = np.nextafter(edges[-1], np.inf)
-        base = np.searchsorted(limits, smallest, side="right") - 1
-        nxt = np.searchsorted(limits, smallest, side="right")
-        edge = np.full(1 << 16, np.inf)
-        inside = (nxt < len(limits)) & (limits[np.minimum(nxt, len(limits) - 1)] <= largest)
-        edge[inside] = limits[nxt[inside]]
-        _TABLE = ((base + 1).astype(np.intp), edge)
-    return _TABLE
+def _ceil_float32(limits: np.ndarray) -> np.ndarray:
+    """The smallest float32 >= each float64 of ``limits``."""
+    near = limits.astype(np.float32)
+    below = near.astype(np.float64) < limits
+    near[below] = np.nextafter(near[below], np.float32(np.inf))
+    return near
+
+
+def _default_table(dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(base + 1, edge) of ``dtype`` (float64 or float32), indexed by the top 16 bits."""
+    table = _TABLES.get(dtype.str)
+    if table is not None:
+        return table
+    bits = dtype.itemsize * 8
+    shift = bits - _KEY_BITS
+    uint = np.dtype(f"u{dtype.itemsize}")
+    edges = default_bins()
+    keys = np.arange(1 << _KEY_BITS, dtype=uint)
+    lo_bits = keys << uint.type(shift)
+    hi_bits = lo_bits | uint.type((1 << shift) - 1)
+    with np.errstate(invalid="ignore"):  # widening float32 NaN bit patterns
+        ends = np.stack([lo_bits.view(dtype), hi_bits.view(dtype)]).astype(np.float64)
+    # For a negative key the interval runs from its high bits' float up to its low bits'.
+    negative = keys >= (1 << (_KEY_BITS - 1))
+    smallest = np.where(negative, ends[1], ends[0])
+    largest = np.where(negative, ends[0], ends[1])
+    nan = np.isnan(smallest) | np.isnan(largest)  # NaN bit patterns: never looked up
+    smallest = np.where(nan, 0.0, smallest)
+    largest = np.where(nan, 0.0, largest)
+    # The last edge closes its bucket: compare with the float after it instead.
+    limits = edges.copy()
+    limits[-1] = np.nextafter(edges[-1], np.inf)
+    base = np.searchsorted(limits, smallest, side="right") - 1
+    nxt = np.searchsorted(limits, smallest, side="right")
+    edge = np.full(1 << _KEY_BITS, np.inf)
+    inside = (nxt < len(limits)) & (limits[np.minimum(nxt, len(limits) - 1)] <= largest)
+    edge[inside] = limits[nxt[inside]]
+    if dtype == np.float32:
+        edge = _ceil_float32(edge)
+    table = _TABLES[dtype.str] = ((base + 1).astype(np.intp), edge)
+    return table
 
 
 def default_counts(values: np.ndarray) -> np.ndarray:
-    """The counts ``np.histogram(values, bins=default_bins())`` gives for finite float64
-    ``values``, by the table above: the same numbers, without sorting."""
-    base, edge = _default_table()
+    """The counts ``np.histogram(values.astype(np.float64), bins=default_bins())`` gives
+    for finite, contiguous 1-D float64 or float32 ``values`` in native byte order, by the
+    table above: the same numbers, without sorting and without a float64 copy."""
+    table = _TABLES.get(values.dtype.str)
+    base, edge = _default_table(values.dtype) if table is None else table
     nbins = len(default_bins()) - 1
-    counts = np.zeros(nbins + 2, dtype=np.intp)
+    # The top 16 bits of each float: one uint16 of every 2 (float32) or 4 (float64), the
+    # last on a little-endian machine, the first on a big-endian one; a strided view.
+    words = values.itemsize // 2
+    first = words - 1 if _LITTLE else 0
+    counts = None
     for start in range(0, values.size, TABLE_CHUNK):
         chunk = values[start : start + TABLE_CHUNK]
-        # The top 16 bits of each little-endian float64: a strided view, no arithmetic.
-        top = chunk.view("<u2")[3::4] if _LITTLE else chunk.view(np.uint64) >> _KEY_SHIFT
-        key = top.astype(np.intp)
+        key = chunk.view(np.uint16)[first::words].astype(np.intp)
         bucket = base.take(key)
         bucket += chunk >= edge.take(key)
-        counts += np.bincount(bucket, minlength=nbins + 2)
+        chunk_counts = np.bincount(bucket, minlength=nbins + 2)
+        if counts is None:
+            counts = chunk_counts
+        else:
+            counts += chunk_counts
+    if counts is None:  # no values
+        return np.zeros(nbins, dtype=np.intp)
     # Buckets are shifted by one in the table: below the first edge is 0, past the last
     # is nbins + 1; both are left out.
     return counts[1 : nbins + 1]
@@ -212,37 +252,84 @@ def _group(counts: np.ndarray, edges: np.ndarray, max_bins: int) -> tuple[np.nda
     return grouped, np.append(edges[starts], edges[-1])
 
 
+# PyTorch sums float32 values as float64: ``values.astype(float).sum()``, numpy's pairwise
+# sum over the whole copy. numpy splits n > 128 values at n // 2 rounded down to a multiple
+# of 8 and adds the two halves' sums; splitting the same way here, down to pieces of at most
+# TABLE_CHUNK values, each widened into one buffer and summed by numpy, gives the same
+# float64 bit for bit (tests/unit/test_histogram_table.py checks it against numpy) with a
+# buffer of TABLE_CHUNK float64 instead of a copy of them all.
+#
+# The sum of squares: up to TABLE_CHUNK values PyTorch's very ``values.dot(values)``. Beyond,
+# the squares (exact in float64 for float32 values) summed the same pairwise way, not one
+# BLAS dot per piece: OpenBLAS runs a dot of more than 10,000 values on all its threads,
+# whose start-up per piece cost more than the counting on a loaded machine. Within rounding
+# of PyTorch's one dot product, whose own last bits vary with the number of BLAS threads.
+_PAIRWISE_STEP: Final = 8
+
+
+def _widened_sums(
+    values: np.ndarray, start: int, n: int, buf: np.ndarray, squares: np.ndarray
+) -> tuple[float, float]:
+    if n <= TABLE_CHUNK:
+        piece = buf[:n]
+        piece[...] = values[start : start + n]
+        square = np.multiply(piece, piece, out=squares[:n])
+        return float(np.add.reduce(piece)), float(np.add.reduce(square))
+    half = n // 2
+    half -= half % _PAIRWISE_STEP
+    sum1, squares1 = _widened_sums(values, start, half, buf, squares)
+    sum2, squares2 = _widened_sums(values, start + half, n - half, buf, squares)
+    return sum1 + sum2, squares1 + squares2
+
+
+def float64_sums(values: np.ndarray) -> tuple[float, float]:
+    """The sum and the sum of squares of 1-D ``values`` in float64, as PyTorch computes
+    them (over ``values.astype(float)``), without a float64 copy of float32 ``values``."""
+    if values.dtype == np.float64:
+        return float(np.add.reduce(values)), float(values.dot(values))
+    if values.size <= TABLE_CHUNK:  # one piece: a copy as small as one
+        wide = values.astype(np.float64)
+        return float(np.add.reduce(wide)), float(wide.dot(wide))
+    buf = np.empty(TABLE_CHUNK, dtype=np.float64)
+    return _widened_sums(values, 0, values.size, buf, np.empty_like(buf))
+
+
 def histogram_proto_fields(
-    values: np.ndarray, bins: Any, max_bins: int | None
-) -> tuple[float, float, float, float, float, list[float], list[float]]:
-    """(min, max, num, sum, sum_squares, bucket_limit, bucket) of finite float64 ``values``
-    as torch writes its HistogramProto. ``bins``: ``"tensorflow"``, an int, a numpy rule
-    or edges (checked by the caller)."""
-    if isinstance(bins, str) and bins == "tensorflow":
+    values: np.ndarray, lo: float, hi: float, bins: Any, max_bins: int | None
+) -> tuple[float, float, float, float, float, np.ndarray, np.ndarray]:
+    """(min, max, num, sum, sum_squares, bucket_limit, bucket) of finite 1-D ``values``
+    (float64, or float32 counted as PyTorch counts them widened to float64) as torch
+    writes its HistogramProto; ``lo`` and ``hi`` are their minimum and maximum. ``bins``:
+    ``"tensorflow"``, an int, a numpy rule or edges (checked by the caller). The buckets
+    come as float64 arrays."""
+    default = isinstance(bins, str) and bins == "tensorflow"
+    if default:
         edges = default_bins()
-        counts = default_counts(np.ascontiguousarray(values, dtype=np.float64))
+        counts = default_counts(values)
     else:
-        counts, edges = np.histogram(values, bins=bins)
-    if max_bins is not None:
-        counts, edges = _group(counts, edges, max_bins)
-    nonzero = np.flatnonzero(counts)
-    if nonzero.size == 0:
-        raise ValueError(
-            "values: no value falls inside the histogram's bins "
-            f"[{float(edges[0])!r}, {float(edges[-1])!r}]"
-        )
-    first, last = int(nonzero[0]), int(nonzero[-1])
-    limits = edges[first : last + 2].tolist()
-    bucket = [0.0, *counts[first : last + 1].astype(np.float64).tolist()]
-    return (
-        float(values.min()),
-        float(values.max()),
-        float(values.size),
-        float(values.sum()),
-        float(values.dot(values)),
-        limits,
-        bucket,
-    )
+        widened = values.astype(np.float64, copy=False)
+        counts, edges = np.histogram(widened, bins=bins)
+    if default and max_bins is None and _DEFAULT_EDGES[0] <= lo and hi <= _DEFAULT_EDGES[-1]:
+        # Every value inside the edges: the first and the last non-empty buckets are the
+        # minimum's and the maximum's (the last edge closes the last bucket).
+        top = len(counts) - 1
+        first = min(bisect.bisect_right(_DEFAULT_EDGES, lo) - 1, top)
+        last = min(bisect.bisect_right(_DEFAULT_EDGES, hi) - 1, top)
+    else:
+        if max_bins is not None:
+            counts, edges = _group(counts, edges, max_bins)
+        nonzero = counts.nonzero()[0]
+        if nonzero.size == 0:
+            raise ValueError(
+                "values: no value falls inside the histogram's bins "
+                f"[{float(edges[0])!r}, {float(edges[-1])!r}]"
+            )
+        first, last = int(nonzero[0]), int(nonzero[-1])
+    limits = edges[first : last + 2]
+    bucket = np.zeros(last - first + 2, dtype=np.float64)
+    bucket[1:] = counts[first : last + 1]
+    total, squares = float64_sums(values)
+    return (lo, hi, float(values.size), total, squares, limits, bucket)
 
 
 def _trunc(v: float) -> int:

@@ -94,6 +94,25 @@ def test_add_scalars_sub_runs(tmp_path) -> None:
 
 # -- histograms -----------------------------------------------------------------------------
 
+
+def _float32_adversaries() -> np.ndarray:
+    """PyTorch's default edges as float32 and the float32s next to them, zeros, denormals,
+    the extremes."""
+    from tbwrite._summaries.torch_rules import default_bins
+
+    edges = default_bins().astype(np.float32)
+    up, down = np.float32(np.inf), np.float32(-np.inf)
+    f = np.finfo(np.float32)
+    sub = f.smallest_subnormal
+    special = np.array([0.0, -0.0, sub, -sub, f.tiny, -f.tiny, f.max, -f.max], np.float32)
+    return np.concatenate([edges, np.nextafter(edges, up), np.nextafter(edges, down), special])
+
+
+def _float32_bits(n: int) -> np.ndarray:
+    bits = RNG.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    return bits[np.isfinite(bits)]
+
+
 DATA = {
     "normal": RNG.normal(size=1000),
     "uniform": RNG.uniform(2, 5, 300),
@@ -139,8 +158,48 @@ def test_histograms_equal_torchs_field_by_field(tmp_path, bins, max_bins) -> Non
         if tv.HasField("histo"):
             assert bv.HasField("histo"), name
             assert histo_fields(bv.histo) == histo_fields(tv.histo), name
+            # bit for bit, -0.0 included
+            assert bv.histo.SerializeToString() == tv.histo.SerializeToString(), name
         else:  # PyTorch failed too: an empty histogram
             assert not bv.HasField("histo"), name
+
+
+# float32, which PyTorch widens to float64 and tbwrite counts and sums as it is; spanning
+# float32's whole range, so only the bins whose count does not follow the range.
+FLOAT32_DATA = {
+    "edges": _float32_adversaries(),
+    "bits": _float32_bits(20_000),
+    "tensor_edges": torch.from_numpy(_float32_adversaries()),
+    "tensor_normal": torch.randn(5000) * 1e-6,
+}
+FLOAT32_BINS = [("tensorflow", None), ("tensorflow", 7), (30, None), (np.linspace(-2, 6, 9), 3)]
+
+
+@pytest.mark.parametrize(
+    "bins,max_bins", FLOAT32_BINS, ids=[f"{b!s:.12}-{m}" for b, m in FLOAT32_BINS]
+)
+def test_float32_histograms_equal_torchs_bit_for_bit(tmp_path, bins, max_bins) -> None:
+    def call(w):
+        for name, data in FLOAT32_DATA.items():
+            w.add_histogram(name, data, 0, bins=bins, max_bins=max_bins)
+
+    t, b = write_both(tmp_path, call)
+    for name in FLOAT32_DATA:
+        tv, bv = t[name][0][1].histo, b[name][0][1].histo
+        assert bv.SerializeToString() == tv.SerializeToString(), name
+
+
+def test_large_float32_histogram_equals_torchs(tmp_path) -> None:
+    # Beyond TABLE_CHUNK values tbwrite sums the squares piece by piece (no float64 copy):
+    # equal to PyTorch's one dot product within rounding, every other field bit for bit.
+    data = {"np": RNG.normal(size=1_000_003).astype(np.float32)}
+    data["torch"] = torch.from_numpy(data["np"] * np.float32(1e-3))
+    t, b = write_both(tmp_path, lambda w: [w.add_histogram(k, v, 0) for k, v in data.items()])
+    for tag in data:
+        tv, bv = t[tag][0][1].histo, b[tag][0][1].histo
+        assert math.isclose(bv.sum_squares, tv.sum_squares, rel_tol=1e-12)
+        bv.sum_squares = tv.sum_squares
+        assert bv.SerializeToString() == tv.SerializeToString(), tag
 
 
 def test_histogram_raw(tmp_path) -> None:

@@ -120,3 +120,40 @@ def test_scalar_record_is_the_framed_protobuf_event(
     want = frame(_reference(tag, value, step, wall_time))
     assert enc.record(tag, value, step, wall_time) == want
     assert enc.record(tag, value, step, wall_time) == want  # cached layouts change nothing
+
+
+def _histogram_reference(tag: str, stats: list[float], limits: list[float], counts: list[float]):
+    histo = summary_pb2.HistogramProto(
+        min=stats[0],
+        max=stats[1],
+        num=stats[2],
+        sum=stats[3],
+        sum_squares=stats[4],
+        bucket_limit=limits,
+        bucket=counts,
+    )
+    return summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, histo=histo)]
+    ).SerializeToString()
+
+
+@given(
+    TAGS,
+    st.lists(VALUES, min_size=5, max_size=5),
+    st.lists(VALUES, max_size=40),
+    st.lists(VALUES, max_size=40),
+)
+@example("h", [0.0, -0.0, 0.0, -0.0, 0.0], [], [])
+@example("h", [-1.5, 2.0, 3.0, 0.5, 6.25], [0.0, 1e-12, 2.0], [0.0, 2.0, 1.0])
+def test_legacy_histogram_bytes_equal_protobuf(
+    tag: str, stats: list[float], limits: list[float], counts: list[float]
+) -> None:
+    from tbwrite._summaries.legacy import histogram_summary
+
+    want = _histogram_reference(tag, stats, limits, counts)
+    assert histogram_summary(tag, *stats, limits, counts, with_metadata=True) == want
+    # as add_histogram hands them over: float64 arrays
+    got = histogram_summary(
+        tag, *stats, np.array(limits, np.float64), np.array(counts), with_metadata=False
+    )
+    assert got == want
