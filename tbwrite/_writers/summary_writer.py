@@ -249,7 +249,7 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             check_tag(tag)
             if double_precision:
                 _warn_double_once()
-            self._run.write("scalar", tag, value, step=step, wall_time=wall_time)
+            self._run.write_scalar_tensor(tag, value, step=step, wall_time=wall_time)
             return
         try:
             record = self._scalars.record(tag, value, step, wall_time)
@@ -349,7 +349,7 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
         check_text(text_string, "text_string")
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
-        self._run.write("text", tag, text_string, step=step, wall_time=wall_time)
+        self._run.write_text(tag, text_string, step=step, wall_time=wall_time)
 
     # -- flush / close ------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ from .. import flatten_hparams as _flatten
 from .._checks import as_scalar, as_step, check_tag, check_text
 
 if TYPE_CHECKING:
-    from .._deferred import DeferredRecord
     from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
@@ -152,15 +151,9 @@ class SummaryWriter:
         """Write each scalar as ``tf.summary.scalar`` does, the form clu's own writer
         writes: a rank-0 float32 tensor with the scalars plugin's metadata (readers file
         these under ``tensors``, as they do clu's and Keras's logs)."""
-        from .._deferred import DeferredRecord
-        from .._format.wire import summary_record
-        from .._summaries.kinds import builder
-
         step = as_step(step, "step")
         wall_time = time.time()
-        main = self._writer.run.main
-        build = builder("scalar")
-        # Every value is checked, and every float encoded, before any is written.
+        # Every value is checked before any is written.
         checked: list[tuple[str, Any]] = []
         for key, value in _check_mapping(scalars, "scalars").items():
             tag = key if type(key) is str and key else check_tag(key, "scalars key")
@@ -168,29 +161,7 @@ class SummaryWriter:
             if type(value) is not float:  # a device array is read when its record is written
                 value = as_scalar(value, f"scalars[{key!r}]")
             checked.append((tag, value))
-        records: list[bytes | DeferredRecord] = []
-        first_seen: set[str] = set()
-        for tag, value in checked:
-            # A device value that cannot be read is dropped when written: it carries its
-            # own metadata rather than being the tag's one value with it.
-            first = type(value) is not float or (
-                tag not in main.metadata_written and tag not in first_seen
-            )
-            if type(value) is float:
-                first_seen.add(tag)
-
-            def encode(number: float, tag: str = tag, first: bool = first) -> bytes:
-                return summary_record(wall_time, step, build(tag, number, with_metadata=first))
-
-            records.append(
-                encode(value) if type(value) is float else DeferredRecord(value, encode, tag, step)
-            )
-        for record in records:
-            if type(record) is bytes:
-                main.write_record(record)
-            else:
-                main.write_deferred(record)  # type: ignore[arg-type]
-        main.metadata_written.update(first_seen)
+        self._writer.run.write_scalar_tensors(checked, step=step, wall_time=wall_time)
 
     def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np
@@ -212,7 +183,7 @@ class SummaryWriter:
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
             prepared.append((tag, pngs, width, height))
         for tag, pngs, width, height in prepared:
-            self._writer.run.write("image", tag, pngs, width, height, step=step)
+            self._writer.run.write_image(tag, pngs, width, height, step=step)
 
     def write_videos(self, step: int, videos: Mapping[str, ArrayLike]) -> None:
         import numpy as np
@@ -253,8 +224,8 @@ class SummaryWriter:
         wall_time = time.time()
         for tag, first, gif in prepared:  # a Summary.Image holding the GIF, as add_video
             height, width, channels = first.shape
-            self._writer.run.write(
-                "legacy_image", tag, gif, height, width, channels, step=step, wall_time=wall_time
+            self._writer.run.write_legacy_image(
+                tag, gif, height, width, channels, step=step, wall_time=wall_time
             )
 
     def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
@@ -280,7 +251,7 @@ class SummaryWriter:
             clips = [tf_rules.wav_encode(clip, rate) for clip in arr]
             prepared.append((tag, clips))
         for tag, clips in prepared:
-            self._writer.run.write("audio", tag, clips, step=step)
+            self._writer.run.write_audio(tag, clips, step=step)
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         step = as_step(step, "step")
@@ -293,7 +264,7 @@ class SummaryWriter:
         # a data class (TensorBoard reads it as a tensor).
         metadata = _text_metadata()
         for tag, value in prepared:
-            self._writer.run.write("tensor", tag, value, metadata, step=step)
+            self._writer.run.write_tensor(tag, value, metadata, step=step)
 
     def write_histograms(
         self,
@@ -315,7 +286,7 @@ class SummaryWriter:
             except (TypeError, ValueError) as err:
                 raise type(err)(f"arrays[{key!r}]: {err}") from err
         for tag, counts in prepared:
-            self._writer.run.write("histogram", tag, counts, step=step)
+            self._writer.run.write_histogram(tag, counts, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """Flattened as clu does (:func:`flatten_hparams`), written as ``hp.hparams`` writes
@@ -364,15 +335,10 @@ class SummaryWriter:
                 parts = _mesh.mesh_parts(points, color, None)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"point_clouds[{key!r}] / point_colors: {err}") from err
-            components = _mesh.mesh_components([part for _, part, _ in parts])
-            prepared.append((tag, parts, components))
+            prepared.append((tag, parts))
         wall_time = time.time()
-        for tag, parts, components in prepared:
-            for _, part, arr in parts:
-                self._writer.run.write(
-                    "mesh", tag, part, arr, components, config,
-                    step=step, wall_time=wall_time, key=_mesh.mesh_tag(tag, part),
-                )  # fmt: skip
+        for tag, parts in prepared:
+            self._writer.run.write_mesh(tag, parts, config, step=step, wall_time=wall_time)
 
     def write_summaries(
         self,
@@ -396,7 +362,7 @@ class SummaryWriter:
                 md = metadata_proto(md, f"metadata[{tag!r}]")
             prepared.append((tag, value, md))
         for tag, value, md in prepared:
-            self._writer.run.write("tensor", tag, value, md, step=step)
+            self._writer.run.write_tensor(tag, value, md, step=step)
 
     def flush(self) -> None:
         self._writer.flush()

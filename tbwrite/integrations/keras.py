@@ -306,7 +306,7 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         # at most its default max_outputs (3) images, each a sample of the tag.
         height, width = images.shape[1:3]
         pngs = [png_encode(image) for image in images[:_MAX_IMAGES]]
-        writer.run.write("image", tag, pngs, width, height, step=epoch)
+        writer.run.write_image(tag, pngs, width, height, step=epoch)
 
     def _read_embeddings_metadata(
         self, model: Any

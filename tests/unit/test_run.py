@@ -41,9 +41,9 @@ def _values(run_dir: str) -> list[tuple[int, str, bool]]:
 def test_metadata_goes_with_the_first_value_of_a_tag_in_each_file(tmp_path) -> None:
     run = RunWriter(str(tmp_path))
     for step in range(3):
-        run.write("text", "notes", f"step {step}", step=step)
+        run.write_text("notes", f"step {step}", step=step)
     sub = run.subrun(str(tmp_path / "sub"))
-    run.write("text", "notes", "in the sub-run", step=5, file=sub)
+    run.write_text("notes", "in the sub-run", step=5, file=sub)
     run.close()
     assert _values(str(tmp_path)) == [(0, "notes", True), (1, "notes", False), (2, "notes", False)]
     assert _values(str(tmp_path / "sub")) == [(5, "notes", True)]
@@ -65,7 +65,7 @@ def test_one_session_per_run_ending_at_close_with_the_status_set(tmp_path) -> No
     info = hparams_pb2.HParamsPluginData.FromString(end).session_end_info
     assert info.status == hparams_pb2.STATUS_UNKNOWN and info.end_time_secs == 123.0
     with pytest.raises(WriterClosedError):
-        run.write("text", "late", "x")
+        run.write_text("late", "x", step=0)
 
 
 def test_purge_step_writes_session_log_start(tmp_path) -> None:
@@ -77,10 +77,61 @@ def test_purge_step_writes_session_log_start(tmp_path) -> None:
 def test_kinds_table() -> None:
     assert {k.plugin for k in KINDS.values()} >= {"scalars", "histograms", "text", "images"}
     assert READ_PLUGINS == {"scalars", "histograms", "text"}
-    for name, kind in KINDS.items():
-        assert callable(kind.build), name  # every builder exists where the table says
-    # Builders of one function name in two modules stay apart.
-    assert KINDS["image"].build is not KINDS["legacy_image"].build
+
+
+# RunWriter's write_* methods that are not one kind of KINDS: the simple_value fast path,
+# its tensor form for several values at once, any built Summary, a finished sub-run.
+NOT_KINDS = {"write_scalar", "write_scalar_tensors", "write_summary", "write_closed_run"}
+
+
+def test_every_kind_has_its_typed_method_and_every_method_its_kind() -> None:
+    methods = {name for name in vars(RunWriter) if name.startswith("write_")}
+    assert methods - NOT_KINDS == {f"write_{kind}" for kind in KINDS}
+
+
+def test_every_kind_is_written_with_its_plugin_s_metadata(tmp_path) -> None:
+    import numpy as np
+
+    from tbwrite._summaries import av, custom_scalars, media, mesh
+
+    png = media.png_encode(np.zeros((2, 3, 3), np.uint8))
+    wav = av.wav_encode(np.zeros(4, np.float32), 8000)
+    vertices = np.zeros((1, 3, 3))
+    run = RunWriter(str(tmp_path))
+    calls = {
+        "scalar_tensor": lambda: run.write_scalar_tensor("scalar_tensor", 1.0, step=0),
+        "histogram": lambda: run.write_histogram("histogram", np.ones((1, 3)), step=0),
+        "text": lambda: run.write_text("text", "x", step=0),
+        "image": lambda: run.write_image("image", [png], 3, 2, step=0),
+        "audio": lambda: run.write_audio("audio", [wav], step=0),
+        "pr_curve": lambda: run.write_pr_curve("pr_curve", np.zeros((6, 2)), step=0),
+        "mesh": lambda: run.write_mesh("mesh", mesh.mesh_parts(vertices, None, None), "{}", step=0),
+        "custom_scalars": lambda: run.write_custom_scalars(
+            "custom_scalars",
+            custom_scalars.custom_scalars_layout({"c": {"t": ["Multiline", ["a"]]}}),
+            step=0,
+        ),
+        "tensor": lambda: run.write_tensor("tensor", np.ones(2), None, step=0),
+        "legacy_image": lambda: run.write_legacy_image("legacy_image", png, 2, 3, 3, step=0),
+        "legacy_audio": lambda: run.write_legacy_audio("legacy_audio", wav, 8000, 4, step=0),
+        "legacy_histogram": lambda: run.write_legacy_histogram(
+            "legacy_histogram", 0.0, 1.0, 1.0, 1.0, 1.0, [1.0], [1.0], step=0
+        ),
+    }
+    assert calls.keys() == KINDS.keys()
+    for call in calls.values():
+        call()
+    run.close()
+    plugins = {}
+    for event in _events(str(tmp_path)):
+        for value in event.summary.value:
+            plugins[value.tag] = value.metadata.plugin_data.plugin_name
+    for kind, (plugin, _) in KINDS.items():
+        tag = "mesh_VERTEX" if kind == "mesh" else kind
+        # PyTorch's legacy image and histogram carry no metadata: the loaders know them
+        # by their Summary.Value field.
+        expected = "" if kind in ("legacy_image", "legacy_histogram") else plugin
+        assert plugins[tag] == expected, kind
 
 
 def test_file_names_share_one_counter() -> None:
