@@ -191,12 +191,6 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
         return self._log_dir
 
     @property
-    def run(self) -> RunWriter:
-        """The run core under this writer: for other fronts that write summaries of their own
-        (:meth:`RunWriter.write_summary`) into the same run."""
-        return self._run
-
-    @property
     def start_time(self) -> float:
         """When this writer was opened (seconds since the epoch): its session's start time."""
         return self._run.start_time

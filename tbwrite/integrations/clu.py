@@ -35,6 +35,7 @@ from .. import flatten_hparams as _flatten
 from .._checks import as_scalar, as_step, check_tag, check_text
 
 if TYPE_CHECKING:
+    from .._run import RunWriter
     from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
@@ -122,6 +123,10 @@ class SummaryWriter:
         # clu writes tf.summary's histograms: the [k, 3] tensor, not PyTorch's legacy form.
         writer_kwargs.setdefault("histogram_form", "tensor")
         self._writer = _TbSummaryWriter(logdir, **writer_kwargs)
+        # The run core is what this writer writes into; the torch-style writer checks the
+        # arguments and opens it, and is there for tb_writer. (Issue #22: a RunWriter of
+        # its own, opened by the same checks.)
+        self._run: RunWriter = self._writer._run  # noqa: SLF001 - see above
         self._video_warned = False
         _register_with_clu()
 
@@ -143,7 +148,9 @@ class SummaryWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._writer.__exit__(exc_type, exc, tb)
+        if exc_type is not None:
+            self._run.fail_unless_status_set()
+        self._run.close()
 
     # -- the MetricWriter interface --------------------------------------------------------
 
@@ -161,7 +168,7 @@ class SummaryWriter:
             if type(value) is not float:  # a device array is read when its record is written
                 value = as_scalar(value, f"scalars[{key!r}]")
             checked.append((tag, value))
-        self._writer.run.write_scalar_tensors(checked, step=step, wall_time=wall_time)
+        self._run.write_scalar_tensors(checked, step=step, wall_time=wall_time)
 
     def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np
@@ -183,7 +190,7 @@ class SummaryWriter:
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
             prepared.append((tag, pngs, width, height))
         for tag, pngs, width, height in prepared:
-            self._writer.run.write_image(tag, pngs, width, height, step=step)
+            self._run.write_image(tag, pngs, width, height, step=step)
 
     def write_videos(self, step: int, videos: Mapping[str, ArrayLike]) -> None:
         import numpy as np
@@ -224,7 +231,7 @@ class SummaryWriter:
         wall_time = time.time()
         for tag, first, gif in prepared:  # a Summary.Image holding the GIF, as add_video
             height, width, channels = first.shape
-            self._writer.run.write_legacy_image(
+            self._run.write_legacy_image(
                 tag, gif, height, width, channels, step=step, wall_time=wall_time
             )
 
@@ -251,7 +258,7 @@ class SummaryWriter:
             clips = [tf_rules.wav_encode(clip, rate) for clip in arr]
             prepared.append((tag, clips))
         for tag, clips in prepared:
-            self._writer.run.write_audio(tag, clips, step=step)
+            self._run.write_audio(tag, clips, step=step)
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         step = as_step(step, "step")
@@ -264,7 +271,7 @@ class SummaryWriter:
         # a data class (TensorBoard reads it as a tensor).
         metadata = _text_metadata()
         for tag, value in prepared:
-            self._writer.run.write_tensor(tag, value, metadata, step=step)
+            self._run.write_tensor(tag, value, metadata, step=step)
 
     def write_histograms(
         self,
@@ -286,7 +293,7 @@ class SummaryWriter:
             except (TypeError, ValueError) as err:
                 raise type(err)(f"arrays[{key!r}]: {err}") from err
         for tag, counts in prepared:
-            self._writer.run.write_histogram(tag, counts, step=step)
+            self._run.write_histogram(tag, counts, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """Flattened as clu does (:func:`flatten_hparams`), written as ``hp.hparams`` writes
@@ -299,9 +306,8 @@ class SummaryWriter:
 
         values = config_hparams(hparams)
         group = tf_rules.hparams_group_name(_flatten(hparams), values)
-        run = self._writer.run
-        start = h.session_start_summary(values, run.start_time, group)
-        run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice
+        start = h.session_start_summary(values, self._run.start_time, group)
+        self._run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice
 
     def write_pointcloud(
         self,
@@ -338,7 +344,7 @@ class SummaryWriter:
             prepared.append((tag, parts))
         wall_time = time.time()
         for tag, parts in prepared:
-            self._writer.run.write_mesh(tag, parts, config, step=step, wall_time=wall_time)
+            self._run.write_mesh(tag, parts, config, step=step, wall_time=wall_time)
 
     def write_summaries(
         self,
@@ -362,10 +368,10 @@ class SummaryWriter:
                 md = metadata_proto(md, f"metadata[{tag!r}]")
             prepared.append((tag, value, md))
         for tag, value, md in prepared:
-            self._writer.run.write_tensor(tag, value, md, step=step)
+            self._run.write_tensor(tag, value, md, step=step)
 
     def flush(self) -> None:
-        self._writer.flush()
+        self._run.flush()
 
     def close(self) -> None:
-        self._writer.close()
+        self._run.close()
