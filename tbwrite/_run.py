@@ -50,6 +50,9 @@ STATUSES = ("success", "failure", "unknown")
 # with a def, or call write_summary where the lambda is made, as the write_* methods do.)
 SummaryBuilder = Callable[[bool], bytes]
 
+# Writes a simple_value scalar of a Python float: (tag, value, step, wall_time).
+FloatScalarWriter = Callable[[str, float, int, float], None]
+
 
 class RunWriter:
     """The event files of one run directory (or store URL) ``log_dir``.
@@ -119,9 +122,12 @@ class RunWriter:
         :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the caller
         does not wait for the device. (``simple_value`` carries no metadata, so a late
         value changes nothing of metadata once per tag.)"""
-        scalars = self.scalars
         if type(value) is float:
-            return scalars.record(tag, value, step, wall_time)
+            return self.scalars.record(tag, value, step, wall_time)
+        return self._deferred_scalar(tag, value, step, wall_time)
+
+    def _deferred_scalar(self, tag: str, value: Any, step: int, wall_time: float) -> DeferredRecord:
+        scalars = self.scalars
         scalars.head(tag)  # a tag too long for the format is refused now, not later
         return DeferredRecord(
             value, lambda number: scalars.record(tag, number, step, wall_time), tag, step
@@ -139,11 +145,22 @@ class RunWriter:
         """Write a ``simple_value`` scalar (see :meth:`scalar_record`) into ``file``
         (default: the main file)."""
         writer = self.main if file is None else file
-        record = self.scalar_record(tag, value, step, wall_time)
-        if isinstance(record, DeferredRecord):
-            writer.write_deferred(record)
+        if type(value) is float:
+            writer.write_record(self.scalars.record(tag, value, step, wall_time))
         else:
-            writer.write_record(record)
+            writer.write_deferred(self._deferred_scalar(tag, value, step, wall_time))
+
+    def float_scalar_writer(self) -> FloatScalarWriter:
+        """:meth:`write_scalar` of a Python float into the main file, as one function for
+        a front to bind once: the hot path (``add_scalar``, whose value is already known to
+        be a float), its two steps, encode and buffer, bound in it rather than looked up at
+        every call."""
+        encode, put = self.scalars.record, self.main.write_record
+
+        def write(tag: str, value: float, step: int, wall_time: float) -> None:
+            put(encode(tag, value, step, wall_time))
+
+        return write
 
     def write_summary(
         self,

@@ -3,8 +3,9 @@
 Strategy: each method validates all of its arguments first (so a rejected call writes
 nothing), then builds one Summary and hands it to the run core
 (:class:`~tbwrite._run.RunWriter`), which adds metadata once per tag and writes the record.
-Scalars take a hand-encoded path (:mod:`tbwrite._format.fast_scalars`) straight to the main
-event file; other kinds are built with protobuf in :mod:`tbwrite._summaries`, imported on
+Scalars take a hand-encoded path (:mod:`tbwrite._format.fast_scalars`) to the main event
+file, bound once from the run core (:meth:`~tbwrite._run.RunWriter.float_scalar_writer`);
+other kinds are built with protobuf in :mod:`tbwrite._summaries`, imported on
 first use together with numpy. The media methods live in :mod:`.media_methods`, the
 histogram methods in :mod:`.histogram_methods`.
 """
@@ -160,8 +161,9 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             purge_step=purge,
         )
         hooks.on_fork_in_child(_new_locks_in_child)
-        # The hot path's two steps, bound once: the scalar encoder and the main file.
-        self._scalars = self._run.scalars
+        # The hot path's one step, bound once: the run core's scalar dispatch for a float.
+        self._write_float = self._run.float_scalar_writer()
+        self._scalars = self._run.scalars  # the bulk paths' encoder (series, add_scalars)
         self._file = self._run.main
         self._subruns: dict[tuple[str, str], EventFileWriter] = {}  # (main_tag, key) -> file
 
@@ -246,11 +248,10 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             self._run.write_scalar_tensor(tag, value, step=step, wall_time=wall_time)
             return
         try:
-            record = self._scalars.record(tag, value, step, wall_time)
+            self._write_float(tag, value, step, wall_time)
         except UnicodeEncodeError:
             check_tag(tag)
             raise
-        self._file.write_record(record)
 
     def add_scalars(
         self,
