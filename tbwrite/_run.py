@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._deferred import DeferredRecord
@@ -40,6 +40,8 @@ from ._lifecycle.runs import register_run, run_within
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ._summaries.hparam_values import HParamValue
 
 __all__ = ["STATUSES", "RunWriter", "SummaryBuilder", "run_within"]
 
@@ -504,27 +506,63 @@ class RunWriter:
                 self._subruns[path] = writer
             return writer
 
-    def write_closed_run(self, path: str, records: Sequence[bytes]) -> None:
-        """Write ``records`` into a new event file of the run directory ``path`` and close
-        it (a finished session of its own)."""
+    # -- the HParams session ----------------------------------------------------------------
+
+    def write_closed_session(
+        self,
+        path: str,
+        hparams: Mapping[str, HParamValue],
+        *,
+        experiment: bytes | None = None,
+        metrics: Sequence[bytes] = (),
+    ) -> None:
+        """A finished session in a new event file of the run directory ``path`` (PyTorch's
+        ``add_hparams(run_name=...)``): the ``experiment`` summary (if any), the start info
+        of ``hparams``, the ``metrics`` records, the end info (SUCCESS), all now."""
+        from ._summaries.hparams import session_end_summary, session_start_summary
+
         self.check_open()
+        now = time.time()
+        records = [
+            *([] if experiment is None else [summary_record(now, 0, experiment)]),
+            summary_record(now, 0, session_start_summary(hparams, now)),
+            *metrics,
+            summary_record(now, 0, session_end_summary("success", now)),
+        ]
         sub = open_event_file(
             path, max_queue=len(records) + 1, filename_suffix=self.filename_suffix
         )
         try:
-            sub.write_records(list(records))
+            sub.write_records(records)
         finally:
             sub.close()
 
-    # -- the HParams session ----------------------------------------------------------------
-
-    def start_session(self, records: Sequence[bytes]) -> None:
-        """Write the session's start ``records`` (experiment, start info, first metric
-        values) into the main file, and flush them so the dashboard shows the session now.
+    def start_session(
+        self,
+        hparams: Mapping[str, HParamValue],
+        *,
+        group: str = "",
+        experiment: bytes | None = None,
+        metrics: Sequence[bytes] = (),
+    ) -> None:
+        """Start this run's session: the ``experiment`` summary (if any), the start info of
+        ``hparams`` (started at :attr:`start_time`, in session group ``group``; "" lets
+        TensorBoard name it) and the first ``metrics`` records, written into the main file
+        and flushed, so the dashboard shows the session now. Its end is written at
+        :meth:`close`, with the status set by then.
 
         Raises :class:`~tbwrite.HParamsError` when this run already has a session:
         TensorBoard shows only the first one.
         """
+        from ._summaries.hparams import session_start_summary
+
+        now = time.time()
+        start = session_start_summary(hparams, self.start_time, group)
+        records = [
+            *([] if experiment is None else [summary_record(now, 0, experiment)]),
+            summary_record(now, 0, start),
+            *metrics,
+        ]
         with self._lock:
             self.check_open()
             if self._session_started:
@@ -535,8 +573,8 @@ class RunWriter:
                 )
             self._session_started = True
         try:
-            self.main.write_records(list(records))
-            self.main.keep_at_start(list(records))
+            self.main.write_records(records)
+            self.main.keep_at_start(records)
         except BaseException:
             # A call that raised kept nothing: the run has no session yet.
             with self._lock:

@@ -2,8 +2,9 @@
 ``write_hparams`` (clu's) and ``set_status``.
 
 Each checks its arguments with the value policy of :mod:`tbwrite._summaries.hparam_values`,
-builds the session's summaries with :mod:`tbwrite._summaries.hparams` and hands them to the
-run core, which writes the start once and the end at close. Mixed into
+builds the experiment config and metric values with :mod:`tbwrite._summaries.hparams` and
+hands them with the hyperparameters to the run core, which writes the session's start once
+and its end at close. Mixed into
 :class:`tbwrite.SummaryWriter`.
 """
 
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
 from .._format.fast_scalars import ScalarEncoder
-from .._format.wire import summary_record
 from .._run import STATUSES, RunWriter
 
 if TYPE_CHECKING:
@@ -84,27 +84,21 @@ class HParamsMethods:
         if run_name is not None:
             run_name = check_tag(run_name, "run_name")
             path = check_subrun_name(self._log_dir, run_name, "run_name")
-            self._run.check_open()
             experiment = h.experiment_for_session(hparams, metrics, domains)
-            self._run.write_closed_run(
+            self._run.write_closed_session(
                 path,
-                [
-                    summary_record(now, 0, h.experiment_summary(experiment)),
-                    summary_record(now, 0, h.session_start_summary(hparams, now)),
-                    *self._metric_records(metrics, step, now),
-                    summary_record(now, 0, h.session_end_summary("success", now)),
-                ],
+                hparams,
+                experiment=h.experiment_summary(experiment),
+                metrics=self._metric_records(metrics, step, now),
             )
             return
-        records = []
+        summary = None
         if domains:
-            experiment = h.experiment_for_session(hparams, metrics, domains)
-            records.append(summary_record(now, 0, h.experiment_summary(experiment)))
-        records.append(
-            summary_record(now, 0, h.session_start_summary(hparams, self._run.start_time))
+            summary = h.experiment_summary(h.experiment_for_session(hparams, metrics, domains))
+        # HParamsError on a second session
+        self._run.start_session(
+            hparams, experiment=summary, metrics=self._metric_records(metrics, step, now)
         )
-        records.extend(self._metric_records(metrics, step, now))
-        self._run.start_session(records)  # raises HParamsError on a second session
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """clu's ``MetricWriter.write_hparams``: this run's hyperparameters as its session.

@@ -299,15 +299,12 @@ class SummaryWriter:
         """Flattened as clu does (:func:`flatten_hparams`), written as ``hp.hparams`` writes
         them, session group name included (runs with the same hyperparameters form one group
         in TensorBoard's HParams dashboard, as clu's do); the session ends at :meth:`close`."""
-        from .._format.wire import summary_record
-        from .._summaries import hparams as h
         from .._summaries import tf_rules
         from .._summaries.hparam_values import config_hparams
 
         values = config_hparams(hparams)
         group = tf_rules.hparams_group_name(_flatten(hparams), values)
-        start = h.session_start_summary(values, self._run.start_time, group)
-        self._run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice
+        self._run.start_session(values, group=group)  # HParamsError if twice
 
     def write_pointcloud(
         self,

@@ -10,10 +10,8 @@ import pytest
 
 from tbwrite import NEED_DATA, HParamsError, RecordDecoder, WriterClosedError
 from tbwrite._format.names import event_file_stem, is_event_file
-from tbwrite._format.wire import summary_record
 from tbwrite._proto import event_pb2, hparams_pb2
 from tbwrite._run import RunWriter
-from tbwrite._summaries import hparams as h
 from tbwrite._summaries.kinds import KINDS, READ_PLUGINS
 
 
@@ -51,16 +49,20 @@ def test_metadata_goes_with_the_first_value_of_a_tag_in_each_file(tmp_path) -> N
 
 def test_one_session_per_run_ending_at_close_with_the_status_set(tmp_path) -> None:
     run = RunWriter(str(tmp_path))
-    start = summary_record(1.0, 0, h.session_start_summary({"lr": 0.1}, run.start_time))
-    run.start_session([start])
+    run.start_session({"lr": 0.1}, group="g")
     with pytest.raises(HParamsError, match="already"):
-        run.start_session([start])
+        run.start_session({"lr": 0.1})
     run.set_status("unknown", end_time=123.0)
     run.fail_unless_status_set()  # a status set explicitly wins
     run.close()
     run.close()  # harmless
     tags = [t for _, t, _ in _values(str(tmp_path))]
     assert tags == ["_hparams_/session_start_info", "_hparams_/session_end_info"]
+    first = [e for e in _events(str(tmp_path)) if e.HasField("summary")][0]
+    start = first.summary.value[0].metadata.plugin_data.content
+    info = hparams_pb2.HParamsPluginData.FromString(start).session_start_info
+    assert info.group_name == "g" and info.start_time_secs == run.start_time
+    assert info.hparams["lr"].number_value == 0.1
     end = _events(str(tmp_path))[-1].summary.value[0].metadata.plugin_data.content
     info = hparams_pb2.HParamsPluginData.FromString(end).session_end_info
     assert info.status == hparams_pb2.STATUS_UNKNOWN and info.end_time_secs == 123.0
@@ -80,8 +82,8 @@ def test_kinds_table() -> None:
 
 
 # RunWriter's write_* methods that are not one kind of KINDS: the simple_value fast path,
-# its tensor form for several values at once, any built Summary, a finished sub-run.
-NOT_KINDS = {"write_scalar", "write_scalar_tensors", "write_summary", "write_closed_run"}
+# its tensor form for several values at once, any built Summary, a finished session.
+NOT_KINDS = {"write_scalar", "write_scalar_tensors", "write_summary", "write_closed_session"}
 
 
 def test_every_kind_has_its_typed_method_and_every_method_its_kind() -> None:
