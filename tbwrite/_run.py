@@ -41,6 +41,7 @@ from ._lifecycle.runs import register_run, run_within
 if TYPE_CHECKING:
     import numpy as np
 
+    from ._format.fast_series import SeriesInput
     from ._summaries.hparam_values import HParamValue
 
 __all__ = ["STATUSES", "RunWriter", "SummaryBuilder", "run_within"]
@@ -151,6 +152,42 @@ class RunWriter:
             writer.write_record(self.scalars.record(tag, value, step, wall_time))
         else:
             writer.write_deferred(self._deferred_scalar(tag, value, step, wall_time))
+
+    def write_scalar_per_subrun(
+        self,
+        tag: str,
+        entries: Sequence[tuple[EventFileWriter | str, Any]],
+        step: int,
+        wall_time: float,
+    ) -> list[EventFileWriter]:
+        """``add_scalars``: each ``(file, value)`` of ``entries`` as the ``simple_value``
+        scalar ``tag`` in that file, a sub-run directory's path standing for its file
+        (:meth:`subrun`). Every value is encoded, then every sub-run opened (a directory
+        that cannot be made fails the call), before any is written. Returns the files, in
+        the order of ``entries``."""
+        encode, deferred = self.scalars.record, self._deferred_scalar
+        records = [
+            encode(tag, value, step, wall_time)
+            if type(value) is float
+            else deferred(tag, value, step, wall_time)
+            for _, value in entries
+        ]
+        files = [self.subrun(f) if isinstance(f, str) else f for f, _ in entries]
+        for file, record in zip(files, records):
+            if type(record) is bytes:
+                file.write_record(record)
+            else:
+                file.write_deferred(record)  # type: ignore[arg-type]  # not bytes: deferred
+        return files
+
+    def write_scalar_series(self, series: SeriesInput) -> None:
+        """``add_scalar_series``: the checked ``series`` into the main file, encoded in
+        chunks of a few MB (:func:`tbwrite._format.fast_series.encode_series`)."""
+        from ._format.fast_series import encode_series
+
+        self.check_open()
+        for chunk in encode_series(series, self.scalars):
+            self.main.write_bytes(chunk)
 
     def float_scalar_writer(self) -> FloatScalarWriter:
         """:meth:`write_scalar` of a Python float into the main file, as one function for
@@ -514,11 +551,13 @@ class RunWriter:
         hparams: Mapping[str, HParamValue],
         *,
         experiment: bytes | None = None,
-        metrics: Sequence[bytes] = (),
+        metrics: Mapping[str, float] | None = None,
+        metric_step: int = 0,
     ) -> None:
         """A finished session in a new event file of the run directory ``path`` (PyTorch's
         ``add_hparams(run_name=...)``): the ``experiment`` summary (if any), the start info
-        of ``hparams``, the ``metrics`` records, the end info (SUCCESS), all now."""
+        of ``hparams``, the ``metrics`` values as scalars at ``metric_step``, the end info
+        (SUCCESS), all now."""
         from ._summaries.hparams import session_end_summary, session_start_summary
 
         self.check_open()
@@ -526,7 +565,7 @@ class RunWriter:
         records = [
             *([] if experiment is None else [summary_record(now, 0, experiment)]),
             summary_record(now, 0, session_start_summary(hparams, now)),
-            *metrics,
+            *self._metric_records(metrics, metric_step, now),
             summary_record(now, 0, session_end_summary("success", now)),
         ]
         sub = open_event_file(
@@ -543,12 +582,14 @@ class RunWriter:
         *,
         group: str = "",
         experiment: bytes | None = None,
-        metrics: Sequence[bytes] = (),
+        metrics: Mapping[str, float] | None = None,
+        metric_step: int = 0,
     ) -> None:
         """Start this run's session: the ``experiment`` summary (if any), the start info of
         ``hparams`` (started at :attr:`start_time`, in session group ``group``; "" lets
-        TensorBoard name it) and the first ``metrics`` records, written into the main file
-        and flushed, so the dashboard shows the session now. Its end is written at
+        TensorBoard name it) and the first ``metrics`` values as scalars at
+        ``metric_step``, written into the main file and flushed, so the dashboard shows the
+        session now. Its end is written at
         :meth:`close`, with the status set by then.
 
         Raises :class:`~tbwrite.HParamsError` when this run already has a session:
@@ -561,7 +602,7 @@ class RunWriter:
         records = [
             *([] if experiment is None else [summary_record(now, 0, experiment)]),
             summary_record(now, 0, start),
-            *metrics,
+            *self._metric_records(metrics, metric_step, now),
         ]
         with self._lock:
             self.check_open()
@@ -581,6 +622,12 @@ class RunWriter:
                 self._session_started = False
             raise
         self.main.flush()
+
+    def _metric_records(
+        self, metrics: Mapping[str, float] | None, step: int, now: float
+    ) -> list[bytes]:
+        encode = self.scalars.record
+        return [encode(tag, value, step, now) for tag, value in (metrics or {}).items()]
 
     @property
     def status(self) -> str | None:

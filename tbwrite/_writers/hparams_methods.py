@@ -10,12 +10,10 @@ and its end at close. Mixed into
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
-from .._format.fast_scalars import ScalarEncoder
 from .._run import STATUSES, RunWriter
 
 if TYPE_CHECKING:
@@ -25,12 +23,10 @@ __all__ = ["HParamsMethods"]
 
 
 class HParamsMethods:
-    """Mixed into :class:`tbwrite.SummaryWriter`, which sets ``_run``, ``_log_dir`` and
-    ``_scalars``."""
+    """Mixed into :class:`tbwrite.SummaryWriter`, which sets ``_run`` and ``_log_dir``."""
 
     _run: RunWriter
     _log_dir: str
-    _scalars: ScalarEncoder
 
     def add_hparams(
         self,
@@ -80,7 +76,7 @@ class HParamsMethods:
             metrics[key] = None if raw is None else as_float(raw, f"metric_dict[{key!r}]")
         domains = h.check_domain_discrete(hparam_domain_discrete, hparams)
         step = as_step(global_step)
-        now = time.time()
+        values = {tag: value for tag, value in metrics.items() if value is not None}
         if run_name is not None:
             run_name = check_tag(run_name, "run_name")
             path = check_subrun_name(self._log_dir, run_name, "run_name")
@@ -89,16 +85,15 @@ class HParamsMethods:
                 path,
                 hparams,
                 experiment=h.experiment_summary(experiment),
-                metrics=self._metric_records(metrics, step, now),
+                metrics=values,
+                metric_step=step,
             )
             return
         summary = None
         if domains:
             summary = h.experiment_summary(h.experiment_for_session(hparams, metrics, domains))
         # HParamsError on a second session
-        self._run.start_session(
-            hparams, experiment=summary, metrics=self._metric_records(metrics, step, now)
-        )
+        self._run.start_session(hparams, experiment=summary, metrics=values, metric_step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """clu's ``MetricWriter.write_hparams``: this run's hyperparameters as its session.
@@ -123,12 +118,3 @@ class HParamsMethods:
             raise ValueError(f"status must be 'success', 'failure' or 'unknown', got {status!r}")
         end = None if end_time is None else as_walltime(end_time, "end_time")
         self._run.set_status(status, end)
-
-    def _metric_records(
-        self, metrics: Mapping[str, float | None], step: int, now: float
-    ) -> list[bytes]:
-        return [
-            self._scalars.record(tag, value, step, now)
-            for tag, value in metrics.items()
-            if value is not None
-        ]

@@ -81,9 +81,17 @@ def test_kinds_table() -> None:
     assert READ_PLUGINS == {"scalars", "histograms", "text"}
 
 
-# RunWriter's write_* methods that are not one kind of KINDS: the simple_value fast path,
-# its tensor form for several values at once, any built Summary, a finished session.
-NOT_KINDS = {"write_scalar", "write_scalar_tensors", "write_summary", "write_closed_session"}
+# RunWriter's write_* methods that are not one kind of KINDS: the simple_value scalar
+# dispatch (one value, one per sub-run, a series), the tensor form of several scalars at
+# once, any built Summary, a finished session.
+NOT_KINDS = {
+    "write_scalar",
+    "write_scalar_per_subrun",
+    "write_scalar_series",
+    "write_scalar_tensors",
+    "write_summary",
+    "write_closed_session",
+}
 
 
 def test_every_kind_has_its_typed_method_and_every_method_its_kind() -> None:
