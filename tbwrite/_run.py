@@ -117,18 +117,6 @@ class RunWriter:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def scalar_record(
-        self, tag: str, value: Any, step: int, wall_time: float
-    ) -> bytes | DeferredRecord:
-        """The record of a ``simple_value`` scalar: framed bytes for a Python float; for a
-        device array checked by :func:`tbwrite._checks.as_scalar`, a
-        :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the caller
-        does not wait for the device. (``simple_value`` carries no metadata, so a late
-        value changes nothing of metadata once per tag.)"""
-        if type(value) is float:
-            return self.scalars.record(tag, value, step, wall_time)
-        return self._deferred_scalar(tag, value, step, wall_time)
-
     def _deferred_scalar(self, tag: str, value: Any, step: int, wall_time: float) -> DeferredRecord:
         scalars = self.scalars
         scalars.head(tag)  # a tag too long for the format is refused now, not later
@@ -145,8 +133,11 @@ class RunWriter:
         *,
         file: EventFileWriter | None = None,
     ) -> None:
-        """Write a ``simple_value`` scalar (see :meth:`scalar_record`) into ``file``
-        (default: the main file)."""
+        """Write a ``simple_value`` scalar into ``file`` (default: the main file): a Python
+        float framed at once; a device array checked by :func:`tbwrite._checks.as_scalar`
+        as a :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the
+        caller does not wait for the device. (``simple_value`` carries no metadata, so a
+        late value changes nothing of metadata once per tag.)"""
         writer = self.main if file is None else file
         if type(value) is float:
             writer.write_record(self.scalars.record(tag, value, step, wall_time))
