@@ -26,8 +26,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._deferred import DeferredRecord
 from ._errors import HParamsError, WriterClosedError
@@ -37,16 +37,24 @@ from ._format.tfrecord import frame
 from ._format.wire import session_start_event, summary_record
 from ._lifecycle.registry import open_runs
 from ._lifecycle.runs import register_run, run_within
-from ._summaries.kinds import builder
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ._format.fast_series import SeriesInput
+    from ._summaries.hparam_values import HParamValue
 
 __all__ = ["STATUSES", "RunWriter", "SummaryBuilder", "run_within"]
 
 STATUSES = ("success", "failure", "unknown")
 
 # Builds a serialized Summary; its one argument says whether to include the tag's metadata.
-# (Callable[..., bytes]: builders are often lambdas with default arguments binding loop
-# variables, which Callable[[bool], bytes] would refuse.)
-SummaryBuilder = Callable[..., bytes]
+# (mypy cannot infer a lambda with default arguments as this type: bind loop variables
+# with a def, or call write_summary where the lambda is made, as the write_* methods do.)
+SummaryBuilder = Callable[[bool], bytes]
+
+# Writes a simple_value scalar of a Python float: (tag, value, step, wall_time).
+FloatScalarWriter = Callable[[str, float, int, float], None]
 
 
 class RunWriter:
@@ -109,17 +117,8 @@ class RunWriter:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def scalar_record(
-        self, tag: str, value: Any, step: int, wall_time: float
-    ) -> bytes | DeferredRecord:
-        """The record of a ``simple_value`` scalar: framed bytes for a Python float; for a
-        device array checked by :func:`tbwrite._checks.as_scalar`, a
-        :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the caller
-        does not wait for the device. (``simple_value`` carries no metadata, so a late
-        value changes nothing of metadata once per tag.)"""
+    def _deferred_scalar(self, tag: str, value: Any, step: int, wall_time: float) -> DeferredRecord:
         scalars = self.scalars
-        if type(value) is float:
-            return scalars.record(tag, value, step, wall_time)
         scalars.head(tag)  # a tag too long for the format is refused now, not later
         return DeferredRecord(
             value, lambda number: scalars.record(tag, number, step, wall_time), tag, step
@@ -134,14 +133,64 @@ class RunWriter:
         *,
         file: EventFileWriter | None = None,
     ) -> None:
-        """Write a ``simple_value`` scalar (see :meth:`scalar_record`) into ``file``
-        (default: the main file)."""
+        """Write a ``simple_value`` scalar into ``file`` (default: the main file): a Python
+        float framed at once; a device array checked by :func:`tbwrite._checks.as_scalar`
+        as a :class:`~tbwrite._deferred.DeferredRecord`, encoded when written, so the
+        caller does not wait for the device. (``simple_value`` carries no metadata, so a
+        late value changes nothing of metadata once per tag.)"""
         writer = self.main if file is None else file
-        record = self.scalar_record(tag, value, step, wall_time)
-        if isinstance(record, DeferredRecord):
-            writer.write_deferred(record)
+        if type(value) is float:
+            writer.write_record(self.scalars.record(tag, value, step, wall_time))
         else:
-            writer.write_record(record)
+            writer.write_deferred(self._deferred_scalar(tag, value, step, wall_time))
+
+    def write_scalar_per_subrun(
+        self,
+        tag: str,
+        entries: Sequence[tuple[EventFileWriter | str, Any]],
+        step: int,
+        wall_time: float,
+    ) -> list[EventFileWriter]:
+        """``add_scalars``: each ``(file, value)`` of ``entries`` as the ``simple_value``
+        scalar ``tag`` in that file, a sub-run directory's path standing for its file
+        (:meth:`subrun`). Every value is encoded, then every sub-run opened (a directory
+        that cannot be made fails the call), before any is written. Returns the files, in
+        the order of ``entries``."""
+        encode, deferred = self.scalars.record, self._deferred_scalar
+        records = [
+            encode(tag, value, step, wall_time)
+            if type(value) is float
+            else deferred(tag, value, step, wall_time)
+            for _, value in entries
+        ]
+        files = [self.subrun(f) if isinstance(f, str) else f for f, _ in entries]
+        for file, record in zip(files, records):
+            if type(record) is bytes:
+                file.write_record(record)
+            else:
+                file.write_deferred(record)  # type: ignore[arg-type]  # not bytes: deferred
+        return files
+
+    def write_scalar_series(self, series: SeriesInput) -> None:
+        """``add_scalar_series``: the checked ``series`` into the main file, encoded in
+        chunks of a few MB (:func:`tbwrite._format.fast_series.encode_series`)."""
+        from ._format.fast_series import encode_series
+
+        self.check_open()
+        for chunk in encode_series(series, self.scalars):
+            self.main.write_bytes(chunk)
+
+    def float_scalar_writer(self) -> FloatScalarWriter:
+        """:meth:`write_scalar` of a Python float into the main file, as one function for
+        a front to bind once: the hot path (``add_scalar``, whose value is already known to
+        be a float), its two steps, encode and buffer, bound in it rather than looked up at
+        every call."""
+        encode, put = self.scalars.record, self.main.write_record
+
+        def write(tag: str, value: float, step: int, wall_time: float) -> None:
+            put(encode(tag, value, step, wall_time))
+
+        return write
 
     def write_summary(
         self,
@@ -161,23 +210,310 @@ class RunWriter:
         if first:
             writer.metadata_written.add(tag)
 
-    def write(
+    # -- one typed method per kind of :data:`tbwrite._summaries.kinds.KINDS` --------------
+    #
+    # Each is named ``write_<kind>`` (a unit test holds the table and these methods in
+    # step), takes its builder's arguments, and imports the builder when first called: the
+    # builders import numpy and protobuf, which ``import tbwrite`` does not.
+
+    def write_scalar_tensor(
         self,
-        kind: str,
         tag: str,
-        *payload: object,
-        step: int = 0,
+        value: float,
+        *,
+        step: int,
         wall_time: float | None = None,
         file: EventFileWriter | None = None,
-        key: str | None = None,
     ) -> None:
-        """Write one summary of ``kind`` (a key of :data:`tbwrite._summaries.kinds.KINDS`):
-        its builder's ``build(tag, *payload, with_metadata=...)``, the metadata with the
-        first value of ``key`` (default ``tag``: the summary's tag) in ``file``."""
-        build = builder(kind)
+        """``tf.summary.scalar``'s form: a rank-0 float32 tensor, the scalars plugin's
+        metadata with the tag's first value."""
+        from ._summaries.scalars_text import scalar_tensor_summary
+
         self.write_summary(
-            tag if key is None else key,
-            lambda first: build(tag, *payload, with_metadata=first),
+            tag,
+            lambda first: scalar_tensor_summary(tag, value, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_scalar_tensors(
+        self,
+        values: Sequence[tuple[str, Any]],
+        *,
+        step: int,
+        wall_time: float,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """Several ``(tag, value)`` in :meth:`write_scalar_tensor`'s form, every float
+        encoded before any is written. A device array checked by
+        :func:`tbwrite._checks.as_scalar` is encoded when written
+        (:class:`~tbwrite._deferred.DeferredRecord`) and carries the metadata itself: a value
+        that cannot be read is dropped then, so it is never a tag's one value with it."""
+        from ._summaries.scalars_text import scalar_tensor_summary
+
+        writer = self.main if file is None else file
+        records: list[bytes | DeferredRecord] = []
+        first_seen: set[str] = set()
+        for tag, value in values:
+            first = type(value) is not float or (
+                tag not in writer.metadata_written and tag not in first_seen
+            )
+            if type(value) is float:
+                first_seen.add(tag)
+
+            def encode(number: float, tag: str = tag, first: bool = first) -> bytes:
+                summary = scalar_tensor_summary(tag, number, with_metadata=first)
+                return summary_record(wall_time, step, summary)
+
+            records.append(
+                encode(value) if type(value) is float else DeferredRecord(value, encode, tag, step)
+            )
+        for record in records:
+            if isinstance(record, DeferredRecord):
+                writer.write_deferred(record)
+            else:
+                writer.write_record(record)
+        writer.metadata_written.update(first_seen)
+
+    def write_histogram(
+        self,
+        tag: str,
+        buckets: np.ndarray,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """TensorBoard's current histogram: ``buckets``, a [k, 3] float64 tensor of (left
+        edge, right edge, count)."""
+        from ._summaries.histograms import histogram_summary
+
+        self.write_summary(
+            tag,
+            lambda first: histogram_summary(tag, buckets, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_text(
+        self,
+        tag: str,
+        text: str,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """Markdown ``text`` for the text plugin."""
+        from ._summaries.scalars_text import text_summary
+
+        self.write_summary(
+            tag,
+            lambda first: text_summary(tag, text, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_image(
+        self,
+        tag: str,
+        encoded: Sequence[bytes],
+        width: int,
+        height: int,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """``tf.summary.image``'s form: the images plugin's [width, height, image, ...]
+        string tensor, each encoded image a sample of the tag."""
+        from ._summaries.images_audio import image_summary
+
+        self.write_summary(
+            tag,
+            lambda first: image_summary(tag, encoded, width, height, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_audio(
+        self,
+        tag: str,
+        clips: Sequence[bytes],
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """``tf.summary.audio``'s form: WAV ``clips``, each a sample of the tag."""
+        from ._summaries.images_audio import audio_summary
+
+        self.write_summary(
+            tag,
+            lambda first: audio_summary(tag, clips, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_pr_curve(
+        self,
+        tag: str,
+        data: np.ndarray,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """A PR curve: ``data``, the plugin's [6, thresholds] float tensor."""
+        from ._summaries.pr_curves import pr_curve_summary
+
+        self.write_summary(
+            tag,
+            lambda first: pr_curve_summary(tag, data, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_mesh(
+        self,
+        tag: str,
+        parts: Sequence[tuple[str, Any, np.ndarray]],
+        json_config: str,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """A mesh: one summary per part of ``parts`` (checked by
+        :func:`tbwrite._summaries.mesh.mesh_parts`), each under its own tag
+        (``<tag>_VERTEX``, ...) with its metadata, all naming the parts present."""
+        from ._summaries.mesh import mesh_components, mesh_summary, mesh_tag
+
+        components = mesh_components([part for _, part, _ in parts])
+        for _, part, arr in parts:
+
+            def build(first: bool, part: Any = part, arr: np.ndarray = arr) -> bytes:
+                return mesh_summary(tag, part, arr, components, json_config, with_metadata=first)
+
+            self.write_summary(mesh_tag(tag, part), build, step, wall_time, file=file)
+
+    def write_custom_scalars(
+        self,
+        tag: str,
+        layout: bytes,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """The custom scalars dashboard's ``layout`` (a serialized Layout)."""
+        from ._summaries.custom_scalars import custom_scalars_summary
+
+        self.write_summary(
+            tag,
+            lambda first: custom_scalars_summary(tag, layout, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_tensor(
+        self,
+        tag: str,
+        value: Any,
+        metadata: Any,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """A raw tensor ``value`` with the caller's ``metadata`` (a SummaryMetadata, its
+        bytes, or None) on the tag's first value."""
+        from ._summaries.tensors import tensor_summary
+
+        self.write_summary(
+            tag,
+            lambda first: tensor_summary(tag, value, metadata, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    # PyTorch's legacy forms (Summary.Value.image / .audio / .histo).
+
+    def write_legacy_image(
+        self,
+        tag: str,
+        encoded: bytes,
+        height: int,
+        width: int,
+        channels: int,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """A Summary.Image holding one ``encoded`` PNG (or GIF), as PyTorch writes it."""
+        from ._summaries.legacy import image_summary
+
+        self.write_summary(
+            tag,
+            lambda first: image_summary(tag, encoded, height, width, channels, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_legacy_audio(
+        self,
+        tag: str,
+        wav: bytes,
+        sample_rate: int,
+        frames: int,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """A Summary.Audio holding one ``wav`` clip, as PyTorch writes it."""
+        from ._summaries.legacy import audio_summary
+
+        self.write_summary(
+            tag,
+            lambda first: audio_summary(tag, wav, sample_rate, frames, with_metadata=first),
+            step,
+            wall_time,
+            file=file,
+        )
+
+    def write_legacy_histogram(
+        self,
+        tag: str,
+        min: float,
+        max: float,
+        num: float,
+        sum: float,
+        sum_squares: float,
+        bucket_limit: Sequence[float] | np.ndarray,
+        bucket: Sequence[float] | np.ndarray,
+        *,
+        step: int,
+        wall_time: float | None = None,
+        file: EventFileWriter | None = None,
+    ) -> None:
+        """A HistogramProto of the fields given, as PyTorch writes it."""
+        from ._summaries.legacy import histogram_summary
+
+        fields = (min, max, num, sum, sum_squares, bucket_limit, bucket)
+        self.write_summary(
+            tag,
+            lambda first: histogram_summary(tag, *fields, with_metadata=first),
             step,
             wall_time,
             file=file,
@@ -198,27 +534,67 @@ class RunWriter:
                 self._subruns[path] = writer
             return writer
 
-    def write_closed_run(self, path: str, records: Sequence[bytes]) -> None:
-        """Write ``records`` into a new event file of the run directory ``path`` and close
-        it (a finished session of its own)."""
+    # -- the HParams session ----------------------------------------------------------------
+
+    def write_closed_session(
+        self,
+        path: str,
+        hparams: Mapping[str, HParamValue],
+        *,
+        experiment: bytes | None = None,
+        metrics: Mapping[str, float] | None = None,
+        metric_step: int = 0,
+    ) -> None:
+        """A finished session in a new event file of the run directory ``path`` (PyTorch's
+        ``add_hparams(run_name=...)``): the ``experiment`` summary (if any), the start info
+        of ``hparams``, the ``metrics`` values as scalars at ``metric_step``, the end info
+        (SUCCESS), all now."""
+        from ._summaries.hparams import session_end_summary, session_start_summary
+
         self.check_open()
+        now = time.time()
+        records = [
+            *([] if experiment is None else [summary_record(now, 0, experiment)]),
+            summary_record(now, 0, session_start_summary(hparams, now)),
+            *self._metric_records(metrics, metric_step, now),
+            summary_record(now, 0, session_end_summary("success", now)),
+        ]
         sub = open_event_file(
             path, max_queue=len(records) + 1, filename_suffix=self.filename_suffix
         )
         try:
-            sub.write_records(list(records))
+            sub.write_records(records)
         finally:
             sub.close()
 
-    # -- the HParams session ----------------------------------------------------------------
-
-    def start_session(self, records: Sequence[bytes]) -> None:
-        """Write the session's start ``records`` (experiment, start info, first metric
-        values) into the main file, and flush them so the dashboard shows the session now.
+    def start_session(
+        self,
+        hparams: Mapping[str, HParamValue],
+        *,
+        group: str = "",
+        experiment: bytes | None = None,
+        metrics: Mapping[str, float] | None = None,
+        metric_step: int = 0,
+    ) -> None:
+        """Start this run's session: the ``experiment`` summary (if any), the start info of
+        ``hparams`` (started at :attr:`start_time`, in session group ``group``; "" lets
+        TensorBoard name it) and the first ``metrics`` values as scalars at
+        ``metric_step``, written into the main file and flushed, so the dashboard shows the
+        session now. Its end is written at
+        :meth:`close`, with the status set by then.
 
         Raises :class:`~tbwrite.HParamsError` when this run already has a session:
         TensorBoard shows only the first one.
         """
+        from ._summaries.hparams import session_start_summary
+
+        now = time.time()
+        start = session_start_summary(hparams, self.start_time, group)
+        records = [
+            *([] if experiment is None else [summary_record(now, 0, experiment)]),
+            summary_record(now, 0, start),
+            *self._metric_records(metrics, metric_step, now),
+        ]
         with self._lock:
             self.check_open()
             if self._session_started:
@@ -229,14 +605,20 @@ class RunWriter:
                 )
             self._session_started = True
         try:
-            self.main.write_records(list(records))
-            self.main.keep_at_start(list(records))
+            self.main.write_records(records)
+            self.main.keep_at_start(records)
         except BaseException:
             # A call that raised kept nothing: the run has no session yet.
             with self._lock:
                 self._session_started = False
             raise
         self.main.flush()
+
+    def _metric_records(
+        self, metrics: Mapping[str, float] | None, step: int, now: float
+    ) -> list[bytes]:
+        encode = self.scalars.record
+        return [encode(tag, value, step, now) for tag, value in (metrics or {}).items()]
 
     @property
     def status(self) -> str | None:

@@ -1,21 +1,21 @@
 """KINDS: every summary kind tbwrite writes, the one table the writers and the reader share.
 
-A kind is the plugin TensorBoard files it under and its builder, a pure function
-``build(tag, *payload, with_metadata) -> bytes`` (a serialized Summary) in a module of this
-package. The writers check their arguments, then hand the payload to
-:meth:`tbwrite._run.RunWriter.write` with the kind's name; the reader decodes the kinds whose
-``read_as`` is set (``read_scalars``, ``read_histograms``, ``read_text``).
+A kind is the plugin TensorBoard files it under and, when tbwrite reads it back, the
+reader's name for it. Its builder is a pure function ``build(tag, ..., with_metadata) ->
+bytes`` (a serialized Summary) in a module of this package, and the run core writes it with
+one typed method, :meth:`tbwrite._run.RunWriter`'s ``write_<kind>``, that imports the
+builder when first called (builders import numpy and protobuf; this table imports nothing
+heavy). The reader decodes the kinds whose ``read_as`` is set (``read_scalars``,
+``read_histograms``, ``read_text``).
 
-Adding a kind: one entry here, its builder, and the writer method that checks its arguments.
-
-Builder modules import numpy and protobuf, so they are imported when a kind is first used;
-this table imports nothing heavy.
+Adding a kind: one entry here, its builder, its ``RunWriter.write_<kind>`` and the writer
+method that checks its arguments. (tests/unit/test_run.py holds this table and the
+``write_<kind>`` methods in step.)
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Callable, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from .._format.plugin_names import (
     PLUGIN_AUDIO,
@@ -28,51 +28,34 @@ from .._format.plugin_names import (
     PLUGIN_TEXT,
 )
 
-__all__ = ["KINDS", "READ_PLUGINS", "Kind", "builder"]
-
-Builder = Callable[..., bytes]
+__all__ = ["KINDS", "READ_PLUGINS", "Kind"]
 
 
 class Kind(NamedTuple):
-    """One summary kind: TensorBoard's plugin for it and where its builder lives.
+    """One summary kind: TensorBoard's plugin for it and the reader's name for it.
 
     (A NamedTuple, not a dataclass: importing dataclasses would double ``import tbwrite``.)
     """
 
     plugin: str  # "" for raw tensors, whose metadata the caller gives
-    module: str  # under tbwrite._summaries
-    function: str
     read_as: str | None = None  # the reader's name for it, when tbwrite reads it back
-
-    @property
-    def build(self) -> Builder:
-        """The builder, imported on first use."""
-        key = f"{self.module}.{self.function}"  # modules may share a function name
-        built = _builders.get(key)
-        if built is None:
-            module = importlib.import_module(f"{__package__}.{self.module}")
-            built = _builders[key] = getattr(module, self.function)
-        return built
-
-
-_builders: dict[str, Builder] = {}
 
 
 KINDS: Final[dict[str, Kind]] = {
-    "scalar": Kind(PLUGIN_SCALARS, "scalars_text", "scalar_tensor_summary", "scalars"),
-    "histogram": Kind(PLUGIN_HISTOGRAMS, "histograms", "histogram_summary", "histograms"),
-    "text": Kind(PLUGIN_TEXT, "scalars_text", "text_summary", "text"),
-    "image": Kind(PLUGIN_IMAGES, "images_audio", "image_summary"),
-    "audio": Kind(PLUGIN_AUDIO, "images_audio", "audio_summary"),
-    "pr_curve": Kind(PLUGIN_PR_CURVES, "pr_curves", "pr_curve_summary"),
-    "mesh": Kind(PLUGIN_MESH, "mesh", "mesh_summary"),
-    "custom_scalars": Kind(PLUGIN_CUSTOM_SCALARS, "custom_scalars", "custom_scalars_summary"),
-    "tensor": Kind("", "tensors", "tensor_summary"),
+    "scalar_tensor": Kind(PLUGIN_SCALARS, "scalars"),
+    "histogram": Kind(PLUGIN_HISTOGRAMS, "histograms"),
+    "text": Kind(PLUGIN_TEXT, "text"),
+    "image": Kind(PLUGIN_IMAGES),
+    "audio": Kind(PLUGIN_AUDIO),
+    "pr_curve": Kind(PLUGIN_PR_CURVES),
+    "mesh": Kind(PLUGIN_MESH),
+    "custom_scalars": Kind(PLUGIN_CUSTOM_SCALARS),
+    "tensor": Kind(""),
     # PyTorch's legacy forms (Summary.Value.image / .audio / .histo), which the loaders
     # convert for the plugins and the legacy readers (EventAccumulator, tbparse) read.
-    "legacy_image": Kind(PLUGIN_IMAGES, "legacy", "image_summary"),
-    "legacy_audio": Kind(PLUGIN_AUDIO, "legacy", "audio_summary"),
-    "legacy_histogram": Kind(PLUGIN_HISTOGRAMS, "legacy", "histogram_summary", "histograms"),
+    "legacy_image": Kind(PLUGIN_IMAGES),
+    "legacy_audio": Kind(PLUGIN_AUDIO),
+    "legacy_histogram": Kind(PLUGIN_HISTOGRAMS, "histograms"),
 }
 """Kind name -> :class:`Kind`. (The scalar kind is its tensor form; ``simple_value``
 scalars are framed by the fast path in :mod:`tbwrite._format.fast_scalars`, and the
@@ -80,8 +63,3 @@ hparams plugin's session summaries are written by the run core.)"""
 
 # Plugins whose values the reader decodes: scalars, histograms, text.
 READ_PLUGINS: Final = frozenset(k.plugin for k in KINDS.values() if k.read_as is not None)
-
-
-def builder(kind: str) -> Builder:
-    """The builder of ``kind`` (a key of :data:`KINDS`)."""
-    return KINDS[kind].build

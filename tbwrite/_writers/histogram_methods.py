@@ -55,10 +55,10 @@ class HistogramMethods:
 
         if self._histogram_form == "torch":
             fields = b.torch_histogram_fields(values, bins, max_bins)
-            self._run.write("legacy_histogram", tag, *fields, step=step, wall_time=wall_time)
+            self._run.write_legacy_histogram(tag, *fields, step=step, wall_time=wall_time)
             return
         buckets = b.histogram_buckets(values, bins, max_bins)
-        self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
+        self._run.write_histogram(tag, buckets, step=step, wall_time=wall_time)
 
     def add_histogram_raw(
         self,
@@ -93,6 +93,6 @@ class HistogramMethods:
         buckets = b.histogram_from_raw(lo, hi, num, bucket_limits, bucket_counts)
         if self._histogram_form == "torch":  # PyTorch's own form: the fields as given
             fields = (lo, hi, *stats, b.as_float_list(bucket_limits), buckets[:, 2].tolist())
-            self._run.write("legacy_histogram", tag, *fields, step=step, wall_time=wall_time)
+            self._run.write_legacy_histogram(tag, *fields, step=step, wall_time=wall_time)
             return
-        self._run.write("histogram", tag, buckets, step=step, wall_time=wall_time)
+        self._run.write_histogram(tag, buckets, step=step, wall_time=wall_time)

@@ -2,20 +2,18 @@
 ``write_hparams`` (clu's) and ``set_status``.
 
 Each checks its arguments with the value policy of :mod:`tbwrite._summaries.hparam_values`,
-builds the session's summaries with :mod:`tbwrite._summaries.hparams` and hands them to the
-run core, which writes the start once and the end at close. Mixed into
+builds the experiment config and metric values with :mod:`tbwrite._summaries.hparams` and
+hands them with the hyperparameters to the run core, which writes the session's start once
+and its end at close. Mixed into
 :class:`tbwrite.SummaryWriter`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_tag
-from .._format.fast_scalars import ScalarEncoder
-from .._format.wire import summary_record
 from .._run import STATUSES, RunWriter
 
 if TYPE_CHECKING:
@@ -25,12 +23,10 @@ __all__ = ["HParamsMethods"]
 
 
 class HParamsMethods:
-    """Mixed into :class:`tbwrite.SummaryWriter`, which sets ``_run``, ``_log_dir`` and
-    ``_scalars``."""
+    """Mixed into :class:`tbwrite.SummaryWriter`, which sets ``_run`` and ``_log_dir``."""
 
     _run: RunWriter
     _log_dir: str
-    _scalars: ScalarEncoder
 
     def add_hparams(
         self,
@@ -80,31 +76,24 @@ class HParamsMethods:
             metrics[key] = None if raw is None else as_float(raw, f"metric_dict[{key!r}]")
         domains = h.check_domain_discrete(hparam_domain_discrete, hparams)
         step = as_step(global_step)
-        now = time.time()
+        values = {tag: value for tag, value in metrics.items() if value is not None}
         if run_name is not None:
             run_name = check_tag(run_name, "run_name")
             path = check_subrun_name(self._log_dir, run_name, "run_name")
-            self._run.check_open()
             experiment = h.experiment_for_session(hparams, metrics, domains)
-            self._run.write_closed_run(
+            self._run.write_closed_session(
                 path,
-                [
-                    summary_record(now, 0, h.experiment_summary(experiment)),
-                    summary_record(now, 0, h.session_start_summary(hparams, now)),
-                    *self._metric_records(metrics, step, now),
-                    summary_record(now, 0, h.session_end_summary("success", now)),
-                ],
+                hparams,
+                experiment=h.experiment_summary(experiment),
+                metrics=values,
+                metric_step=step,
             )
             return
-        records = []
+        summary = None
         if domains:
-            experiment = h.experiment_for_session(hparams, metrics, domains)
-            records.append(summary_record(now, 0, h.experiment_summary(experiment)))
-        records.append(
-            summary_record(now, 0, h.session_start_summary(hparams, self._run.start_time))
-        )
-        records.extend(self._metric_records(metrics, step, now))
-        self._run.start_session(records)  # raises HParamsError on a second session
+            summary = h.experiment_summary(h.experiment_for_session(hparams, metrics, domains))
+        # HParamsError on a second session
+        self._run.start_session(hparams, experiment=summary, metrics=values, metric_step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """clu's ``MetricWriter.write_hparams``: this run's hyperparameters as its session.
@@ -129,12 +118,3 @@ class HParamsMethods:
             raise ValueError(f"status must be 'success', 'failure' or 'unknown', got {status!r}")
         end = None if end_time is None else as_walltime(end_time, "end_time")
         self._run.set_status(status, end)
-
-    def _metric_records(
-        self, metrics: Mapping[str, float | None], step: int, now: float
-    ) -> list[bytes]:
-        return [
-            self._scalars.record(tag, value, step, now)
-            for tag, value in metrics.items()
-            if value is not None
-        ]

@@ -154,9 +154,7 @@ class MediaMethods:
         rate = _images_audio.check_sample_rate(sample_rate)
         samples = _av.sound_samples(snd_tensor)
         wav = _av.wav_encode(samples, rate)
-        self._run.write(
-            "legacy_audio", tag, wav, rate, len(samples), step=step, wall_time=wall_time
-        )
+        self._run.write_legacy_audio(tag, wav, rate, len(samples), step=step, wall_time=wall_time)
 
     def add_pr_curve(
         self,
@@ -176,7 +174,7 @@ class MediaMethods:
         tag = check_tag(tag)
         step, wall_time = as_step(global_step), as_walltime(walltime)
         data = _pr_curves.pr_curve_counts(labels, predictions, num_thresholds, weights)
-        self._run.write("pr_curve", tag, data, step=step, wall_time=wall_time)
+        self._run.write_pr_curve(tag, data, step=step, wall_time=wall_time)
 
     def add_pr_curve_raw(
         self,
@@ -208,7 +206,7 @@ class MediaMethods:
             recall,
             num_thresholds,
         )
-        self._run.write("pr_curve", tag, data, step=step, wall_time=wall_time)
+        self._run.write_pr_curve(tag, data, step=step, wall_time=wall_time)
 
     def add_mesh(
         self,
@@ -229,19 +227,7 @@ class MediaMethods:
         step, wall_time = as_step(global_step), as_walltime(walltime)
         parts = _mesh.mesh_parts(vertices, colors, faces)
         config = _mesh.mesh_config(config_dict)
-        components = _mesh.mesh_components([part for _, part, _ in parts])
-        for _, part, arr in parts:
-            self._run.write(
-                "mesh",
-                tag,
-                part,
-                arr,
-                components,
-                config,
-                step=step,
-                wall_time=wall_time,
-                key=_mesh.mesh_tag(tag, part),
-            )
+        self._run.write_mesh(tag, parts, config, step=step, wall_time=wall_time)
 
     def add_embedding(
         self,
@@ -273,8 +259,8 @@ class MediaMethods:
         from .._summaries import custom_scalars as _custom_scalars
 
         layout_bytes = _custom_scalars.custom_scalars_layout(layout)
-        self._run.write(
-            "custom_scalars", CUSTOM_SCALARS_TAG, layout_bytes, step=0, wall_time=time.time()
+        self._run.write_custom_scalars(
+            CUSTOM_SCALARS_TAG, layout_bytes, step=0, wall_time=time.time()
         )
 
     def _write_image(
@@ -285,6 +271,6 @@ class MediaMethods:
 
         data = _media.png_encode(pixels) if encoded is None else encoded
         height, width, channels = pixels.shape
-        self._run.write(
-            "legacy_image", tag, data, height, width, channels, step=step, wall_time=wall_time
+        self._run.write_legacy_image(
+            tag, data, height, width, channels, step=step, wall_time=wall_time
         )

@@ -3,8 +3,9 @@
 Strategy: each method validates all of its arguments first (so a rejected call writes
 nothing), then builds one Summary and hands it to the run core
 (:class:`~tbwrite._run.RunWriter`), which adds metadata once per tag and writes the record.
-Scalars take a hand-encoded path (:mod:`tbwrite._format.fast_scalars`) straight to the main
-event file; other kinds are built with protobuf in :mod:`tbwrite._summaries`, imported on
+Scalars take a hand-encoded path (:mod:`tbwrite._format.fast_scalars`) to the main event
+file, bound once from the run core (:meth:`~tbwrite._run.RunWriter.float_scalar_writer`);
+other kinds are built with protobuf in :mod:`tbwrite._summaries`, imported on
 first use together with numpy. The media methods live in :mod:`.media_methods`, the
 histogram methods in :mod:`.histogram_methods`.
 """
@@ -160,9 +161,8 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             purge_step=purge,
         )
         hooks.on_fork_in_child(_new_locks_in_child)
-        # The hot path's two steps, bound once: the scalar encoder and the main file.
-        self._scalars = self._run.scalars
-        self._file = self._run.main
+        # The hot path's one step, bound once: the run core's scalar dispatch for a float.
+        self._write_float = self._run.float_scalar_writer()
         self._subruns: dict[tuple[str, str], EventFileWriter] = {}  # (main_tag, key) -> file
 
     # -- context manager ----------------------------------------------------------------
@@ -189,12 +189,6 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
     @property
     def log_dir(self) -> str:
         return self._log_dir
-
-    @property
-    def run(self) -> RunWriter:
-        """The run core under this writer: for other fronts that write summaries of their own
-        (:meth:`RunWriter.write_summary`) into the same run."""
-        return self._run
 
     @property
     def start_time(self) -> float:
@@ -249,14 +243,13 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             check_tag(tag)
             if double_precision:
                 _warn_double_once()
-            self._run.write("scalar", tag, value, step=step, wall_time=wall_time)
+            self._run.write_scalar_tensor(tag, value, step=step, wall_time=wall_time)
             return
         try:
-            record = self._scalars.record(tag, value, step, wall_time)
+            self._write_float(tag, value, step, wall_time)
         except UnicodeEncodeError:
             check_tag(tag)
             raise
-        self._file.write_record(record)
 
     def add_scalars(
         self,
@@ -279,10 +272,12 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
         prefix = main_tag.replace("/", "_") + "_"
         known = self._subruns
         entries: list[tuple[Any, EventFileWriter | str, Any]] = []
+        new = False
         for key, raw in tag_scalar_dict.items():
             # A (main_tag, key) seen before was checked then and has its sub-run open.
             target: EventFileWriter | str | None = known.get((main_tag, key))
             if target is None:
+                new = True
                 # main_tag begins every new sub-run's directory name: blame it, not the key.
                 check_subrun_name(self._log_dir, prefix, "main_tag")
                 key = check_tag(key, "tag_scalar_dict key")
@@ -293,25 +288,13 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
                 # A device array is read when its record is written (see add_scalar).
                 raw = as_scalar(raw, f"tag_scalar_dict[{key!r}]")
             entries.append((key, target, raw))
-        scalars, make = self._scalars, self._run.scalar_record
-        records = [
-            scalars.record(main_tag, value, step, wall_time)
-            if type(value) is float
-            else make(main_tag, value, step, wall_time)
-            for *_, value in entries
-        ]
-        # Open every new sub-run first: a directory that cannot be made fails the call
-        # before any value is written.
-        writers = []
-        for key, target, _ in entries:
-            if isinstance(target, str):
-                target = known[(main_tag, key)] = self._run.subrun(target)
-            writers.append(target)
-        for writer, record in zip(writers, records):
-            if type(record) is bytes:
-                writer.write_record(record)
-            else:
-                writer.write_deferred(record)  # type: ignore[arg-type]
+        files = self._run.write_scalar_per_subrun(
+            main_tag, [(target, value) for _, target, value in entries], step, wall_time
+        )
+        if new:
+            for (key, target, _), file in zip(entries, files):
+                if isinstance(target, str):
+                    known[(main_tag, key)] = file
 
     def add_scalar_series(
         self,
@@ -332,12 +315,8 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
         """
         tag = check_tag(tag)
         from .._checks import check_series
-        from .._format.fast_series import encode_series
 
-        series = check_series(tag, values, steps, walltimes)
-        self._run.check_open()
-        for chunk in encode_series(series, self._scalars):
-            self._file.write_bytes(chunk)
+        self._run.write_scalar_series(check_series(tag, values, steps, walltimes))
 
     # -- text ---------------------------------------------------------------------------
 
@@ -349,7 +328,7 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
         check_text(text_string, "text_string")
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
-        self._run.write("text", tag, text_string, step=step, wall_time=wall_time)
+        self._run.write_text(tag, text_string, step=step, wall_time=wall_time)
 
     # -- flush / close ------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from .. import flatten_hparams as _flatten
 from .._checks import as_scalar, as_step, check_tag, check_text
 
 if TYPE_CHECKING:
-    from .._deferred import DeferredRecord
+    from .._run import RunWriter
     from .._types import ArrayLike, Real
 
 __all__ = ["SummaryWriter", "flatten_hparams"]
@@ -123,6 +123,10 @@ class SummaryWriter:
         # clu writes tf.summary's histograms: the [k, 3] tensor, not PyTorch's legacy form.
         writer_kwargs.setdefault("histogram_form", "tensor")
         self._writer = _TbSummaryWriter(logdir, **writer_kwargs)
+        # The run core is what this writer writes into; the torch-style writer checks the
+        # arguments and opens it, and is there for tb_writer. (Issue #22: a RunWriter of
+        # its own, opened by the same checks.)
+        self._run: RunWriter = self._writer._run  # noqa: SLF001 - see above
         self._video_warned = False
         _register_with_clu()
 
@@ -144,7 +148,9 @@ class SummaryWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._writer.__exit__(exc_type, exc, tb)
+        if exc_type is not None:
+            self._run.fail_unless_status_set()
+        self._run.close()
 
     # -- the MetricWriter interface --------------------------------------------------------
 
@@ -152,15 +158,9 @@ class SummaryWriter:
         """Write each scalar as ``tf.summary.scalar`` does, the form clu's own writer
         writes: a rank-0 float32 tensor with the scalars plugin's metadata (readers file
         these under ``tensors``, as they do clu's and Keras's logs)."""
-        from .._deferred import DeferredRecord
-        from .._format.wire import summary_record
-        from .._summaries.kinds import builder
-
         step = as_step(step, "step")
         wall_time = time.time()
-        main = self._writer.run.main
-        build = builder("scalar")
-        # Every value is checked, and every float encoded, before any is written.
+        # Every value is checked before any is written.
         checked: list[tuple[str, Any]] = []
         for key, value in _check_mapping(scalars, "scalars").items():
             tag = key if type(key) is str and key else check_tag(key, "scalars key")
@@ -168,29 +168,7 @@ class SummaryWriter:
             if type(value) is not float:  # a device array is read when its record is written
                 value = as_scalar(value, f"scalars[{key!r}]")
             checked.append((tag, value))
-        records: list[bytes | DeferredRecord] = []
-        first_seen: set[str] = set()
-        for tag, value in checked:
-            # A device value that cannot be read is dropped when written: it carries its
-            # own metadata rather than being the tag's one value with it.
-            first = type(value) is not float or (
-                tag not in main.metadata_written and tag not in first_seen
-            )
-            if type(value) is float:
-                first_seen.add(tag)
-
-            def encode(number: float, tag: str = tag, first: bool = first) -> bytes:
-                return summary_record(wall_time, step, build(tag, number, with_metadata=first))
-
-            records.append(
-                encode(value) if type(value) is float else DeferredRecord(value, encode, tag, step)
-            )
-        for record in records:
-            if type(record) is bytes:
-                main.write_record(record)
-            else:
-                main.write_deferred(record)  # type: ignore[arg-type]
-        main.metadata_written.update(first_seen)
+        self._run.write_scalar_tensors(checked, step=step, wall_time=wall_time)
 
     def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
         import numpy as np
@@ -212,7 +190,7 @@ class SummaryWriter:
             pngs = [_media.png_encode(np.ascontiguousarray(img)) for img in batch]
             prepared.append((tag, pngs, width, height))
         for tag, pngs, width, height in prepared:
-            self._writer.run.write("image", tag, pngs, width, height, step=step)
+            self._run.write_image(tag, pngs, width, height, step=step)
 
     def write_videos(self, step: int, videos: Mapping[str, ArrayLike]) -> None:
         import numpy as np
@@ -253,8 +231,8 @@ class SummaryWriter:
         wall_time = time.time()
         for tag, first, gif in prepared:  # a Summary.Image holding the GIF, as add_video
             height, width, channels = first.shape
-            self._writer.run.write(
-                "legacy_image", tag, gif, height, width, channels, step=step, wall_time=wall_time
+            self._run.write_legacy_image(
+                tag, gif, height, width, channels, step=step, wall_time=wall_time
             )
 
     def write_audios(self, step: int, audios: Mapping[str, ArrayLike], *, sample_rate: int) -> None:
@@ -280,7 +258,7 @@ class SummaryWriter:
             clips = [tf_rules.wav_encode(clip, rate) for clip in arr]
             prepared.append((tag, clips))
         for tag, clips in prepared:
-            self._writer.run.write("audio", tag, clips, step=step)
+            self._run.write_audio(tag, clips, step=step)
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         step = as_step(step, "step")
@@ -293,7 +271,7 @@ class SummaryWriter:
         # a data class (TensorBoard reads it as a tensor).
         metadata = _text_metadata()
         for tag, value in prepared:
-            self._writer.run.write("tensor", tag, value, metadata, step=step)
+            self._run.write_tensor(tag, value, metadata, step=step)
 
     def write_histograms(
         self,
@@ -315,22 +293,18 @@ class SummaryWriter:
             except (TypeError, ValueError) as err:
                 raise type(err)(f"arrays[{key!r}]: {err}") from err
         for tag, counts in prepared:
-            self._writer.run.write("histogram", tag, counts, step=step)
+            self._run.write_histogram(tag, counts, step=step)
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """Flattened as clu does (:func:`flatten_hparams`), written as ``hp.hparams`` writes
         them, session group name included (runs with the same hyperparameters form one group
         in TensorBoard's HParams dashboard, as clu's do); the session ends at :meth:`close`."""
-        from .._format.wire import summary_record
-        from .._summaries import hparams as h
         from .._summaries import tf_rules
         from .._summaries.hparam_values import config_hparams
 
         values = config_hparams(hparams)
         group = tf_rules.hparams_group_name(_flatten(hparams), values)
-        run = self._writer.run
-        start = h.session_start_summary(values, run.start_time, group)
-        run.start_session([summary_record(time.time(), 0, start)])  # HParamsError if twice
+        self._run.start_session(values, group=group)  # HParamsError if twice
 
     def write_pointcloud(
         self,
@@ -364,15 +338,10 @@ class SummaryWriter:
                 parts = _mesh.mesh_parts(points, color, None)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"point_clouds[{key!r}] / point_colors: {err}") from err
-            components = _mesh.mesh_components([part for _, part, _ in parts])
-            prepared.append((tag, parts, components))
+            prepared.append((tag, parts))
         wall_time = time.time()
-        for tag, parts, components in prepared:
-            for _, part, arr in parts:
-                self._writer.run.write(
-                    "mesh", tag, part, arr, components, config,
-                    step=step, wall_time=wall_time, key=_mesh.mesh_tag(tag, part),
-                )  # fmt: skip
+        for tag, parts in prepared:
+            self._run.write_mesh(tag, parts, config, step=step, wall_time=wall_time)
 
     def write_summaries(
         self,
@@ -396,10 +365,10 @@ class SummaryWriter:
                 md = metadata_proto(md, f"metadata[{tag!r}]")
             prepared.append((tag, value, md))
         for tag, value, md in prepared:
-            self._writer.run.write("tensor", tag, value, md, step=step)
+            self._run.write_tensor(tag, value, md, step=step)
 
     def flush(self) -> None:
-        self._writer.flush()
+        self._run.flush()
 
     def close(self) -> None:
-        self._writer.close()
+        self._run.close()

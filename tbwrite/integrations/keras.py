@@ -306,7 +306,9 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         # at most its default max_outputs (3) images, each a sample of the tag.
         height, width = images.shape[1:3]
         pngs = [png_encode(image) for image in images[:_MAX_IMAGES]]
-        writer.run.write("image", tag, pngs, width, height, step=epoch)
+        # (The run core, for the images plugin's tensor form that no public call writes;
+        # issue #22.)
+        writer._run.write_image(tag, pngs, width, height, step=epoch)  # noqa: SLF001
 
     def _read_embeddings_metadata(
         self, model: Any

@@ -113,7 +113,9 @@ class TensorBoardCallback:
         writer = SummaryWriter(run_dir, max_queue=1000)
         try:
             if start is not None:
-                writer.run.start_time = start  # the session starts when the trial did
+                # The session starts when the trial did. (The run core: no public call sets
+                # a session's start; issue #22.)
+                writer._run.start_time = start  # noqa: SLF001
             writer.add_hparams({k: hparam_value(v) for k, v in trial.params.items()})
             tag = names[0]
             last_step, last_value = None, None
