@@ -275,7 +275,7 @@ def _spawn_worker(logdir: str, rank: int) -> str:
     with tbwrite.SummaryWriter(logdir) as w:
         for step in range(200):
             w.add_scalar("loss", rank * 1000 + step, step)
-        return os.path.basename(w._file.path)
+        return os.path.basename(w._run.main.path)
 
 
 def test_spawned_processes_share_a_logdir(tmp_path) -> None:
@@ -296,7 +296,7 @@ def test_spawned_processes_share_a_logdir(tmp_path) -> None:
 
 def test_many_writers_same_second_same_dir(tmp_path) -> None:
     writers = [SummaryWriter(tmp_path) for _ in range(50)]
-    stamps = {os.path.basename(w._file.path).split(".")[3] for w in writers}
+    stamps = {os.path.basename(w._run.main.path).split(".")[3] for w in writers}
     for w in writers:
         w.close()
     assert len(event_files(tmp_path)) == 50

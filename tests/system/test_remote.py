@@ -332,7 +332,7 @@ def test_background_failure_surfaces_at_next_call(flaky, fast_retries) -> None:
     store.fail_next = 10**9
     w.add_scalar("loss", 0.0, 0)
     deadline = time.monotonic() + 30
-    while w._file._error is None:
+    while w._run.main._error is None:
         assert time.monotonic() < deadline, "the background upload never failed"
         time.sleep(0.02)
     with pytest.raises(WriterFailedError, match="in the background") as info:
