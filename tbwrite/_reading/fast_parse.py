@@ -37,6 +37,7 @@ from .._format.wire import (
     VARINT,
 )
 from .._summaries.kinds import READ_PLUGINS
+from .fastscan import gather
 from .tensors import legacy_histogram
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 _MAX_HEAD_BYTES: Final = 128  # longer heads take the general path
 _TABLE_BITS: Final = 20  # hash buckets of the grouping of heads
+_MIN_GROUP: Final = 32  # records of one length fewer than this take the hashed path
+_MAX_LAYOUTS: Final = 4096  # distinct events (tags) in one length group, at most
 # PyTorch's legacy Summary.Value fields -> the plugin that shows them.
 _LEGACY_LISTED: Final = {"image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
 
@@ -198,7 +201,7 @@ class ScalarRecords(NamedTuple):
     values: np.ndarray
 
 
-def scalar_records(
+def _scalar_records_hashed(
     buf: bytes,
     starts: np.ndarray,
     lengths: np.ndarray,
@@ -319,6 +322,204 @@ def scalar_records(
         wall[keep],
         vbits.view(np.float32).astype(np.float64),
     )
+
+
+class _Layout(NamedTuple):
+    """Where the fields of a fast-path scalar event are in its payload: ``wall`` the offset
+    of the wall time's 8 bytes (-1: absent), ``step`` and ``step_len`` the step varint's
+    (-1, 0: absent); the value is the last 4 bytes."""
+
+    wall: int
+    step: int
+    step_len: int
+    tag: str
+    is_tensor: bool
+
+
+def _layout(p: bytes, heads: dict[bytes, tuple[str, bool] | None]) -> _Layout | None:
+    """The layout of payload ``p`` if it is an event the fast path takes (as
+    :func:`_scalar_records_hashed` decides it), else None."""
+    n = len(p)
+    i = 0
+    wall = step = -1
+    step_len = 0
+    try:
+        if p[0] == EVENT_WALL_TIME[0]:
+            wall, i = 1, 9
+        if p[i] == EVENT_STEP[0]:
+            _, j = read_varint(p, i + 1)
+            step, step_len, i = i + 1, j - i - 1, j
+            if step_len > 8:
+                return None
+        if p[i] != EVENT_SUMMARY[0]:
+            return None
+        size, j = read_varint(p, i + 1)
+    except (IndexError, ValueError):
+        return None
+    if j + size != n or not 4 <= n - 4 - j <= _MAX_HEAD_BYTES:
+        return None
+    head = p[j : n - 4]
+    if head in heads:
+        cls = heads[head]
+    else:
+        cls = _classify_head(head)
+        if len(heads) < 100_000:
+            heads[head] = cls
+    return None if cls is None else _Layout(wall, step, step_len, cls[0], cls[1])
+
+
+def _data_masks(lay: _Layout, n: int) -> list[int]:
+    """Per 8-byte word of an n-byte payload, the bits that hold a field's value under
+    layout ``lay`` (the wall time's and the value's bytes, the step's 7 low bits per byte)
+    or lie past the payload. Every other bit (keys, lengths, the tag, the varint
+    continuation bits) fixes the layout."""
+    words = -(-n // 8)
+    byte = bytearray(8 * words)
+    if lay.wall >= 0:
+        byte[lay.wall : lay.wall + 8] = b"\xff" * 8
+    if lay.step >= 0:
+        byte[lay.step : lay.step + lay.step_len] = b"\x7f" * lay.step_len
+    byte[n - 4 :] = b"\xff" * (len(byte) - n + 4)
+    return [int.from_bytes(byte[o : o + 8], "little") for o in range(0, len(byte), 8)]
+
+
+def scalar_records(
+    buf: bytes,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    heads: dict[bytes, tuple[str, bool] | None],
+) -> ScalarRecords:
+    """Recognise the records of ``buf`` (payloads at ``starts``, ``lengths`` bytes) that are
+    ``Event{wall_time, step, summary{value{tag, float32}}}`` with no metadata.
+
+    Records of one payload length are taken together: where they differ from each other
+    only in the bits that hold the wall time, the step and the value under the layout of a
+    representative (a record of the group parsed in Python, bytes of the tag and every
+    key and length equal to it, compared word by word for every record), they are the same
+    event but for those fields, which are then gathered at fixed offsets. Groups too small
+    or of other shapes, and what falls off, go to :func:`_scalar_records_hashed`. Anything
+    else is left out.
+    """
+    import numpy as np
+
+    count = len(starts)
+    blen = len(buf)
+    if blen < 8 or not count:
+        return _scalar_records_hashed(buf, starts, lengths, heads)
+    code = np.full(count, -1, dtype=np.int64)
+    steps = np.zeros(count, dtype=np.int64)
+    walls = np.zeros(count, dtype=np.float64)
+    vbits = np.zeros(count, dtype=np.uint32)
+    tags: list[str] = []
+    is_tensor: list[bool] = []
+    code_of: dict[tuple[str, bool], int] = {}
+
+    def code_for(tag: str, tensor: bool) -> int:
+        c = code_of.get((tag, tensor))
+        if c is None:
+            c = code_of[(tag, tensor)] = len(tags)
+            tags.append(tag)
+            is_tensor.append(tensor)
+        return c
+
+    small = lengths.astype(np.uint16) if int(lengths.max()) < 1 << 16 else lengths
+    order = np.argsort(small, kind="stable")  # a radix sort for uint16
+    cuts = np.flatnonzero(small[order][1:] != small[order][:-1]) + 1
+    for idx in np.split(order, cuts):
+        n = int(lengths[idx[0]])
+        if len(idx) < _MIN_GROUP or n < 8:
+            continue
+        ps = starts[idx]
+        # The layout of a record of the group (the first may be another event: a file
+        # version's, say, is of the length of a scalar's with a 2-byte step).
+        lay = None
+        for i in sorted({0, len(ps) // 2, len(ps) - 1}):
+            a = int(ps[i])
+            lay = _layout(buf[a : a + n], heads)
+            if lay is not None:
+                break
+        if lay is None:
+            continue
+        nbytes = 8 * -(-n // 8)
+        inside = ps + nbytes <= blen  # the words of a chunk's last record may not be
+        if not inside.all():
+            idx, ps = idx[inside], ps[inside]
+        # Word-major: word j of every record in row j (numpy's row-wise passes are faster).
+        words = np.ascontiguousarray(gather(buf, ps, nbytes).T)
+        words &= np.array([~d & 0xFFFFFFFFFFFFFFFF for d in _data_masks(lay, n)], np.uint64)[
+            :, None
+        ]
+        rep, good = _representatives(list(words))
+        reps = np.flatnonzero(np.bincount(rep[good], minlength=len(idx))).tolist()
+        if len(reps) > _MAX_LAYOUTS:
+            continue
+        rcode = np.full(len(idx), -1, dtype=np.int64)
+        for r in reps:
+            a = int(ps[r])
+            other = _layout(buf[a : a + n], heads)
+            # The same keys under another layout would be another event: the general path.
+            if other is not None and other[:3] == lay[:3]:
+                rcode[r] = code_for(other.tag, other.is_tensor)
+        c = np.where(good, rcode[rep], -1)
+        take = c >= 0
+        if not take.all():
+            idx, ps, c = idx[take], ps[take], c[take]
+        code[idx] = c
+        if lay.wall >= 0:
+            walls[idx] = gather(buf, ps + lay.wall, 8)[:, 0].view(np.float64)
+        if lay.step >= 0:
+            w = gather(buf, ps + lay.step, 8)[:, 0]
+            v = w & np.uint64(0x7F)
+            for b in range(1, lay.step_len):
+                v |= ((w >> np.uint64(8 * b)) & np.uint64(0x7F)) << np.uint64(7 * b)
+            steps[idx] = v.view(np.int64)
+        vbits[idx] = gather(buf, ps + (n - 4), 4)
+    rest = np.flatnonzero(code < 0)
+    if len(rest):
+        more = _scalar_records_hashed(buf, starts[rest], lengths[rest], heads)
+        if len(more.sel):
+            at = rest[more.sel]
+            remap = np.array(
+                [code_for(t, x) for t, x in zip(more.tags, more.is_tensor)], dtype=np.int64
+            )
+            code[at] = remap[more.codes]
+            steps[at] = more.steps
+            walls[at] = more.walls
+            vbits[at] = more.values.astype(np.float32).view(np.uint32)
+    sel = np.flatnonzero(code >= 0)
+    return ScalarRecords(
+        sel,
+        code[sel],
+        tags,
+        is_tensor,
+        steps[sel],
+        walls[sel],
+        vbits[sel].view(np.float32).astype(np.float64),
+    )
+
+
+def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """For records with key words ``keys``: (rep, good), ``rep`` a record with the same
+    hash, ``good`` where every word equals rep's. Records whose hash bucket another key
+    took are not good (the caller's fallback takes them)."""
+    import numpy as np
+
+    m = len(keys[0])
+    if all(not (k != k[0]).any() for k in keys):  # one key: the usual case of a tag alone
+        return np.zeros(m, dtype=np.int64), np.ones(m, dtype=bool)
+    h = np.full(m, 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for j, k in enumerate(keys):
+        h = (h ^ k) * np.uint64(0x100000001B3) + np.uint64(j + 1)
+        h ^= h >> np.uint64(29)
+    bits = min(_TABLE_BITS, max(8, (2 * m).bit_length()))
+    bucket = (h >> np.uint64(64 - bits)).astype(np.int64)
+    table = np.empty(1 << bits, dtype=np.int64)
+    table[bucket] = np.arange(m)
+    rep = table[bucket]
+    good = np.ones(m, dtype=bool)
+    for k in keys:
+        good &= k == k[rep]
+    return rep, good
 
 
 def fast_chunk(rd: RunData, buf: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

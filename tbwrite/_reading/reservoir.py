@@ -114,7 +114,8 @@ class ScalarBucket(Bucket):
     def count(self) -> int:
         return sum(len(p[0]) for p in self._parts) + len(self._pending)
 
-    def columns(self) -> tuple[Any, Any, Any]:
+    def _flush_pending(self) -> None:
+        """The points added one by one since the last part, as a part of their own."""
         import numpy as np
 
         if self._pending:
@@ -128,6 +129,11 @@ class ScalarBucket(Bucket):
             )
             self._pending = []
             self._cols = None
+
+    def columns(self) -> tuple[Any, Any, Any]:
+        import numpy as np
+
+        self._flush_pending()
         if self._cols is None:
             if len(self._parts) == 1:
                 self._cols = self._parts[0]
@@ -154,7 +160,9 @@ class ScalarBucket(Bucket):
 
     def add_many(self, steps: Any, walls: Any, values: Any) -> None:
         self._cache = None
-        self.columns()
+        # Not columns(): joining the parts at every chunk would copy a long series once per
+        # chunk (quadratic); they are joined when asked for.
+        self._flush_pending()
         base = self.count()
         n = len(steps)
         self._parts.append((steps, walls, values))

@@ -418,3 +418,53 @@ def test_resync_crosses_a_zeroed_region_at_once(tmp_path, zeros) -> None:
     assert runs["."]["a"].steps.tolist() == [7, 7]
     (skipped,) = runs.skipped
     assert (skipped.offset, skipped.nbytes) == (len(good), 1 + zeros)
+
+
+def _palette_record(kind: int, i: int) -> bytes:
+    """Events some of which share a payload length with a different layout."""
+    ev = event_pb2.Event(wall_time=1.5 + i, step=i)
+    if kind == 0:  # 2-byte step (i >= 128), tag "ab": the length of kind 1
+        ev.step = 200 + i
+        ev.summary.value.add(tag="ab", simple_value=float(i))
+    elif kind == 1:  # 1-byte step, tag "abc"
+        ev.step = i % 100 + 1
+        ev.summary.value.add(tag="abc", simple_value=-float(i))
+    elif kind == 2:  # no wall time
+        ev.wall_time = 0.0
+        ev.summary.value.add(tag="ab", simple_value=float(i))
+    elif kind == 3:  # a rank-0 float tensor
+        v = ev.summary.value.add(tag="abd")
+        v.tensor.dtype = 1
+        v.tensor.float_val.append(float(i))
+    elif kind == 4:  # a file version
+        ev.file_version = "brain.Event:2"
+    elif kind == 5:  # metadata: the general path
+        v = ev.summary.value.add(tag="abe", simple_value=float(i))
+        v.metadata.plugin_data.plugin_name = "scalars"
+    else:  # a step with a non-canonical varint: a continuation byte then 0x00
+        ev.step = i + 1
+        ev.summary.value.add(tag="ac", simple_value=float(i))
+        payload = ev.SerializeToString()
+        k = 10  # after the wall time (9 bytes) and the step's key
+        while payload[k] & 0x80:
+            k += 1
+        return payload[:k] + bytes([payload[k] | 0x80, 0]) + payload[k + 1 :]
+    return ev.SerializeToString()
+
+
+@settings(max_examples=25, deadline=None)
+@given(kinds=st.lists(st.integers(0, 6), min_size=1, max_size=8), seed=st.integers(0, 2**16))
+def test_grouped_scalar_parse_agrees_with_the_hashed_one(kinds, seed) -> None:
+    from tbwrite._reading.fast_parse import _scalar_records_hashed, scalar_records
+
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(kinds, size=1000)
+    data = b"".join(frame(_palette_record(int(k), i)) for i, k in enumerate(picks))
+    _, starts, lengths, _, _ = walk(data, {})
+    new = scalar_records(data, starts, lengths, {})
+    old = _scalar_records_hashed(data, starts, lengths, {})
+    assert new.sel.tolist() == old.sel.tolist()
+    assert [new.tags[c] for c in new.codes] == [old.tags[c] for c in old.codes]
+    assert [new.is_tensor[c] for c in new.codes] == [old.is_tensor[c] for c in old.codes]
+    for field in ("steps", "walls", "values"):
+        assert getattr(new, field).tolist() == getattr(old, field).tolist()
