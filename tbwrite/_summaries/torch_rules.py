@@ -287,11 +287,35 @@ def float64_sums(values: np.ndarray) -> tuple[float, float]:
     them (over ``values.astype(float)``), without a float64 copy of float32 ``values``."""
     if values.dtype == np.float64:
         return float(np.add.reduce(values)), float(values.dot(values))
-    if values.size <= TABLE_CHUNK:  # one piece: a copy as small as one
+    if values.size <= TABLE_CHUNK or not pieces_sum_as_numpy():
+        # One piece (a copy as small as one), or a numpy whose sum splits otherwise.
         wide = values.astype(np.float64)
         return float(np.add.reduce(wide)), float(wide.dot(wide))
     buf = np.empty(TABLE_CHUNK, dtype=np.float64)
     return _widened_sums(values, 0, values.size, buf, np.empty_like(buf))
+
+
+_pieces_checked: list[bool] = []
+
+
+def pieces_sum_as_numpy() -> bool:
+    """Whether summing in pieces gives this numpy's sum of a widened copy bit for bit.
+
+    The pieces follow numpy's pairwise split as the numpy this project is tested with does
+    it (2.4); the numpy wheels of Python 3.9 and 3.10 split a large sum differently.
+    Checked once per process, on sizes that cross several pieces: where it does not hold,
+    float32 values are widened into a copy as PyTorch does (the same bytes, at 8 bytes a
+    value)."""
+    if not _pieces_checked:
+        rng = np.random.default_rng(0)
+        ok = True
+        for n in (2 * TABLE_CHUNK + 3, 3 * TABLE_CHUNK + 1001):
+            x = (rng.standard_normal(n) * 10.0 ** rng.integers(-5, 5, n)).astype(np.float32)
+            buf = np.empty(TABLE_CHUNK, dtype=np.float64)
+            total, _ = _widened_sums(x, 0, n, buf, np.empty_like(buf))
+            ok = ok and np.float64(total).tobytes() == np.add.reduce(x.astype(np.float64)).tobytes()
+        _pieces_checked.append(ok)
+    return _pieces_checked[0]
 
 
 def histogram_proto_fields(

@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tbwrite._summaries.histograms import torch_histogram_fields
-from tbwrite._summaries.torch_rules import TABLE_CHUNK, default_bins, default_counts, float64_sums
+from tbwrite._summaries.torch_rules import (
+    TABLE_CHUNK,
+    default_bins,
+    default_counts,
+    float64_sums,
+    pieces_sum_as_numpy,
+)
 
 
 def _same(values: np.ndarray) -> None:
@@ -164,6 +170,8 @@ def test_float32_is_never_copied_to_float64() -> None:
     n = 4_000_000
     x = np.random.default_rng(1).standard_normal(n).astype(np.float32)
     torch_histogram_fields(x[:10])  # the tables, built once
+    if not pieces_sum_as_numpy():  # checked once, before the measurement
+        pytest.skip(f"numpy {np.__version__} splits a sum otherwise: float32 is widened")
     tracemalloc.start()
     try:
         torch_histogram_fields(x)
