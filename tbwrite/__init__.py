@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the lazy names below, as type checkers should see them
     from ._summaries.hparam_values import flatten_hparams, hparam_value
     from ._summaries.hparams import Discrete, HParam, IntInterval, Metric, RealInterval
     from ._writers.experiment import write_experiment
+    from ._writers.metric_writer import MetricWriter
     from ._writers.multiprocess import NullWriter, process_count, process_index, process_writer
 
 # Names whose modules import protobuf or numpy: loaded on first access, so that
@@ -40,6 +41,7 @@ _LAZY = {
     "Metric": "._summaries.hparams",
     "RealInterval": "._summaries.hparams",
     "write_experiment": "._writers.experiment",
+    "MetricWriter": "._writers.metric_writer",
     "flatten_hparams": "._summaries.hparam_values",
     "hparam_value": "._summaries.hparam_values",
     "EventAccumulator": "._reading.accumulator",
@@ -113,6 +115,7 @@ __all__ = [
     "DeviceValueError",
     "RecordDecoder",
     "SummaryWriter",
+    "MetricWriter",
     "TbwriteError",
     "WriterClosedError",
     "WriterFailedError",

@@ -40,7 +40,7 @@ from .media_methods import MediaMethods
 if TYPE_CHECKING:
     from .._types import ArrayLike, Real, Step, WallTime
 
-__all__ = ["SummaryWriter", "default_logdir"]
+__all__ = ["SummaryWriter", "default_logdir", "open_run", "writer_over"]
 
 _now = time.time  # bound once: add_scalar is the hot path
 HISTOGRAM_FORMS = ("torch", "tensor")
@@ -78,6 +78,57 @@ def _warn_double_once() -> None:
         UserWarning,
         stacklevel=3,
     )
+
+
+def open_run(
+    log_dir: str | os.PathLike[str] | None,
+    comment: str = "",
+    purge_step: int | None = None,
+    max_queue: int = 10,
+    flush_secs: float = 120,
+    filename_suffix: str = "",
+) -> tuple[str, RunWriter]:
+    """The run directory and its opened run core, every argument checked first: what
+    each front (torch-style, clu-style) does on opening, with PyTorch's argument rules."""
+    if log_dir is None:
+        if not isinstance(comment, str):
+            raise TypeError(f"comment must be a str, got {comment!r}")
+        log_dir = default_logdir(comment)
+    if not isinstance(log_dir, (str, os.PathLike)):
+        raise TypeError(f"log_dir must be a str or os.PathLike, got {log_dir!r}")
+    log_dir = os.fspath(log_dir)
+    if not log_dir:
+        raise ValueError("log_dir must not be empty")
+    if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+        raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
+    flush_secs = as_float(flush_secs, "flush_secs")
+    if not 0 < flush_secs <= threading.TIMEOUT_MAX:
+        raise ValueError(
+            f"flush_secs must be a positive number of seconds of at most "
+            f"{threading.TIMEOUT_MAX:g} (the longest timer), got {flush_secs!r}"
+        )
+    check_filename_suffix(filename_suffix)
+    if "\x00" in log_dir:
+        raise ValueError(f"log_dir must not contain NUL characters, got {log_dir!r}")
+    if os.path.isfile(log_dir):
+        raise ValueError(f"log_dir must be a directory, got the file {log_dir!r}")
+    purge = None if purge_step is None else as_step(purge_step, "purge_step")
+    run = RunWriter(
+        log_dir,
+        max_queue=max_queue,
+        flush_secs=flush_secs,
+        filename_suffix=filename_suffix,
+        purge_step=purge,
+    )
+    return log_dir, run
+
+
+def writer_over(run: RunWriter, log_dir: str, histogram_form: str = "torch") -> SummaryWriter:
+    """A torch-style writer over a run core another front opened (the clu-style
+    ``tb_writer``): the same run, files and session, PyTorch's methods."""
+    writer = SummaryWriter.__new__(SummaryWriter)
+    writer._bind(log_dir, run, histogram_form)  # noqa: SLF001 - this module's own class
+    return writer
 
 
 class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
@@ -127,42 +178,18 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
     ) -> None:
         if histogram_form not in HISTOGRAM_FORMS:
             raise ValueError(f"histogram_form must be 'torch' or 'tensor', got {histogram_form!r}")
-        if log_dir is None:
-            if not isinstance(comment, str):
-                raise TypeError(f"comment must be a str, got {comment!r}")
-            log_dir = default_logdir(comment)
-        if not isinstance(log_dir, (str, os.PathLike)):
-            raise TypeError(f"log_dir must be a str or os.PathLike, got {log_dir!r}")
-        log_dir = os.fspath(log_dir)
-        if not log_dir:
-            raise ValueError("log_dir must not be empty")
-        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
-            raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
-        flush_secs = as_float(flush_secs, "flush_secs")
-        if not 0 < flush_secs <= threading.TIMEOUT_MAX:
-            raise ValueError(
-                f"flush_secs must be a positive number of seconds of at most "
-                f"{threading.TIMEOUT_MAX:g} (the longest timer), got {flush_secs!r}"
-            )
-        check_filename_suffix(filename_suffix)
-        if "\x00" in log_dir:
-            raise ValueError(f"log_dir must not contain NUL characters, got {log_dir!r}")
-        if os.path.isfile(log_dir):
-            raise ValueError(f"log_dir must be a directory, got the file {log_dir!r}")
-        purge = None if purge_step is None else as_step(purge_step, "purge_step")
+        log_dir, run = open_run(
+            log_dir, comment, purge_step, max_queue, flush_secs, filename_suffix
+        )
+        self._bind(log_dir, run, histogram_form)
 
+    def _bind(self, log_dir: str, run: RunWriter, histogram_form: str) -> None:
         self._log_dir = log_dir
         self._histogram_form = histogram_form
-        self._run = RunWriter(
-            log_dir,
-            max_queue=max_queue,
-            flush_secs=flush_secs,
-            filename_suffix=filename_suffix,
-            purge_step=purge,
-        )
+        self._run = run
         hooks.on_fork_in_child(_new_locks_in_child)
         # The hot path's one step, bound once: the run core's scalar dispatch for a float.
-        self._write_float = self._run.float_scalar_writer()
+        self._write_float = run.float_scalar_writer()
         self._subruns: dict[tuple[str, str], EventFileWriter] = {}  # (main_tag, key) -> file
 
     # -- context manager ----------------------------------------------------------------

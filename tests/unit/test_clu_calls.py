@@ -117,3 +117,24 @@ def test_every_write_is_all_or_nothing(tmp_path, arg) -> None:
         w.write_scalars(5, {"after": 1.0})  # still usable
     assert _tags(tmp_path) == {"after"}
     assert _steps(tmp_path) == [5]
+
+
+def test_the_clu_style_writer_is_a_front_of_its_own(tmp_path) -> None:
+    # tbwrite.MetricWriter under clu's name: it opens its run with the torch-style front's
+    # checks, and tb_writer writes into the same run (one event file, one session).
+    assert CluWriter is tbwrite.MetricWriter
+    assert not isinstance(CluWriter(tmp_path / "a"), tbwrite.SummaryWriter)
+    with pytest.raises(ValueError, match="max_queue"):
+        CluWriter(tmp_path / "b", max_queue=0)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        CluWriter(tmp_path / "b", flush_sec=1)  # type: ignore[call-arg]
+    with CluWriter(tmp_path / "c") as w:
+        w.write_hparams({"lr": 0.1})
+        w.write_scalars(1, {"loss": 0.5})
+        w.tb_writer.add_text("notes", "hello", 1)
+        w.tb_writer.set_status("failure")
+    files = [p.name for p in (tmp_path / "c").iterdir()]
+    assert len(files) == 1, files
+    assert _tags(tmp_path / "c") >= {"loss", "notes", "_hparams_/session_end_info"}
+    [row] = tbwrite.read_hparams(tmp_path / "c")
+    assert row.status == "FAILURE"
