@@ -575,13 +575,14 @@ class RunWriter:
         experiment: bytes | None = None,
         metrics: Mapping[str, float] | None = None,
         metric_step: int = 0,
+        start_time: float | None = None,
     ) -> None:
         """Start this run's session: the ``experiment`` summary (if any), the start info of
-        ``hparams`` (started at :attr:`start_time`, in session group ``group``; "" lets
-        TensorBoard name it) and the first ``metrics`` values as scalars at
-        ``metric_step``, written into the main file and flushed, so the dashboard shows the
-        session now. Its end is written at
-        :meth:`close`, with the status set by then.
+        ``hparams`` (started at ``start_time``, by default :attr:`start_time`; in session
+        group ``group``, "" letting TensorBoard name it) and the first ``metrics`` values
+        as scalars at ``metric_step``, written into the main file and flushed, so the
+        dashboard shows the session now. Its end is written at :meth:`close`, with the
+        status set by then.
 
         Raises :class:`~tbwrite.HParamsError` when this run already has a session:
         TensorBoard shows only the first one.
@@ -589,7 +590,9 @@ class RunWriter:
         from ._summaries.hparams import session_start_summary
 
         now = time.time()
-        start = session_start_summary(hparams, self.start_time, group)
+        if start_time is None:
+            start_time = self.start_time
+        start = session_start_summary(hparams, start_time, group)
         records = [
             *([] if experiment is None else [summary_record(now, 0, experiment)]),
             summary_record(now, 0, start),

@@ -17,7 +17,7 @@ from .._checks import as_float, as_step, as_walltime, check_subrun_name, check_t
 from .._run import STATUSES, RunWriter
 
 if TYPE_CHECKING:
-    from .._types import Step
+    from .._types import Step, WallTime
 
 __all__ = ["HParamsMethods"]
 
@@ -35,6 +35,8 @@ class HParamsMethods:
         hparam_domain_discrete: Mapping[str, Any] | None = None,
         run_name: str | None = None,
         global_step: Step = None,
+        *,
+        start_time: WallTime = None,
     ) -> None:
         """Make this run an HParams session, with PyTorch's signature.
 
@@ -57,6 +59,10 @@ class HParamsMethods:
                 sub-run ``<log_dir>/<run_name>`` with its own experiment config, the
                 metric values, and its end (SUCCESS) written at once.
             global_step: the step of the metric values.
+            start_time: when the session started, in seconds since the epoch (default:
+                when this writer was opened), for runs logged after the fact, such as a
+                finished trial's. Not PyTorch's; with ``run_name`` the sub-run's session
+                starts now, as PyTorch's does.
 
         Raises:
             tbwrite.HParamsError: a session was already written into this run (TensorBoard
@@ -76,6 +82,7 @@ class HParamsMethods:
             metrics[key] = None if raw is None else as_float(raw, f"metric_dict[{key!r}]")
         domains = h.check_domain_discrete(hparam_domain_discrete, hparams)
         step = as_step(global_step)
+        start = None if start_time is None else as_walltime(start_time, "start_time")
         values = {tag: value for tag, value in metrics.items() if value is not None}
         if run_name is not None:
             run_name = check_tag(run_name, "run_name")
@@ -93,7 +100,9 @@ class HParamsMethods:
         if domains:
             summary = h.experiment_summary(h.experiment_for_session(hparams, metrics, domains))
         # HParamsError on a second session
-        self._run.start_session(hparams, experiment=summary, metrics=values, metric_step=step)
+        self._run.start_session(
+            hparams, experiment=summary, metrics=values, metric_step=step, start_time=start
+        )
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
         """clu's ``MetricWriter.write_hparams``: this run's hyperparameters as its session.

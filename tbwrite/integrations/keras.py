@@ -56,9 +56,7 @@ from typing import Any, Union
 import keras
 import numpy as np
 
-from .. import SummaryWriter
-from .._summaries import tf_rules
-from .._summaries.media import png_encode
+from .. import MetricWriter, SummaryWriter
 
 __all__ = ["TensorBoard"]
 
@@ -156,7 +154,7 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
         self.profile_batch = profile_batch
         self.embeddings_freq = embeddings_freq
         self.embeddings_metadata = embeddings_metadata
-        self._writers: dict[str, SummaryWriter] = {}
+        self._writers: dict[str, MetricWriter] = {}
         self._training = False
         self._global_train_batch = 0
         self._batch_start_time = 0.0
@@ -167,10 +165,14 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
     # -- writers ------------------------------------------------------------------------
 
     def _writer(self, run: str) -> SummaryWriter:
+        return self._metric_writer(run).tb_writer
+
+    def _metric_writer(self, run: str) -> MetricWriter:
         writer = self._writers.get(run)
         if writer is None:  # created when first needed, as Keras does: no empty runs
-            # Keras writes through tf.summary: histograms as its [k, 3] tensor, not PyTorch's.
-            writer = SummaryWriter(
+            # Keras writes through tf.summary: TensorFlow's forms (MetricWriter), with
+            # histograms as its [k, 3] tensor, not PyTorch's.
+            writer = MetricWriter(
                 os.path.join(self.log_dir, run), max_queue=1000, histogram_form="tensor"
             )
             self._writers[run] = writer
@@ -295,20 +297,15 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
                     continue
                 writer.add_histogram(f"{name}/histogram", values, epoch)
                 if self.write_images:
-                    self._log_weight_as_image(writer, values, f"{name}/image", epoch)
+                    self._log_weight_as_image(values, f"{name}/image", epoch)
 
-    @staticmethod
-    def _log_weight_as_image(writer: SummaryWriter, values: Any, tag: str, epoch: int) -> None:
+    def _log_weight_as_image(self, values: Any, tag: str, epoch: int) -> None:
         images = _weight_images(values, keras.backend.image_data_format())
         if images is None:
             return
         # tf.summary.image's form (the images plugin's [width, height, png, ...] tensor):
         # at most its default max_outputs (3) images, each a sample of the tag.
-        height, width = images.shape[1:3]
-        pngs = [png_encode(image) for image in images[:_MAX_IMAGES]]
-        # (The run core, for the images plugin's tensor form that no public call writes;
-        # issue #22.)
-        writer._run.write_image(tag, pngs, width, height, step=epoch)  # noqa: SLF001
+        self._metric_writer("train").write_images(epoch, {tag: images[:_MAX_IMAGES]})
 
     def _read_embeddings_metadata(
         self, model: Any
@@ -352,8 +349,9 @@ class TensorBoard(keras.callbacks.Callback):  # type: ignore[misc]  # keras is u
 
 
 def _weight_images(values: Any, data_format: str) -> Any:
-    """A weight as Keras's callback shapes it into images: uint8 [n, height, width, c], or
-    None when Keras would write no image for it."""
+    """A weight as Keras's callback shapes it into images: floats [n, height, width, c]
+    (converted to pixels as tf.summary.image converts them, by ``write_images``), or None
+    when Keras would write no image for it."""
     w = np.squeeze(values)
     if w.ndim == 1:  # a bias: one column
         w = w.reshape(1, w.shape[0], 1, 1)
@@ -367,8 +365,7 @@ def _weight_images(values: Any, data_format: str) -> Any:
         w = w.reshape(w.shape[0], w.shape[1], w.shape[2], 1)
     if w.ndim != 4 or w.shape[-1] not in (1, 3, 4):
         return None
-    # tf.summary.image converts floats as tf.image.convert_image_dtype(saturate=True).
-    return tf_rules.pixels_uint8(w)
+    return w
 
 
 def _read_metadata(path: str, rows: int, layer: str) -> _Metadata:

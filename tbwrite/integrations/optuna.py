@@ -112,11 +112,10 @@ class TensorBoardCallback:
         run_dir = os.path.join(self._logdir, self._run_name.format(number=trial.number))
         writer = SummaryWriter(run_dir, max_queue=1000)
         try:
-            if start is not None:
-                # The session starts when the trial did. (The run core: no public call sets
-                # a session's start; issue #22.)
-                writer._run.start_time = start  # noqa: SLF001
-            writer.add_hparams({k: hparam_value(v) for k, v in trial.params.items()})
+            # The session starts when the trial did.
+            writer.add_hparams(
+                {k: hparam_value(v) for k, v in trial.params.items()}, start_time=start
+            )
             tag = names[0]
             last_step, last_value = None, None
             for step, value in sorted(trial.intermediate_values.items()):

@@ -20,7 +20,6 @@ import os
 from typing import Any
 
 from .. import flatten_hparams, hparam_value
-from .._summaries.hparam_values import is_real_number
 
 __all__ = ["TbwriteLoggerCallback"]  # noqa: F822 - made on first access, see __getattr__
 
@@ -67,7 +66,7 @@ class _Impl:
         values = {k: v for k, v in result.items() if k not in _SKIP}
         for key, value in flatten_hparams(values, sep="/", lists=False).items():
             tag = self._tag_prefix + key
-            if is_real_number(value):
+            if _is_real_number(value):
                 writer.add_scalar(tag, value, step)
                 continue
             if isinstance(value, (str, bytes, bool)) or value is None:
@@ -156,3 +155,12 @@ _DOC = """Ray Tune's ``LoggerCallback`` writing each trial with tbwrite.
       trial that Ray restarts after an error keeps its first session, ended FAILURE:
       TensorBoard reads only the first end of a run.)
 """
+
+
+def _is_real_number(value: Any) -> bool:
+    # A real number a scalar chart can show, by tbwrite's public value policy: what
+    # hparam_value makes a float (numbers of any library, one-element arrays; not bools).
+    # Large arrays are not asked: they are no number, and their text would be costly.
+    if isinstance(value, (str, bytes, bool)) or getattr(value, "size", 1) != 1:
+        return False
+    return isinstance(hparam_value(value), float)

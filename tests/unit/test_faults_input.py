@@ -349,3 +349,16 @@ def test_add_hparams_that_failed_to_write_leaves_the_run_free(tmp_path, monkeypa
     w.close()
     (row,) = tbwrite.read_hparams(logdir).records()
     assert row["lr"] == 0.2 and row["status"] == "SUCCESS"
+
+
+def test_add_hparams_start_time_is_the_sessions_start_and_checked(tmp_path):
+    # For runs logged after the fact (Optuna's finished trials): the session starts when
+    # given; a bad value names start_time and leaves the session free.
+    with SummaryWriter(tmp_path) as w:
+        with pytest.raises(ValueError, match="start_time"):
+            w.add_hparams({"lr": 0.1}, start_time=float("nan"))
+        w.add_hparams({"lr": 0.1}, start_time=1_600_000_000.5)
+        w.set_status("success", end_time=1_600_000_100.0)
+    [row] = tbwrite.read_hparams(tmp_path)
+    assert (row.start_time, row.end_time) == (1_600_000_000.5, 1_600_000_100.0)
+    assert row.hparams == {"lr": 0.1}
