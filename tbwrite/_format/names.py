@@ -34,6 +34,7 @@ FILE_PREFIX: Final = "events.out.tfevents"
 COUNTER_DIGITS: Final = 8
 # The substring TensorBoard's loaders look for in a file name.
 EVENT_FILE_MARK: Final = "tfevents"
+PROFILE_EMPTY: Final = ".profile-empty"  # a profiler placeholder, not read
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()
@@ -47,8 +48,9 @@ def after_fork_in_child() -> None:
 
 def is_event_file(name: str) -> bool:
     """Whether TensorBoard reads the file ``name`` (a path or a base name) as an event file:
-    its base name contains ``tfevents``."""
-    return EVENT_FILE_MARK in os.path.basename(name)
+    its base name contains ``tfevents`` and it does not end ``.profile-empty`` (the
+    profiler's placeholder, which TensorBoard's loaders pass over)."""
+    return EVENT_FILE_MARK in os.path.basename(name) and not name.endswith(PROFILE_EMPTY)
 
 
 def event_file_stem(wall_time: float | None = None) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "local_dir",
     "open_read",
     "open_sink",
+    "run_files",
 ]
 
 
@@ -98,6 +99,20 @@ def list_runs(path: str) -> dict[str, list[str]]:
     from .local import list_runs as list_local_runs
 
     return list_local_runs(_local_path(path))
+
+
+def run_files(path: str) -> list[str]:
+    """The event files of the one run in the directory ``path`` (not below it), in name
+    order: the listing :func:`list_runs` makes of each directory. ``FileNotFoundError``
+    when ``path`` does not exist; none when it is not a directory."""
+    if is_remote(path):
+        return list_runs(path).get(".", [])
+    from .local import run_files as local_run_files
+
+    try:
+        return local_run_files(_local_path(path))
+    except NotADirectoryError:
+        return []
 
 
 def open_read(path: str) -> tuple[BinaryIO, int]:

@@ -306,6 +306,16 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
+def run_files(dirpath: str, names: list[str] | None = None) -> list[str]:
+    """The event files directly in the directory ``dirpath`` (whose entries are ``names``
+    when the caller has listed them already), in name order: what one run reads.
+    ``FileNotFoundError`` / ``NotADirectoryError`` when ``dirpath`` is not a directory."""
+    if names is None:
+        names = os.listdir(dirpath)
+    files = [os.path.join(dirpath, f) for f in sorted(names) if is_event_file(f)]
+    return [f for f in files if os.path.isfile(f)]
+
+
 def list_runs(root: str) -> dict[str, list[str]]:
     """{run: [event file, ...] in name order} under the local path ``root``."""
     if os.path.isfile(root):
@@ -314,9 +324,7 @@ def list_runs(root: str) -> dict[str, list[str]]:
         raise FileNotFoundError(f"no such file or directory: {root!r}")
     runs: dict[str, list[str]] = {}
     for dirpath, filenames in walk_dirs(root):
-        files = sorted(f for f in filenames if is_event_file(f))
-        files = [os.path.join(dirpath, f) for f in files]
-        files = [f for f in files if os.path.isfile(f)]
+        files = run_files(dirpath, filenames)
         if files:
             rel = os.path.relpath(dirpath, root)
             runs[rel.replace(os.sep, "/")] = files
