@@ -65,6 +65,8 @@ HISTO_BUCKET_LIMIT_FIELD: Final = 6
 HISTO_BUCKET_FIELD: Final = 7
 DT_FLOAT: Final = 1  # DataType enum values
 DT_DOUBLE: Final = 2
+DT_STRING: Final = 7
+META_GRAPH_GRAPH_DEF_FIELD: Final = 2  # MetaGraphDef.graph_def
 
 
 def key(field: int, wire_type: int) -> bytes:

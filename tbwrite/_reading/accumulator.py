@@ -71,6 +71,7 @@ from .event_types import (
     compress_histogram_proto,
     make_ndarray,
 )
+from .purge import CLASSIC, OutOfOrder, Restarts
 from .reservoir import Reservoir
 
 __all__ = [
@@ -154,7 +155,8 @@ class EventAccumulator(AccumulatorLoading):
         self._tagged_metadata: dict[str, bytes] = {}
         self._first_event_timestamp: float | None = None
         self._source_writer: str | None = None
-        self.most_recent_step = -1
+        self._order = OutOfOrder(CLASSIC)  # most_recent_step
+        self._restarts = Restarts(CLASSIC)
         self.most_recent_wall_time: float = -1
         self.file_version: float | None = None
         self._mutex = threading.Lock()

@@ -7,14 +7,15 @@ the query methods are in :mod:`.accumulator`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any
 
 from .._errors import CorruptRecordError
 from .._format.names import is_event_file
 from .._format.tfrecord import FOOTER_SIZE
-from .._sinks import is_remote
+from .._format.wire import LEN, META_GRAPH_GRAPH_DEF_FIELD
+from .._sinks import is_remote, run_files
+from .decode import Decoded, decode, parse_event
 from .event_types import (
     AudioEvent,
     CompressedHistogramEvent,
@@ -25,23 +26,10 @@ from .event_types import (
     TensorEvent,
     compress_histogram_proto,
 )
+from .purge import OutOfOrder, Restarts, restarts
 from .reservoir import Reservoir, ScalarBucket
 
-__all__ = ["AccumulatorLoading", "is_summary_file", "meta_graph_graph_def", "parse_file_version"]
-
-_SESSION_START: Final = 1  # SessionLog.START
-
-
-def is_summary_file(path: str) -> bool:
-    base = os.path.basename(path)
-    return is_event_file(base) and not path.endswith(".profile-empty")
-
-
-def parse_file_version(text: str) -> float:
-    try:
-        return float(text.split("brain.Event:")[-1])
-    except ValueError:
-        return -1.0
+__all__ = ["AccumulatorLoading", "meta_graph_graph_def"]
 
 
 class AccumulatorLoading:
@@ -58,8 +46,9 @@ class AccumulatorLoading:
     tensors: Reservoir
     accumulated_attrs: tuple[str, ...]
     summary_metadata: dict[str, Any]
-    most_recent_step: int
     most_recent_wall_time: float
+    _order: OutOfOrder  # the out-of-order check of older files (purge.CLASSIC)
+    _restarts: Restarts
     file_version: float | None
     _compression_bps: tuple[int, ...]
     _plugin_to_tag_to_content: dict[str, dict[str, bytes]]
@@ -73,28 +62,21 @@ class AccumulatorLoading:
     _offset: int
     _heads: dict[bytes, tuple[str, bool] | None]
 
-    def _files(self) -> list[str]:
-        from .records import find_runs
+    @property
+    def most_recent_step(self) -> int:
+        """The step the out-of-order check compares with (TensorBoard's attribute)."""
+        return self._order.most_recent
 
+    def _files(self) -> list[str]:
         path = self.path
-        if is_summary_file(path):
+        if is_event_file(path):
             return [path]
-        if is_remote(path):
-            try:
-                return find_runs(path).get(".", [])
-            except FileNotFoundError:
-                return []
         try:
-            names = os.listdir(path)
+            return run_files(path)
         except FileNotFoundError:
+            if is_remote(path):
+                return []  # nothing written there yet
             raise DirectoryDeletedError(f"directory {path} has been permanently deleted") from None
-        except NotADirectoryError:
-            return []
-        return sorted(
-            os.path.join(path, n)
-            for n in names
-            if is_summary_file(n) and os.path.isfile(os.path.join(path, n))
-        )
 
     def _load(self, limit: int | None) -> None:
         files = self._files()
@@ -113,7 +95,6 @@ class AccumulatorLoading:
         many. Stops at a damaged record, as TensorBoard's loader does."""
         import numpy as np
 
-        from .._proto.event_pb2 import Event
         from .fast_parse import scalar_records
         from .records import scan_records
 
@@ -141,7 +122,7 @@ class AccumulatorLoading:
                     )
                 else:
                     scal = None
-                self._process_chunk(chunk.buf, starts, lengths, rest, scal, Event)
+                self._process_chunk(chunk.buf, starts, lengths, rest, scal)
                 done += n
                 end = int(starts[-1] + lengths[-1]) + FOOTER_SIZE
                 self._offset = chunk.base + end
@@ -160,7 +141,6 @@ class AccumulatorLoading:
         lengths: Any,
         rest: Any,
         scal: tuple[Any, Any, Any, Any, Any, list[str]] | None,
-        event_cls: Any,
     ) -> None:
         import numpy as np
 
@@ -177,8 +157,8 @@ class AccumulatorLoading:
                 self._add_scalar_run(code[pos:b], st[pos:b], wt[pos:b], val[pos:b], tags)
                 pos = b
             a = int(starts[i])
-            ev = event_cls.FromString(buf[a : a + int(lengths[i])])
-            self._process_event(ev)
+            # A payload that is no Event raises protobuf's DecodeError, as TensorBoard's.
+            self._process_event(decode(parse_event(buf[a : a + int(lengths[i])])))
         if pos < len(idx):
             self._add_scalar_run(code[pos:], st[pos:], wt[pos:], val[pos:], tags)
 
@@ -191,20 +171,12 @@ class AccumulatorLoading:
         if self._first_event_timestamp is None:
             self._first_event_timestamp = float(walls[0])
         cuts: list[int] = []
-        if self.purge_orphaned_data and not (self.file_version and self.file_version >= 2):
-            # Out-of-order check: step < the running maximum of earlier steps.
-            run_max = np.maximum.accumulate(steps)
-            before = np.empty_like(run_max)
-            before[0] = self.most_recent_step
-            if len(steps) > 1:
-                before[1:] = np.maximum(run_max[:-1], self.most_recent_step)
-            ooo = steps < before
+        if self.purge_orphaned_data and not restarts(self.file_version):
+            ooo = self._order.summaries(steps)
             cuts = np.flatnonzero(ooo).tolist()
             inorder = np.flatnonzero(~ooo)
             if len(inorder):
-                last = int(inorder[-1])
-                self.most_recent_step = int(steps[last])
-                self.most_recent_wall_time = float(walls[last])
+                self.most_recent_wall_time = float(walls[int(inorder[-1])])
         pos = 0
         for c in [*cuts, len(steps)]:
             if c > pos:
@@ -249,87 +221,83 @@ class AccumulatorLoading:
                 for tag in tags:
                     res.FilterBelow(step, tag)
 
-    def _process_event(self, event: Any) -> None:
+    def _process_event(self, event: Decoded) -> None:
         if self._first_event_timestamp is None:
             self._first_event_timestamp = event.wall_time
-        if event.HasField("source_metadata"):
-            writer = event.source_metadata.writer
+        if event.source_writer is not None:
+            writer = event.source_writer
             self._source_writer = writer if writer and len(writer) <= 128 else None
-        which = event.WhichOneof("what")
-        if which == "file_version":
-            self.file_version = parse_file_version(event.file_version)
+        which = event.what
+        if event.file_version is not None:
+            self.file_version = event.file_version
         if self.purge_orphaned_data:
-            if self.file_version and self.file_version >= 2:
-                if which == "session_log" and event.session_log.status == _SESSION_START:
+            if restarts(self.file_version):
+                if event.session_start and self._restarts.start():
                     self._purge(event.step, None)
-            elif event.step < self.most_recent_step and which == "summary":
-                self._purge(event.step, [v.tag for v in event.summary.value])
+            elif self._order.event(event.step, which == "summary"):
+                self._purge(event.step, [v.tag for v in event.values])
             else:
-                self.most_recent_step = event.step
                 self.most_recent_wall_time = event.wall_time
         if which == "graph_def":
-            self._graph = event.graph_def
+            self._graph = event.event.graph_def
             self._graph_from_metagraph = False
         elif which == "meta_graph_def":
-            self._meta_graph = event.meta_graph_def
+            self._meta_graph = event.event.meta_graph_def
             if self._graph is None or self._graph_from_metagraph:
                 self._graph_from_metagraph = True
-                self._graph = meta_graph_graph_def(event.meta_graph_def)
+                self._graph = meta_graph_graph_def(event.event.meta_graph_def)
         elif which == "tagged_run_metadata":
-            trm = event.tagged_run_metadata
+            trm = event.event.tagged_run_metadata
             self._tagged_metadata[trm.tag] = trm.run_metadata
         elif which == "summary":
             wall, step = event.wall_time, event.step
-            for value in event.summary.value:
-                if value.HasField("metadata") and value.tag not in self.summary_metadata:
-                    self.summary_metadata[value.tag] = value.metadata
+            for value in event.values:
+                # Metadata is filed under the tag as written; tensors under their name.
+                tag = value.tag
+                if value.metadata is not None and tag not in self.summary_metadata:
+                    self.summary_metadata[tag] = value.metadata
                     plugin = value.metadata.plugin_data.plugin_name
                     if plugin:
-                        self._plugin_to_tag_to_content.setdefault(plugin, {})[value.tag] = (
+                        self._plugin_to_tag_to_content.setdefault(plugin, {})[tag] = (
                             value.metadata.plugin_data.content
                         )
-                kind = value.WhichOneof("value")
-                tag = value.tag
+                kind, data = value.kind, value.data
                 if kind == "simple_value":
                     b = self.scalars.bucket(tag)
                     assert isinstance(b, ScalarBucket)
-                    b.add_one(step, wall, value.simple_value)
+                    b.add_one(step, wall, data)
                 elif kind == "histo":
-                    h = value.histo
                     hv = HistogramValue(
-                        h.min,
-                        h.max,
-                        h.num,
-                        h.sum,
-                        h.sum_squares,
-                        list(h.bucket_limit),
-                        list(h.bucket),
+                        data.min,
+                        data.max,
+                        data.num,
+                        data.sum,
+                        data.sum_squares,
+                        list(data.bucket_limit),
+                        list(data.bucket),
                     )
                     he = HistogramEvent(wall, step, hv)
                     self.histograms.AddItem(tag, he)
                     self.compressed_histograms.AddItem(tag, he, self._compress)
                 elif kind == "image":
-                    im = value.image
                     self.images.AddItem(
-                        tag, ImageEvent(wall, step, im.encoded_image_string, im.width, im.height)
+                        tag,
+                        ImageEvent(wall, step, data.encoded_image_string, data.width, data.height),
                     )
                 elif kind == "audio":
-                    au = value.audio
                     self.audios.AddItem(
                         tag,
                         AudioEvent(
                             wall,
                             step,
-                            au.encoded_audio_string,
-                            au.content_type,
-                            au.sample_rate,
-                            au.length_frames,
+                            data.encoded_audio_string,
+                            data.content_type,
+                            data.sample_rate,
+                            data.length_frames,
                         ),
                     )
                 elif kind == "tensor":
-                    self.tensors.AddItem(
-                        tag or value.node_name, TensorEvent(wall, step, value.tensor)
-                    )
+                    self.tensors.AddItem(value.name, TensorEvent(wall, step, data))
 
     def _compress(self, he: HistogramEvent) -> CompressedHistogramEvent:
         return CompressedHistogramEvent(
@@ -347,7 +315,7 @@ def meta_graph_graph_def(data: bytes) -> bytes:
     graph = b""
     try:
         for fn, wt, a, b in fields(data, 0, len(data)):
-            if fn == 2 and wt == 2:
+            if fn == META_GRAPH_GRAPH_DEF_FIELD and wt == LEN:
                 graph = data[a:b]
     except (ValueError, IndexError):
         pass

@@ -156,9 +156,10 @@ def make_ndarray(tensor_proto: Any) -> np.ndarray:
     an object array of ``bytes``."""
     import numpy as np
 
+    from .._format.wire import DT_STRING
     from .tensors import tensor_to_numpy
 
-    if tensor_proto.dtype == 7:  # DT_STRING
+    if tensor_proto.dtype == DT_STRING:
         shape = [d.size for d in tensor_proto.tensor_shape.dim]
         arr = np.empty(len(tensor_proto.string_val), dtype=object)
         arr[:] = list(tensor_proto.string_val)

@@ -6,7 +6,7 @@ every event of one tag (its "head"), so heads are grouped by content (a hash tab
 bytes, each confirmed word by word against its bucket's representative), each distinct head
 is parsed once, and the wall times, steps and values are gathered with fancy indexing
 (:func:`scalar_records`, also what ``EventAccumulator`` uses). Records of any other shape
-take the general path (:func:`slow_record`) through the protobuf classes.
+take the reader's one protobuf path (:mod:`.decode`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .._errors import CorruptRecordError
-from .._format.plugin_names import PLUGIN_AUDIO, PLUGIN_IMAGES
 from .._format.wire import (
     DT_FLOAT,
     EVENT_STEP,
@@ -36,9 +34,7 @@ from .._format.wire import (
     VALUE_TENSOR_FIELD,
     VARINT,
 )
-from .._summaries.kinds import READ_PLUGINS
 from .fastscan import gather
-from .tensors import legacy_histogram
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,8 +43,6 @@ _MAX_HEAD_BYTES: Final = 128  # longer heads take the general path
 _TABLE_BITS: Final = 20  # hash buckets of the grouping of heads
 _MIN_GROUP: Final = 32  # records of one length fewer than this take the hashed path
 _MAX_LAYOUTS: Final = 4096  # distinct events (tags) in one length group, at most
-# PyTorch's legacy Summary.Value fields -> the plugin that shows them.
-_LEGACY_LISTED: Final = {"image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
 
 
 # -- per-run accumulation -------------------------------------------------------------------
@@ -546,54 +540,3 @@ def fast_chunk(rd: RunData, buf: bytes, starts: np.ndarray, lengths: np.ndarray)
         rd.fast_tags.append((ridx, codes, found.tags))
         rest[sel] = False
     return rest
-
-
-def slow_record(
-    rd: RunData, payload: bytes, index: int, offset: int, path: str, event_cls: Any
-) -> None:
-    try:
-        ev = event_cls.FromString(payload)
-    except Exception:
-        raise CorruptRecordError("record does not parse as an Event", offset, path) from None
-    which = ev.WhichOneof("what")
-    if which == "summary":
-        step = ev.step
-        wall = ev.wall_time
-        tags = []
-        for v in ev.summary.value:
-            tag = v.tag
-            kind = v.WhichOneof("value")
-            if kind == "tensor" and not tag:
-                tag = v.node_name
-            tags.append(tag)
-            if v.HasField("metadata") and tag not in rd.meta:
-                pd = v.metadata.plugin_data
-                rd.meta[tag] = (pd.plugin_name, pd.content)
-            if kind == "simple_value":
-                rd.slow_simple[tag].append((index, step, wall, v.simple_value))
-            elif kind == "tensor":
-                plugin = rd.meta.get(tag, ("",))[0]
-                if plugin == "" or plugin in READ_PLUGINS:  # kept: a kind the readers decode
-                    rd.tensors[tag].append((index, step, wall, v.tensor))
-                else:
-                    rd.listed[(plugin, tag)].append((index, step, wall))
-            elif kind in _LEGACY_LISTED:
-                rd.listed[(_LEGACY_LISTED[kind], tag)].append((index, step, wall))
-            elif kind == "histo":
-                try:
-                    histogram = legacy_histogram(v.histo)
-                except ValueError as err:
-                    raise CorruptRecordError(f"tag {tag!r}: {err}", offset, path) from None
-                rd.histos[tag].append((index, step, wall, histogram))
-        rd.sum_tags[index] = tags
-        rd.sum_pieces.append(([index], [step]))
-    elif which == "file_version":
-        fv = ev.file_version
-        try:
-            version = float(fv.split("brain.Event:")[-1])
-        except ValueError:
-            version = -1.0
-        rd.versions.append((index, version))
-    elif which == "session_log":
-        if ev.session_log.status == 1:  # SessionLog.START
-            rd.starts.append((index, ev.step))

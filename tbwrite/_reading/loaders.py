@@ -20,13 +20,20 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 
 from .._errors import CorruptRecordError
 from .._format.plugin_names import (
+    PLUGIN_AUDIO,
     PLUGIN_HISTOGRAMS,
+    PLUGIN_IMAGES,
     PLUGIN_SCALARS,
     PLUGIN_TEXT,
 )
+from .._format.tfrecord import HEADER_SIZE
+from .._format.wire import DT_STRING
 from .._sinks import is_remote
-from .fast_parse import RunData, fast_chunk, slow_record
+from .._summaries.kinds import KINDS, read_plugins
+from .decode import Decoded, decode_record
+from .fast_parse import RunData, fast_chunk
 from .filters import name_filter
+from .purge import RESTART_VERSION, SERVER, OutOfOrder, Restarts, restarts
 from .records import (
     SkippedBytes,
     check_on_corrupt,
@@ -36,7 +43,7 @@ from .records import (
     warn_skipped,
 )
 from .results import Runs, Series
-from .tensors import decoded, warn_undecodable
+from .tensors import decoded, legacy_histogram, warn_undecodable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +52,8 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[int, int, str], None]
 
 REMOTE_THREADS: Final = 16  # runs fetched at once from a store
+# PyTorch's legacy Summary.Value fields -> the plugin that shows them.
+_LEGACY_LISTED: Final = {"image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
 
 
 def _load_run(
@@ -58,9 +67,8 @@ def _load_run(
 ) -> RunData:
     import numpy as np
 
-    from .._proto.event_pb2 import Event
-
     rd = RunData()
+    keep = read_plugins()
     for path, opened in open_in_turn(files):
         if progress is not None:
             progress(done[0], total, path)
@@ -72,9 +80,10 @@ def _load_run(
             for i in np.flatnonzero(rest).tolist():
                 a = int(chunk.starts[i])
                 payload = chunk.buf[a : a + int(chunk.lengths[i])]
-                offset = chunk.base + a - 12
+                offset = chunk.base + a - HEADER_SIZE
                 try:
-                    slow_record(rd, payload, rd.n + i, offset, path, Event)
+                    event = decode_record(payload, offset, path)
+                    _add_event(rd, event, rd.n + i, keep, offset, path)
                 except CorruptRecordError as err:
                     if on_corrupt == "raise":
                         raise
@@ -86,12 +95,50 @@ def _load_run(
     return rd
 
 
+def _add_event(
+    rd: RunData, event: Decoded, index: int, keep: frozenset[str], offset: int, path: str
+) -> None:
+    """What the loaders keep of an event the fast path did not take: the values of the
+    kinds they decode (plugins in ``keep``: KINDS' ``read_as``), where the points of
+    every other kind are, the metadata first seen per tag, and what purging needs."""
+    if event.what == "summary":
+        step, wall = event.step, event.wall_time
+        for v in event.values:
+            tag = v.name
+            if v.metadata is not None and tag not in rd.meta:
+                pd = v.metadata.plugin_data
+                rd.meta[tag] = (pd.plugin_name, pd.content)
+            if v.kind == "simple_value":
+                rd.slow_simple[tag].append((index, step, wall, v.data))
+            elif v.kind == "tensor":
+                plugin = rd.meta.get(tag, ("",))[0]
+                if plugin == "" or plugin in keep:
+                    rd.tensors[tag].append((index, step, wall, v.data))
+                else:
+                    rd.listed[(plugin, tag)].append((index, step, wall))
+            elif v.kind in _LEGACY_LISTED:
+                rd.listed[(_LEGACY_LISTED[v.kind], tag)].append((index, step, wall))
+            elif v.kind == "histo":
+                try:
+                    histogram = legacy_histogram(v.data)
+                except ValueError as err:
+                    raise CorruptRecordError(f"tag {tag!r}: {err}", offset, path) from None
+                rd.histos[tag].append((index, step, wall, histogram))
+        rd.sum_tags[index] = [v.name for v in event.values]
+        rd.sum_pieces.append(([index], [step]))
+    elif event.file_version is not None:
+        rd.versions.append((index, event.file_version))
+    elif event.session_start:
+        rd.starts.append((index, event.step))
+
+
 # -- assembly -------------------------------------------------------------------------------
 
 
 def _purge_cuts(rd: RunData) -> tuple[list[tuple[int, int]], dict[str, list[tuple[int, int]]]]:
-    """TensorBoard's purge of orphaned data, as cuts: (index j, step s) drops every point
-    before record j with step >= s; global cuts, and per-tag cuts."""
+    """TensorBoard's purge of orphaned data (:mod:`.purge`, as its server applies it), as
+    cuts: (index j, step s) drops every point before record j with step >= s; global cuts,
+    and per-tag cuts."""
     import numpy as np
 
     global_cuts: list[tuple[int, int]] = []
@@ -107,19 +154,16 @@ def _purge_cuts(rd: RunData) -> tuple[list[tuple[int, int]], dict[str, list[tupl
         out[has] = vval[p[has]]
         return out
 
-    seen_start = False
+    starts = Restarts(SERVER)
     for j, s in sorted(rd.starts):
-        if version_at(np.array([j]))[0] >= 2:
-            if seen_start:
-                global_cuts.append((j, s))
-            seen_start = True
+        if restarts(float(version_at(np.array([j]))[0])) and starts.start():
+            global_cuts.append((j, s))
     if rd.sum_pieces:
         idx = np.concatenate([np.asarray(p[0], dtype=np.int64) for p in rd.sum_pieces])
         stp = np.concatenate([np.asarray(p[1], dtype=np.int64) for p in rd.sum_pieces])
         order = np.argsort(idx, kind="stable")
         idx, stp = idx[order], stp[order]
-        prev = np.concatenate([[-1], stp[:-1]])
-        ooo = (stp < prev) & ~(version_at(idx) >= 2)
+        ooo = OutOfOrder(SERVER).summaries(stp) & ~(version_at(idx) >= RESTART_VERSION)
         if ooo.any():
             fast_tag: dict[int, str] = {}
             for ridx, codes, tags in rd.fast_tags:
@@ -187,6 +231,34 @@ def _rows(items: list[tuple[int, int, float, Any]]) -> tuple[Any, Any, Any, list
     )
 
 
+_UNDECODABLE: Final = object()
+
+
+def _histogram_value(arr: np.ndarray, tag: str, kind: str) -> Any:
+    import numpy as np
+
+    if arr.size % 3 or arr.dtype.kind not in "biuf":
+        warn_undecodable(tag, kind, f"{arr.size} values of {arr.dtype}")
+        return _UNDECODABLE
+    return arr.astype(np.float64).reshape(-1, 3) if arr.size else np.zeros((0, 3))
+
+
+def _text_value(arr: np.ndarray, tag: str, kind: str) -> Any:
+    return str(arr.reshape(-1)[0]) if arr.ndim == 0 or arr.size == 1 else arr
+
+
+def _as_array(arr: np.ndarray, tag: str, kind: str) -> Any:
+    return arr
+
+
+# The value of one point of a decoded kind (KINDS' read_as), from its tensor as numpy; a
+# kind not listed here reads as the array itself. Scalars are assembled apart (below).
+_VALUE_OF: Final[dict[str, Callable[[np.ndarray, str, str], Any]]] = {
+    PLUGIN_HISTOGRAMS: _histogram_value,
+    PLUGIN_TEXT: _text_value,
+}
+
+
 def series_of(
     rd: RunData, kind: str, purge: bool, want: Callable[[str], bool] | None = None
 ) -> dict[str, Series]:
@@ -219,7 +291,7 @@ def series_of(
                 if rd.tensors.get(tag):
                     items = []
                     for i, s, w, t in rd.tensors[tag]:
-                        arr = decoded(t, tag, "scalar") if t.dtype != 7 else None
+                        arr = decoded(t, tag, "scalar") if t.dtype != DT_STRING else None
                         if arr is not None and arr.size:
                             items.append((i, s, w, float(arr.reshape(-1)[0])))
                     if items:
@@ -240,20 +312,14 @@ def series_of(
             if kind == PLUGIN_HISTOGRAMS:
                 rows.extend(rd.histos.get(tag, ()))
             if plugin(tag) == kind:
+                convert = _VALUE_OF.get(kind, _as_array)
                 for i, s, w, t in rd.tensors.get(tag, ()):
                     arr = decoded(t, tag, kind)
                     if arr is None:
                         continue
-                    if kind == PLUGIN_HISTOGRAMS:
-                        if arr.size % 3 or arr.dtype.kind not in "biuf":
-                            warn_undecodable(tag, kind, f"{arr.size} values of {arr.dtype}")
-                            continue
-                        value: Any = (
-                            arr.astype(np.float64).reshape(-1, 3) if arr.size else np.zeros((0, 3))
-                        )
-                    else:
-                        value = str(arr.reshape(-1)[0]) if arr.ndim == 0 or arr.size == 1 else arr
-                    rows.append((i, s, w, value))
+                    value = convert(arr, tag, kind)
+                    if value is not _UNDECODABLE:
+                        rows.append((i, s, w, value))
             if not rows:
                 continue
             cuts = global_cuts + tag_cuts.get(tag, [])
@@ -348,6 +414,29 @@ def _read_kind(
             out[run] = series
     warn_skipped(skipped, stacklevel=4)
     return out
+
+
+def read_kind(
+    read_as: str,
+    logdir: str | os.PathLike[str],
+    *,
+    purge: bool = False,
+    on_corrupt: str = "raise",
+    progress: ProgressFn | None = None,
+    runs: Any = None,
+    tags: Any = None,
+    threads: int | None = None,
+) -> Runs:
+    """Every point of the kind that KINDS reads as ``read_as``: ``{run: {tag: Series}}``
+    (:func:`read_scalars`, :func:`read_histograms` and :func:`read_text` are three of
+    these). A kind gets here by its ``read_as`` entry alone: its tensors are kept and read
+    as numpy arrays, or as ``_VALUE_OF`` converts them. Arguments as :func:`read_scalars`."""
+    plugins = {k.plugin for k in KINDS.values() if k.read_as == read_as}
+    if len(plugins) != 1:
+        known = sorted({k.read_as for k in KINDS.values() if k.read_as})
+        raise ValueError(f"read_as must be one of {known}, got {read_as!r}")
+    (plugin,) = plugins
+    return _read_kind(plugin, logdir, purge, on_corrupt, progress, runs, tags, threads)
 
 
 def read_scalars(

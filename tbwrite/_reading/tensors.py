@@ -6,6 +6,8 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any, Final
 
+from .._format.wire import DT_STRING
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -57,7 +59,7 @@ def tensor_to_numpy(t: Any) -> np.ndarray:
     import numpy as np
 
     shape = [d.size for d in t.tensor_shape.dim]
-    if t.dtype == 7:  # DT_STRING
+    if t.dtype == DT_STRING:
         arr = np.empty(len(t.string_val), dtype=object)
         arr[:] = [s.decode("utf-8", "replace") for s in t.string_val]
         return arr.reshape(shape) if arr.size == math.prod(shape) else arr

@@ -28,7 +28,7 @@ from .._format.plugin_names import (
     PLUGIN_TEXT,
 )
 
-__all__ = ["KINDS", "READ_PLUGINS", "Kind"]
+__all__ = ["KINDS", "Kind", "read_plugins"]
 
 
 class Kind(NamedTuple):
@@ -61,5 +61,8 @@ KINDS: Final[dict[str, Kind]] = {
 scalars are framed by the fast path in :mod:`tbwrite._format.fast_scalars`, and the
 hparams plugin's session summaries are written by the run core.)"""
 
-# Plugins whose values the reader decodes: scalars, histograms, text.
-READ_PLUGINS: Final = frozenset(k.plugin for k in KINDS.values() if k.read_as is not None)
+
+def read_plugins() -> frozenset[str]:
+    """The plugins whose values the reader decodes (the kinds with ``read_as``: scalars,
+    histograms, text), read from KINDS when a load starts."""
+    return frozenset(k.plugin for k in KINDS.values() if k.read_as is not None)

@@ -355,6 +355,54 @@ def test_purge_out_of_order_steps_without_file_version(tmp_path) -> None:
     assert purged["a"].steps.tolist() == [1, 3]
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 8)),
+            st.tuples(st.just(""), st.integers(0, 8)),  # a SessionLog.CHECKPOINT event
+        ),
+        max_size=14,
+    )
+)
+def test_purge_out_of_order_each_face_as_its_tensorboard_reader(tmp_path, events) -> None:
+    # TensorBoard's two readers purge out-of-order steps by two rules (tbwrite/_reading/
+    # purge.py): the server's most recent step is the previous summary's, the classic
+    # accumulator's the last event's that was not itself out of order. read_scalars
+    # follows the server's, the EventAccumulator drop-in the classic one.
+    from tbwrite._format.fast_scalars import ScalarEncoder
+    from tbwrite._proto import event_pb2
+
+    enc = ScalarEncoder()
+    run = tmp_path / f"run{len(os.listdir(tmp_path))}"
+    run.mkdir()
+    with open(run / "events.out.tfevents.0.old", "wb") as f:
+        for tag, step in events:
+            if tag:
+                f.write(frame(enc.encode(tag, float(step), step, 1.0)))
+            else:
+                ev = event_pb2.Event(step=step, wall_time=1.0)
+                ev.session_log.status = event_pb2.SessionLog.CHECKPOINT
+                f.write(frame(ev.SerializeToString()))
+    purged = tbwrite.read_scalars(run, purge=True).get(".", {})
+    pea = pea_module.EventAccumulator(str(run), size_guidance={pea_module.TENSORS: 0})
+    pea.Reload()
+    ours = tbwrite.EventAccumulator(str(run), size_guidance={"scalars": 0})
+    ours.Reload()
+    classic = ea_module.EventAccumulator(str(run), size_guidance={ea_module.SCALARS: 0})
+    classic.Reload()
+    for tag in ("a", "b"):
+        server_steps = [e.step for e in pea.Tensors(tag)] if tag in pea.Tags()["tensors"] else []
+        assert (purged[tag].steps.tolist() if tag in purged else []) == server_steps
+        classic_steps = (
+            [e.step for e in classic.Scalars(tag)] if tag in classic.Tags()["scalars"] else []
+        )
+        mine = [e.step for e in ours.Scalars(tag)] if tag in ours.Tags()["scalars"] else []
+        assert mine == classic_steps
+
+
 # -- damage -----------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from tbwrite import NEED_DATA, HParamsError, RecordDecoder, WriterClosedError
 from tbwrite._format.names import event_file_stem, is_event_file
 from tbwrite._proto import event_pb2, hparams_pb2
 from tbwrite._run import RunWriter
-from tbwrite._summaries.kinds import KINDS, READ_PLUGINS
+from tbwrite._summaries.kinds import KINDS, read_plugins
 
 
 def _events(run_dir: str) -> list[event_pb2.Event]:
@@ -78,7 +78,7 @@ def test_purge_step_writes_session_log_start(tmp_path) -> None:
 
 def test_kinds_table() -> None:
     assert {k.plugin for k in KINDS.values()} >= {"scalars", "histograms", "text", "images"}
-    assert READ_PLUGINS == {"scalars", "histograms", "text"}
+    assert read_plugins() == {"scalars", "histograms", "text"}
 
 
 # RunWriter's write_* methods that are not one kind of KINDS: the simple_value scalar
