@@ -82,3 +82,19 @@ def test_the_two_readers_purge_rules() -> None:
     # Restarts: the server passes over the first START, the classic one does not.
     assert [Restarts(SERVER).start()] == [False] and Restarts(CLASSIC).start()
     assert (restarts(None), restarts(1.0), restarts(2.0)) == (False, False, True)
+
+
+def test_every_reader_passes_over_profiler_placeholders(tmp_path) -> None:
+    # As TensorBoard's loaders: an event file ending .profile-empty is not read, so a
+    # directory holding only one is no run.
+    with tbwrite.SummaryWriter(tmp_path / "run") as w:
+        w.add_scalar("loss", 1.0, 0)
+    (tmp_path / "prof").mkdir()
+    (tmp_path / "prof" / "events.out.tfevents.1.h.profile-empty").write_bytes(b"")
+    (tmp_path / "run" / "events.out.tfevents.2.h.profile-empty").write_bytes(b"junk")
+    assert list(tbwrite.find_runs(tmp_path)) == ["run"]
+    assert len(tbwrite.find_runs(tmp_path)["run"]) == 1
+    assert tbwrite.read_scalars(tmp_path)["run"]["loss"].values.tolist() == [1.0]
+    acc = tbwrite.EventAccumulator(str(tmp_path / "run"))
+    acc.Reload()
+    assert [e.value for e in acc.Scalars("loss")] == [1.0]
