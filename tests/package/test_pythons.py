@@ -2,8 +2,9 @@
 the ``test-core`` extra alone and passes the unit layer there; under the running interpreter
 that environment also passes ``mypy --strict tbwrite`` (the optional libraries absent).
 
-One venv per version, under the test's tmp_path; pip's own wheel cache makes the second run
-cheap. Each step has a time bound, so that a hung install fails instead of stalling CI.
+One venv per version, under the test's tmp_path, made and filled by uv (from the ``test``
+extra: seconds where pip takes minutes). Each step has a time bound, so that a hung install
+fails instead of stalling CI.
 """
 
 from __future__ import annotations
@@ -79,19 +80,20 @@ def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
 @pytest.mark.parametrize("version", sorted(INTERPRETERS, key=_key))
 def test_unit_layer_passes_in_a_core_venv(tmp_path, version) -> None:
     venv_dir = tmp_path / "venv"
-    subprocess.run(
-        [INTERPRETERS[version], "-m", "venv", str(venv_dir)], check=True, timeout=120, env=_env()
-    )
+    uv = [sys.executable, "-m", "uv"]
+    made = _run([*uv, "venv", "-q", "--python", INTERPRETERS[version], str(venv_dir)], 120, tmp_path)
+    assert made.returncode == 0, made.stderr[-3000:]
     python = str(venv_dir / "bin" / "python")
-    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [*uv, "pip", "install", "-q", "--python", python]
     # The constraints are a freeze of the running interpreter's green run; older Pythons
     # take the newest releases that still support them.
     pinned = ["-c", str(CONSTRAINTS)] if version == CURRENT else []
     if version.endswith("t"):
-        # Free-threaded: wheels only. The newest releases of numpy, crc32c and hypothesis
-        # ship no cp313t wheel (their sdists need a long build, hypothesis's a Rust
-        # toolchain); pip takes the newest release that has one.
-        pinned.append("--only-binary=:all:")
+        # Free-threaded: the compiled dependencies from wheels only. The newest releases of
+        # numpy, crc32c and hypothesis ship no cp313t wheel (their sdists need a long
+        # build, hypothesis's a Rust toolchain); uv takes the newest release that has one.
+        for package in ("numpy", "crc32c", "hypothesis"):
+            pinned += ["--only-binary", package]
     extra = ["mypy", "types-protobuf"] if version == CURRENT else []
     out = _run([*pip, *pinned, f"{ROOT}[test-core]", *extra], INSTALL_TIMEOUT, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
