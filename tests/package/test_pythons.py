@@ -81,7 +81,9 @@ def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
 def test_unit_layer_passes_in_a_core_venv(tmp_path, version) -> None:
     venv_dir = tmp_path / "venv"
     uv = [sys.executable, "-m", "uv"]
-    made = _run([*uv, "venv", "-q", "--python", INTERPRETERS[version], str(venv_dir)], 120, tmp_path)
+    made = _run(
+        [*uv, "venv", "-q", "--python", INTERPRETERS[version], str(venv_dir)], 120, tmp_path
+    )
     assert made.returncode == 0, made.stderr[-3000:]
     python = str(venv_dir / "bin" / "python")
     pip = [*uv, "pip", "install", "-q", "--python", python]
