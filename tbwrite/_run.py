@@ -95,7 +95,8 @@ class RunWriter:
         self.main = open_event_file(
             log_dir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix
         )
-        self._subruns: dict[str, EventFileWriter] = {}
+        self._subruns: dict[str, EventFileWriter] = {}  # sub-run directory -> its file
+        self._subrun_of: dict[tuple[str, str], EventFileWriter] = {}  # (tag, key) -> file
         self._pid = os.getpid()
         self.start_time = time.time()
         self._session_started = False
@@ -147,15 +148,16 @@ class RunWriter:
     def write_scalar_per_subrun(
         self,
         tag: str,
-        entries: Sequence[tuple[EventFileWriter | str, Any]],
+        entries: Sequence[tuple[str, Any]],
         step: int,
         wall_time: float,
-    ) -> list[EventFileWriter]:
-        """``add_scalars``: each ``(file, value)`` of ``entries`` as the ``simple_value``
-        scalar ``tag`` in that file, a sub-run directory's path standing for its file
-        (:meth:`subrun`). Every value is encoded, then every sub-run opened (a directory
-        that cannot be made fails the call), before any is written. Returns the files, in
-        the order of ``entries``."""
+        path_of: Callable[[str, str], str],
+    ) -> None:
+        """``add_scalars``: each ``(key, value)`` of ``entries`` as the ``simple_value``
+        scalar ``tag`` in the sub-run of ``key``. A key seen before with this ``tag`` goes
+        to its open file; ``path_of(tag, key)`` gives (and checks) a new key's directory. Every
+        value is encoded and every new key's path found, then every new sub-run opened (a
+        directory that cannot be made fails the call), before any is written."""
         encode, deferred = self.scalars.record, self._deferred_scalar
         records = [
             encode(tag, value, step, wall_time)
@@ -163,13 +165,20 @@ class RunWriter:
             else deferred(tag, value, step, wall_time)
             for _, value in entries
         ]
-        files = [self.subrun(f) if isinstance(f, str) else f for f, _ in entries]
+        known = self._subrun_of
+        found = [known.get((tag, key)) for key, _ in entries]
+        if None in found:
+            paths = [path_of(tag, key) if f is None else f for (key, _), f in zip(entries, found)]
+            files = [self.subrun(p) if isinstance(p, str) else p for p in paths]
+            for (key, _), file in zip(entries, files):
+                known[(tag, key)] = file
+        else:
+            files = found  # type: ignore[assignment]  # no None in it
         for file, record in zip(files, records):
             if type(record) is bytes:
                 file.write_record(record)
             else:
                 file.write_deferred(record)  # type: ignore[arg-type]  # not bytes: deferred
-        return files
 
     def write_scalar_series(self, series: SeriesInput) -> None:
         """``add_scalar_series``: the checked ``series`` into the main file, encoded in

@@ -30,7 +30,6 @@ from .._checks import (
     check_tag,
     check_text,
 )
-from .._eventfile import EventFileWriter
 from .._lifecycle import hooks
 from .._run import RunWriter
 from .histogram_methods import HistogramMethods
@@ -190,7 +189,6 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
         hooks.on_fork_in_child(_new_locks_in_child)
         # The hot path's one step, bound once: the run core's scalar dispatch for a float.
         self._write_float = run.float_scalar_writer()
-        self._subruns: dict[tuple[str, str], EventFileWriter] = {}  # (main_tag, key) -> file
 
     # -- context manager ----------------------------------------------------------------
 
@@ -296,32 +294,22 @@ class SummaryWriter(HParamsMethods, MediaMethods, HistogramMethods):
             )
         step = as_step(global_step)
         wall_time = as_walltime(walltime)
-        prefix = main_tag.replace("/", "_") + "_"
-        known = self._subruns
-        entries: list[tuple[Any, EventFileWriter | str, Any]] = []
-        new = False
+        entries: list[tuple[Any, Any]] = []
         for key, raw in tag_scalar_dict.items():
-            # A (main_tag, key) seen before was checked then and has its sub-run open.
-            target: EventFileWriter | str | None = known.get((main_tag, key))
-            if target is None:
-                new = True
-                # main_tag begins every new sub-run's directory name: blame it, not the key.
-                check_subrun_name(self._log_dir, prefix, "main_tag")
-                key = check_tag(key, "tag_scalar_dict key")
-                target = check_subrun_name(
-                    self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}"
-                )
             if type(raw) is not float:
                 # A device array is read when its record is written (see add_scalar).
                 raw = as_scalar(raw, f"tag_scalar_dict[{key!r}]")
-            entries.append((key, target, raw))
-        files = self._run.write_scalar_per_subrun(
-            main_tag, [(target, value) for _, target, value in entries], step, wall_time
-        )
-        if new:
-            for (key, target, _), file in zip(entries, files):
-                if isinstance(target, str):
-                    known[(main_tag, key)] = file
+            entries.append((key, raw))
+        # The run core keeps each (main_tag, key)'s sub-run: a key seen before was checked.
+        self._run.write_scalar_per_subrun(main_tag, entries, step, wall_time, self._subrun_path)
+
+    def _subrun_path(self, main_tag: str, key: Any) -> str:
+        """add_scalars' sub-run directory of a new key, checked. main_tag begins every new
+        sub-run's directory name: a bad one is blamed, not the key."""
+        prefix = main_tag.replace("/", "_") + "_"
+        check_subrun_name(self._log_dir, prefix, "main_tag")
+        key = check_tag(key, "tag_scalar_dict key")
+        return check_subrun_name(self._log_dir, prefix + key, f"tag_scalar_dict key {key!r}")
 
     def add_scalar_series(
         self,
