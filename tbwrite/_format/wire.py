@@ -42,6 +42,8 @@ VARINT: Final = 0
 I64: Final = 1
 LEN: Final = 2
 I32: Final = 5
+I64_SIZE: Final = 8  # bytes of an I64 field's value (a double wall time)
+I32_SIZE: Final = 4  # bytes of an I32 field's value (a float32 simple_value or float_val)
 _VARINT, _I64, _LEN, _I32 = VARINT, I64, LEN, I32
 
 # Field numbers the hand-written encoders and the fast reader use.

@@ -13,12 +13,11 @@ from __future__ import annotations
 from typing import Any, Final, NamedTuple
 
 from .._errors import CorruptRecordError
-from .._format.wire import EVENT_FILE_VERSION
+from .._format.wire import EVENT_FILE_VERSION, SESSION_LOG_START
 
 __all__ = ["Decoded", "Value", "decode", "parse_event", "parse_file_version"]
 
 _VERSION_PREFIX: Final = EVENT_FILE_VERSION.rsplit(":", 1)[0] + ":"  # "brain.Event:"
-SESSION_START: Final = 1  # SessionLog.START
 
 
 class Value(NamedTuple):
@@ -87,7 +86,7 @@ def decode(event: Any) -> Decoded:
         which,
         values,
         version,
-        which == "session_log" and event.session_log.status == SESSION_START,
+        which == "session_log" and event.session_log.status == SESSION_LOG_START,
         writer,
         event,
     )

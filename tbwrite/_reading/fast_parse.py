@@ -21,7 +21,9 @@ from .._format.wire import (
     EVENT_SUMMARY,
     EVENT_WALL_TIME,
     I32,
+    I32_SIZE,
     I64,
+    I64_SIZE,
     LEN,
     SUMMARY_VALUE_FIELD,
     TENSOR_CONTENT_FIELD,
@@ -117,9 +119,9 @@ def fields(b: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
         if wt == VARINT:
             _, j = read_varint(b, i)
         elif wt == I64:
-            j = i + 8
+            j = i + I64_SIZE
         elif wt == I32:
-            j = i + 4
+            j = i + I32_SIZE
         elif wt == LEN:
             n, i = read_varint(b, i)
             j = i + n
@@ -165,7 +167,7 @@ def _classify_head(head: bytes) -> tuple[str, bool] | None:
             elif (
                 tfn in (TENSOR_CONTENT_FIELD, TENSOR_FLOAT_VAL_FIELD)
                 and twt == LEN
-                and tb - ta == 4
+                and tb - ta == I32_SIZE
             ):
                 value_field = (ta, tb)
             elif tfn == TENSOR_FLOAT_VAL_FIELD and twt == I32:
@@ -232,7 +234,7 @@ def _scalar_records_hashed(
     ok = lengths >= 8
     has_wall = (a8[np.minimum(ps, blen - 1)] == EVENT_WALL_TIME[0]) & ok
     wall = np.where(has_wall, load(ps + 1, ok), np.uint64(0)).view(np.float64)
-    pos = ps + 9 * has_wall
+    pos = ps + (1 + I64_SIZE) * has_wall
     has_step = a8[np.minimum(pos, blen - 1)] == EVENT_STEP[0]
     sv, sn = _varints(load(pos + 1, ok))
     ok &= ~has_step | (sn > 0)
@@ -242,8 +244,8 @@ def _scalar_records_hashed(
     lv, ln = _varints(load(pos + 1, ok))
     ss = pos + 1 + ln
     ok &= (ln > 0) & (ss + lv.astype(np.int64) == pe)
-    hl = pe - 4 - ss
-    ok &= (hl >= 4) & (hl <= _MAX_HEAD_BYTES)
+    hl = pe - I32_SIZE - ss
+    ok &= (hl >= I32_SIZE) & (hl <= _MAX_HEAD_BYTES)
     idx = np.flatnonzero(ok)
     if not len(idx):
         return empty
@@ -306,7 +308,7 @@ def _scalar_records_hashed(
     keep = codes >= 0
     sel = idx[keep]
     pe = pe[keep]
-    vbits = (u64[pe - 4] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    vbits = (u64[pe - I32_SIZE] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     return ScalarRecords(
         sel,
         codes[keep],
@@ -350,9 +352,9 @@ def _layout(p: bytes, heads: dict[bytes, tuple[str, bool] | None]) -> _Layout | 
         size, j = read_varint(p, i + 1)
     except (IndexError, ValueError):
         return None
-    if j + size != n or not 4 <= n - 4 - j <= _MAX_HEAD_BYTES:
+    if j + size != n or not I32_SIZE <= n - I32_SIZE - j <= _MAX_HEAD_BYTES:
         return None
-    head = p[j : n - 4]
+    head = p[j : n - I32_SIZE]
     if head in heads:
         cls = heads[head]
     else:
@@ -370,10 +372,10 @@ def _data_masks(lay: _Layout, n: int) -> list[int]:
     words = -(-n // 8)
     byte = bytearray(8 * words)
     if lay.wall >= 0:
-        byte[lay.wall : lay.wall + 8] = b"\xff" * 8
+        byte[lay.wall : lay.wall + I64_SIZE] = b"\xff" * I64_SIZE
     if lay.step >= 0:
         byte[lay.step : lay.step + lay.step_len] = b"\x7f" * lay.step_len
-    byte[n - 4 :] = b"\xff" * (len(byte) - n + 4)
+    byte[n - I32_SIZE :] = b"\xff" * (len(byte) - n + I32_SIZE)
     return [int.from_bytes(byte[o : o + 8], "little") for o in range(0, len(byte), 8)]
 
 
@@ -460,14 +462,14 @@ def scalar_records(
             idx, ps, c = idx[take], ps[take], c[take]
         code[idx] = c
         if lay.wall >= 0:
-            walls[idx] = gather(buf, ps + lay.wall, 8)[:, 0].view(np.float64)
+            walls[idx] = gather(buf, ps + lay.wall, I64_SIZE)[:, 0].view(np.float64)
         if lay.step >= 0:
             w = gather(buf, ps + lay.step, 8)[:, 0]
             v = w & np.uint64(0x7F)
             for b in range(1, lay.step_len):
                 v |= ((w >> np.uint64(8 * b)) & np.uint64(0x7F)) << np.uint64(7 * b)
             steps[idx] = v.view(np.int64)
-        vbits[idx] = gather(buf, ps + (n - 4), 4)
+        vbits[idx] = gather(buf, ps + (n - I32_SIZE), I32_SIZE)
     rest = np.flatnonzero(code < 0)
     if len(rest):
         more = _scalar_records_hashed(buf, starts[rest], lengths[rest], heads)

@@ -26,7 +26,7 @@ from .._format.plugin_names import (
     PLUGIN_SCALARS,
     PLUGIN_TEXT,
 )
-from .._format.tfrecord import HEADER_SIZE
+from .._format.tfrecord import FOOTER_SIZE, HEADER_SIZE
 from .._format.wire import DT_STRING
 from .._sinks import is_remote
 from .._summaries.kinds import KINDS, read_plugins
@@ -87,7 +87,11 @@ def _load_run(
                 except CorruptRecordError as err:
                     if on_corrupt == "raise":
                         raise
-                    mine.append(SkippedBytes(path, offset, len(payload) + 16, str(err.args[0])))
+                    mine.append(
+                        SkippedBytes(
+                            path, offset, len(payload) + HEADER_SIZE + FOOTER_SIZE, str(err.args[0])
+                        )
+                    )
             rd.n += len(chunk.starts)
         mine.sort(key=lambda s: s.offset)
         skipped.extend(mine)
