@@ -76,6 +76,11 @@ def key(field: int, wire_type: int) -> bytes:
     return bytes([(field << 3) | wire_type])
 
 
+def split_key(k: int) -> tuple[int, int]:
+    """A key's (field number, wire type): :func:`key` read back, for the reader."""
+    return k >> 3, k & 7
+
+
 # Field keys ((number << 3) | wire type) of the fields encoded here.
 EVENT_WALL_TIME: Final = bytes([(1 << 3) | _I64])
 EVENT_STEP: Final = bytes([(2 << 3) | _VARINT])

@@ -35,6 +35,7 @@ from .._format.wire import (
     VALUE_TAG_FIELD,
     VALUE_TENSOR_FIELD,
     VARINT,
+    split_key,
 )
 from .fastscan import gather
 
@@ -115,7 +116,7 @@ def fields(b: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     value's bytes, for LEN fields the payload."""
     while i < end:
         key, i = read_varint(b, i)
-        fn, wt = key >> 3, key & 7
+        fn, wt = split_key(key)
         if wt == VARINT:
             _, j = read_varint(b, i)
         elif wt == I64:
