@@ -274,11 +274,8 @@ def _scalar_records_hashed(
     # A representative per hash bucket, without sorting: of the records sharing a bucket,
     # whichever was assigned last. Every record is then compared with its representative,
     # so a bucket shared by two heads only sends one of them to the general path.
-    # Sized to the records, as in _representatives: a fixed 2^20-entry table would be 8 MiB
-    # for every small file of a sweep.
-    bits = min(_TABLE_BITS, max(8, (2 * len(idx)).bit_length()))
-    table = np.empty(1 << bits, dtype=np.int64)
-    bucket = (h >> np.uint64(64 - bits)).astype(np.int64)
+    table = np.empty(1 << _TABLE_BITS, dtype=np.int64)
+    bucket = (h >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
     table[bucket] = np.arange(len(idx))
     rep = table[bucket]
     # Same length and words as a representative that was itself read whole (a word past the
