@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final, TypeVar
 
 from .._errors import CorruptRecordError
 from .._format.plugin_names import (
@@ -358,6 +358,26 @@ def load_runs(
 ) -> tuple[dict[str, RunData], list[SkippedBytes]]:
     """Every run under ``logdir`` whose name passes the filter ``runs``, read ``threads``
     runs at once (default: 1 for local paths, :data:`REMOTE_THREADS` for store URLs)."""
+    return _load_runs_as(_same, logdir, on_corrupt, progress, runs, threads)
+
+
+_T = TypeVar("_T")
+
+
+def _same(rd: RunData) -> RunData:
+    return rd
+
+
+def _load_runs_as(
+    convert: Callable[[RunData], _T],
+    logdir: str | os.PathLike[str],
+    on_corrupt: str,
+    progress: ProgressFn | None,
+    runs: Any = None,
+    threads: int | None = None,
+) -> tuple[dict[str, _T], list[SkippedBytes]]:
+    """:func:`load_runs`, each run's data passed through ``convert`` as soon as it is
+    read, so that a run's pieces can be let go before the next run is read."""
     check_on_corrupt(on_corrupt)
     want_run = name_filter(runs, "runs")
     if threads is not None and (
@@ -374,7 +394,7 @@ def load_runs(
         threads = REMOTE_THREADS if is_remote(os.fspath(logdir)) else 1
     if threads == 1 or len(found) < 2:
         data = {
-            run: _load_run(run, files, on_corrupt, skipped, progress, done, total)
+            run: convert(_load_run(run, files, on_corrupt, skipped, progress, done, total))
             for run, files in found.items()
         }
         return data, skipped
@@ -395,7 +415,7 @@ def load_runs(
             run: pool.submit(_load_run, run, files, on_corrupt, skipped, locked, done, total)
             for run, files in found.items()
         }
-        data = {run: fut.result() for run, fut in futures.items()}
+        data = {run: convert(futures.pop(run).result()) for run in list(futures)}
     return data, skipped
 
 
@@ -410,10 +430,13 @@ def _read_kind(
     threads: int | None = None,
 ) -> Runs:
     want_tag = name_filter(tags, "tags")
-    data, skipped = load_runs(logdir, on_corrupt, progress, runs, threads)
+    # Each run's series are made as soon as it is read: holding every run's pieces until the
+    # last run is read would add their bytes to the arrays returned at the peak.
+    data, skipped = _load_runs_as(
+        lambda rd: series_of(rd, kind, purge, want_tag), logdir, on_corrupt, progress, runs, threads
+    )
     out = Runs(skipped=skipped)
-    for run, rd in data.items():
-        series = series_of(rd, kind, purge, want_tag)
+    for run, series in data.items():
         if series:
             out[run] = series
     warn_skipped(skipped, stacklevel=4)

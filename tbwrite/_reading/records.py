@@ -191,7 +191,9 @@ def scan_records(
         damage: tuple[int, str] | None = None
         while off + HEADER_SIZE <= size:
             f.seek(off)
-            buf = f.read(want)
+            # Never more than the file holds: read(n) allocates n bytes before it shrinks
+            # them, a chunk's worth of transient memory for every small file of a sweep.
+            buf = f.read(min(want, size - off))
             at_end = len(buf) < want or off + len(buf) >= size
             want = chunk_size
             pos = 0  # where in buf to go on from

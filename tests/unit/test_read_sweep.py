@@ -468,3 +468,31 @@ def test_grouped_scalar_parse_agrees_with_the_hashed_one(kinds, seed) -> None:
     assert [new.is_tensor[c] for c in new.codes] == [old.is_tensor[c] for c in old.codes]
     for field in ("steps", "walls", "values"):
         assert getattr(new, field).tolist() == getattr(old, field).tolist()
+
+
+def test_sweep_read_peak_memory_is_within_3x_the_arrays_returned(tmp_path) -> None:
+    """Issue #23's bound: reading a sweep whole holds at most 3x the bytes it returns (each
+    run's buffers and pieces are let go before the next run is read)."""
+    import tracemalloc
+
+    steps = np.arange(4000)
+    for r in range(40):
+        with tbwrite.SummaryWriter(str(tmp_path / f"lr{r % 4}_seed{r}")) as w:
+            w.add_hparams({"lr": r % 4, "seed": r}, {f"m/tag{t}": 0.0 for t in range(5)})
+            for t in range(5):
+                w.add_scalar_series(f"m/tag{t}", steps * 0.5 + t + r, steps, 1.7e9 + steps)
+    tbwrite.read_scalars(str(tmp_path / "lr0_seed0"))  # imports and first-call caches
+    tracemalloc.start()
+    try:
+        got = tbwrite.read_scalars(str(tmp_path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    returned = sum(
+        s.steps.nbytes + s.wall_times.nbytes + s.values.nbytes
+        for series in got.values()
+        for s in series.values()
+    )
+    # add_hparams logs each metric's value too: one point more per tag.
+    assert sum(len(s) for series in got.values() for s in series.values()) == 40 * 5 * 4001
+    assert peak <= 3 * returned, (peak, returned, peak / returned)
