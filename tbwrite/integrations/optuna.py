@@ -38,7 +38,7 @@ class TensorBoardCallback:
     Each finished trial becomes the run ``<logdir>/trial-<number>`` holding one session:
 
     - hparams: the trial's ``params`` (bool, str, numbers as such; ``None`` as ``"None"``;
-      see :mod:`tbwrite._summaries.hparam_values`);
+      see :func:`tbwrite.hparam_value`);
     - the intermediate values it reported (``trial.report(value, step)``) as the steps of
       the scalar ``metric_name``; the final value as that scalar too, at the step after the
       last intermediate one (step 0 without any), unless it is just the last intermediate

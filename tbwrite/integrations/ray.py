@@ -144,7 +144,7 @@ _DOC = """Ray Tune's ``LoggerCallback`` writing each trial with tbwrite.
     - at its start, its searched parameters (``trial.evaluated_params``, as
       ``TBXLoggerCallback``; the whole config when nothing was searched), flattened by
       tbwrite's one flattener with Ray's ``/`` (nested keys ``a/b``, list items ``a/0``),
-      as the session's hparams, typed as :mod:`tbwrite._summaries.hparam_values` says, so
+      as the session's hparams, typed as :func:`tbwrite.hparam_value` says, so
       the HParams table lists the trial while it runs;
     - each reported result: numbers as scalars ``<tag_prefix><key>`` (nested keys joined
       with ``/``) at step ``timesteps_total`` or else ``training_iteration``; arrays as
