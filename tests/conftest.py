@@ -87,3 +87,21 @@ def moto_s3():
             fsspec.config.conf.pop("s3", None)
         else:
             fsspec.config.conf["s3"] = saved_conf
+
+
+@pytest.fixture
+def past_check_interval(monkeypatch):
+    """Call it to move the local sink's clock past its file check interval (CHECK_SECS), so
+    that the next write checks that the file is still there: what waiting would do,
+    without the wait."""
+    import time
+
+    from tbwrite._sinks import local
+
+    offset = [0.0]
+    monkeypatch.setattr(local, "_monotonic", lambda: time.monotonic() + offset[0])
+
+    def advance() -> None:
+        offset[0] += local.CHECK_SECS * 1.5
+
+    return advance

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import warnings
 
 import pytest
@@ -34,23 +33,16 @@ def _log(w: SummaryWriter, steps: range) -> list[int]:
     return returned
 
 
-def _past_check_interval() -> None:
-    # The file is checked at most every CHECK_SECS while logging: let the next write check.
-    from tbwrite._sinks.local import CHECK_SECS
-
-    time.sleep(CHECK_SECS * 1.5)
-
-
-def test_recovers_once_the_path_can_be_made_again(tmp_path) -> None:
+def test_recovers_once_the_path_can_be_made_again(tmp_path, past_check_interval) -> None:
     logdir = str(tmp_path / "run")
     w = SummaryWriter(logdir, max_queue=1, flush_secs=3600)
     returned = _log(w, range(5))
-    _past_check_interval()
+    past_check_interval()
     returned += _log(w, range(5, 10))
     shutil.rmtree(logdir)
     with open(logdir, "w") as f:  # the path is taken by a file: no directory can be made
         f.write("x")
-    _past_check_interval()
+    past_check_interval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         returned += _log(w, range(10, 12))
@@ -74,7 +66,7 @@ def test_close_reports_what_could_not_be_written_again(tmp_path) -> None:
         w.close()
 
 
-def test_a_link_planted_at_the_path_is_not_followed(tmp_path) -> None:
+def test_a_link_planted_at_the_path_is_not_followed(tmp_path, past_check_interval) -> None:
     logdir = tmp_path / "run"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -85,7 +77,7 @@ def test_a_link_planted_at_the_path_is_not_followed(tmp_path) -> None:
     os.symlink(elsewhere, logdir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        _past_check_interval()
+        past_check_interval()
         assert _log(w, range(3, 6)) == []  # each call raised: nothing kept
         w.close()  # nothing that returned was lost
     assert os.listdir(elsewhere) == [], "writes followed the planted link"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import pytest
 
 import tbwrite
 from tbwrite import WriterFailedError, frame
 from tbwrite._sinks import Outcome
-from tbwrite._sinks.local import CHECK_SECS, LocalSink
+from tbwrite._sinks.local import LocalSink
 from tbwrite._sinks.memory import MemorySink
 
 
@@ -50,13 +49,13 @@ def test_a_write_larger_than_the_cap_goes_through_when_nothing_is_pending() -> N
 
 
 @pytest.mark.skipif(os.name != "posix", reason="deletion is noticed on POSIX")
-def test_the_local_sink_says_when_a_write_began_a_new_file(tmp_path) -> None:
+def test_the_local_sink_says_when_a_write_began_a_new_file(tmp_path, past_check_interval) -> None:
     logdir = str(tmp_path / "run")
     os.makedirs(logdir)
     sink = LocalSink(logdir)
     assert sink.write(frame(b"a")) is Outcome.NOTHING  # the first file is no news
     shutil.rmtree(logdir)
-    time.sleep(CHECK_SECS * 1.5)  # the next write checks that the file is still there
+    past_check_interval()  # the next write checks that the file is still there
     with pytest.warns(RuntimeWarning, match="deleted"):
         assert sink.write(frame(b"b")) is Outcome.NEW_FILE
     assert sink.write(frame(b"c")) is Outcome.NOTHING  # said once
