@@ -470,9 +470,10 @@ def test_grouped_scalar_parse_agrees_with_the_hashed_one(kinds, seed) -> None:
         assert getattr(new, field).tolist() == getattr(old, field).tolist()
 
 
-def test_sweep_read_peak_memory_is_within_3x_the_arrays_returned(tmp_path) -> None:
-    """Issue #23's bound: reading a sweep whole holds at most 3x the bytes it returns (each
-    run's buffers and pieces are let go before the next run is read)."""
+def test_sweep_read_peak_memory_is_within_2x_the_arrays_returned(tmp_path) -> None:
+    """Reading a sweep whole holds at most 2x the bytes it returns (each run's buffers and
+    pieces are let go before the next run is read; this sweep gives about 1.6x). Holding
+    every run's pieces until the last run is read, as before, gave 2.9x."""
     import tracemalloc
 
     steps = np.arange(4000)
@@ -495,4 +496,4 @@ def test_sweep_read_peak_memory_is_within_3x_the_arrays_returned(tmp_path) -> No
     )
     # add_hparams logs each metric's value too: one point more per tag.
     assert sum(len(s) for series in got.values() for s in series.values()) == 40 * 5 * 4001
-    assert peak <= 3 * returned, (peak, returned, peak / returned)
+    assert peak <= 2 * returned, (peak, returned, peak / returned)
