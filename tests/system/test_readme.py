@@ -1,12 +1,13 @@
 """Every Python block of README.md, and of the docs pages (docs/*.md), runs as written.
 
 The README's blocks run in order in one scratch directory; the docs pages' blocks run in
-order in another, page after page in the order of mkdocs.yml's ``nav``. A block may use only
-what it defines itself or what an earlier block left on disk (the text around a block says
-what it stands for: the reading examples read the runs the PyTorch and HParams examples
-wrote). The store examples (``s3://bucket/...``) run against a local S3-protocol server
-holding the bucket ``bucket``. Every block runs, the optional libraries' too: the test
-extra installs them all.
+order in another, page after page in the order of mkdocs.yml's ``nav``, except the pages
+that stand apart (``docs_chains``: each integration's example, the store examples). A
+block may use only what it defines itself or what an earlier block of its run left on disk
+(the text around a block says what it stands for: the reading examples read the runs the
+PyTorch and HParams examples wrote). The store examples (``s3://bucket/...``) run against a
+local S3-protocol server holding the bucket ``bucket``. Every block runs, the optional
+libraries' too: the test extra installs them all.
 """
 
 from __future__ import annotations
@@ -80,16 +81,49 @@ def test_every_docs_page_is_in_the_nav() -> None:
     assert sorted(nav_pages()) == sorted((ROOT / "docs").glob("*.md"))
 
 
-# One test per document set, not one per block: the blocks build on each other's files,
-# and under pytest-xdist separate tests may run in separate workers.
+# Pages whose blocks stand apart from the others' files: each integration's example (every
+# block of the page on its own, in its own directory) and the store examples (the page's
+# blocks in order). Every other page's blocks run in nav order in one directory, since the
+# reading and CLI examples read what the PyTorch and HParams examples wrote.
+EACH_BLOCK_ALONE = {"docs/integrations.md"}
+PAGE_ALONE = {"docs/remote.md"}
+
+
+def docs_chains() -> dict[str, list[tuple[str, str]]]:
+    """The docs blocks as the runs they make: ``{name: blocks in order}``."""
+    chains: dict[str, list[tuple[str, str]]] = {"pages": []}
+    for where, code in DOCS_BLOCKS:
+        page = where.split(":")[0]
+        if page in EACH_BLOCK_ALONE:
+            chains[where] = [(where, code)]
+        elif page in PAGE_ALONE:
+            chains.setdefault(page, []).append((where, code))
+        else:
+            chains["pages"].append((where, code))
+    return chains
+
+
+DOCS_CHAINS = docs_chains()
+
+
+def test_docs_chains_hold_every_block_once() -> None:
+    assert sorted(b for chain in DOCS_CHAINS.values() for b in chain) == sorted(DOCS_BLOCKS)
+    assert {"docs/reading.md", "docs/hparams.md"} <= {
+        w.split(":")[0] for w, _ in DOCS_CHAINS["pages"]
+    }
+
+
+# One test per chain, not one per block: a chain's blocks build on each other's files, and
+# under pytest-xdist separate tests may run in separate workers (separate chains may).
 @pytest.mark.timeout(120)
 def test_readme_blocks_run_as_written_in_order(block_env, tmp_path) -> None:
     _run_in_order(README_BLOCKS, tmp_path, block_env)
 
 
-@pytest.mark.timeout(900)
-def test_docs_blocks_run_as_written_in_order(block_env, tmp_path) -> None:
-    _run_in_order(DOCS_BLOCKS, tmp_path, block_env)
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("chain", sorted(DOCS_CHAINS))
+def test_docs_blocks_run_as_written_in_order(block_env, tmp_path, chain) -> None:
+    _run_in_order(DOCS_CHAINS[chain], tmp_path, block_env)
 
 
 def test_ci_runs_the_readme_test_command_once() -> None:
@@ -103,10 +137,10 @@ def test_ci_runs_the_readme_test_command_once() -> None:
     command = picked.stdout.strip()
     readme = (ROOT / "README.md").read_text()
     assert command and readme.count(command) == 1, picked
-    assert command.endswith('python -m pytest -n auto -m "not package and not stress"')
+    assert command.endswith('python -m pytest -n auto --dist worksteal -m "not package and not stress"')
     steps = [line for line in ci.splitlines() if line and not line.startswith("#")]
     runs = [line for line in steps if "pytest" in line or "readme_command" in line]
-    assert runs == [pick, 'eval "$readme_command"', "python -m pytest -n auto -m package"], runs
+    assert runs == [pick, 'eval "$readme_command"', "python -m pytest -n auto --dist worksteal -m package"], runs
 
 
 def test_readme_opens_with_the_two_commands() -> None:
@@ -118,7 +152,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     lines = first.group(1).splitlines()
     assert len(lines) == 2
     assert lines[0].endswith("pip install . && python -m tbwrite demo")
-    assert lines[1].endswith('python -m pytest -n auto -m "not package and not stress"')
+    assert lines[1].endswith('python -m pytest -n auto --dist worksteal -m "not package and not stress"')
     assert (
         "pip install -c tests/constraints.txt -e '.[test-core]' && python -m pytest tests/unit"
         in (readme)

@@ -73,7 +73,11 @@ def test_sigkill_files_read_by_tensorboard_python_loader(crashed_runs) -> None:
 
     _, results = crashed_runs
     for i, (logdir, result) in enumerate(results.items()):
-        # TensorBoard's file loader (CRCs checked, events parsed) on every trial ...
+        # TensorBoard's file loader (CRCs checked, events parsed, in pure Python: a quarter
+        # of a second per trial) on every fifth trial and on every trial whose file ends in
+        # a cut record; tbwrite's decoder checked them all (run_trial) ...
+        if i % 5 and not result.trailing_bytes:
+            continue
         got = [
             e.step
             for f in result.files
@@ -82,7 +86,7 @@ def test_sigkill_files_read_by_tensorboard_python_loader(crashed_runs) -> None:
             if v.tag == "loss"
         ]
         assert got == result.steps, logdir
-        if i % 5 == 0:  # ... and the whole EventAccumulator on every fifth
+        if i % 10 == 0:  # ... and the whole EventAccumulator on every tenth
             acc = accumulator(logdir)
             got = [e.step for e in acc.Scalars("loss")] if "loss" in acc.Tags()["scalars"] else []
             assert got == result.steps, logdir
