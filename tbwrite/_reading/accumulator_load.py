@@ -15,7 +15,16 @@ from .._format.names import is_event_file
 from .._format.tfrecord import FOOTER_SIZE
 from .._format.wire import LEN, META_GRAPH_GRAPH_DEF_FIELD
 from .._sinks import is_remote, run_files
-from .decode import Decoded, decode, parse_event
+from .decode import (
+    AudioValue,
+    Decoded,
+    HistoValue,
+    ImageValue,
+    SimpleValue,
+    TensorValue,
+    decode,
+    parse_event,
+)
 from .event_types import (
     AudioEvent,
     CompressedHistogramEvent,
@@ -239,16 +248,16 @@ class AccumulatorLoading:
             else:
                 self.most_recent_wall_time = event.wall_time
         if which == "graph_def":
-            self._graph = event.event.graph_def
+            self._graph = event.graph
             self._graph_from_metagraph = False
         elif which == "meta_graph_def":
-            self._meta_graph = event.event.meta_graph_def
+            self._meta_graph = event.graph
             if self._graph is None or self._graph_from_metagraph:
                 self._graph_from_metagraph = True
-                self._graph = meta_graph_graph_def(event.event.meta_graph_def)
-        elif which == "tagged_run_metadata":
-            trm = event.event.tagged_run_metadata
-            self._tagged_metadata[trm.tag] = trm.run_metadata
+                self._graph = meta_graph_graph_def(event.graph or b"")
+        elif event.run_metadata is not None:
+            tag, run_metadata = event.run_metadata
+            self._tagged_metadata[tag] = run_metadata
         elif which == "summary":
             wall, step = event.wall_time, event.step
             for value in event.values:
@@ -261,43 +270,35 @@ class AccumulatorLoading:
                         self._plugin_to_tag_to_content.setdefault(plugin, {})[tag] = (
                             value.metadata.plugin_data.content
                         )
-                kind, data = value.kind, value.data
-                if kind == "simple_value":
+                if isinstance(value, SimpleValue):
                     b = self.scalars.bucket(tag)
                     assert isinstance(b, ScalarBucket)
-                    b.add_one(step, wall, data)
-                elif kind == "histo":
+                    b.add_one(step, wall, value.value)
+                elif isinstance(value, HistoValue):
+                    h = value.histo
                     hv = HistogramValue(
-                        data.min,
-                        data.max,
-                        data.num,
-                        data.sum,
-                        data.sum_squares,
-                        list(data.bucket_limit),
-                        list(data.bucket),
-                    )
+                        h.min, h.max, h.num, h.sum, h.sum_squares, list(h.bucket_limit),
+                        list(h.bucket),
+                    )  # fmt: skip
                     he = HistogramEvent(wall, step, hv)
                     self.histograms.AddItem(tag, he)
                     self.compressed_histograms.AddItem(tag, he, self._compress)
-                elif kind == "image":
+                elif isinstance(value, ImageValue):
+                    i = value.image
                     self.images.AddItem(
-                        tag,
-                        ImageEvent(wall, step, data.encoded_image_string, data.width, data.height),
+                        tag, ImageEvent(wall, step, i.encoded_image_string, i.width, i.height)
                     )
-                elif kind == "audio":
+                elif isinstance(value, AudioValue):
+                    a = value.audio
                     self.audios.AddItem(
                         tag,
                         AudioEvent(
-                            wall,
-                            step,
-                            data.encoded_audio_string,
-                            data.content_type,
-                            data.sample_rate,
-                            data.length_frames,
+                            wall, step, a.encoded_audio_string, a.content_type, a.sample_rate,
+                            a.length_frames,
                         ),
-                    )
-                elif kind == "tensor":
-                    self.tensors.AddItem(value.name, TensorEvent(wall, step, data))
+                    )  # fmt: skip
+                elif isinstance(value, TensorValue):
+                    self.tensors.AddItem(value.name, TensorEvent(wall, step, value.tensor))
 
     def _compress(self, he: HistogramEvent) -> CompressedHistogramEvent:
         return CompressedHistogramEvent(

@@ -30,7 +30,15 @@ from .._format.tfrecord import FOOTER_SIZE, HEADER_SIZE
 from .._format.wire import DT_STRING
 from .._sinks import is_remote
 from .._summaries.kinds import KINDS, read_plugins
-from .decode import Decoded, decode_record
+from .decode import (
+    AudioValue,
+    Decoded,
+    HistoValue,
+    ImageValue,
+    SimpleValue,
+    TensorValue,
+    decode_record,
+)
 from .fast_parse import RunData, fast_chunk
 from .filters import name_filter
 from .purge import RESTART_VERSION, SERVER, OutOfOrder, Restarts, restarts
@@ -53,7 +61,7 @@ ProgressFn = Callable[[int, int, str], None]
 
 REMOTE_THREADS: Final = 16  # runs fetched at once from a store
 # PyTorch's legacy Summary.Value fields -> the plugin that shows them.
-_LEGACY_LISTED: Final = {"image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
+_LEGACY_LISTED: Final = {ImageValue: PLUGIN_IMAGES, AudioValue: PLUGIN_AUDIO}
 
 
 def _load_run(
@@ -112,22 +120,22 @@ def _add_event(
             if v.metadata is not None and tag not in rd.meta:
                 pd = v.metadata.plugin_data
                 rd.meta[tag] = (pd.plugin_name, pd.content)
-            if v.kind == "simple_value":
-                rd.slow_simple[tag].append((index, step, wall, v.data))
-            elif v.kind == "tensor":
+            if isinstance(v, SimpleValue):
+                rd.slow_simple[tag].append((index, step, wall, v.value))
+            elif isinstance(v, TensorValue):
                 plugin = rd.meta.get(tag, ("",))[0]
                 if plugin == "" or plugin in keep:
-                    rd.tensors[tag].append((index, step, wall, v.data))
+                    rd.tensors[tag].append((index, step, wall, v.tensor))
                 else:
                     rd.listed[(plugin, tag)].append((index, step, wall))
-            elif v.kind in _LEGACY_LISTED:
-                rd.listed[(_LEGACY_LISTED[v.kind], tag)].append((index, step, wall))
-            elif v.kind == "histo":
+            elif isinstance(v, HistoValue):
                 try:
-                    histogram = legacy_histogram(v.data)
+                    histogram = legacy_histogram(v.histo)
                 except ValueError as err:
                     raise CorruptRecordError(f"tag {tag!r}: {err}", offset, path) from None
                 rd.histos[tag].append((index, step, wall, histogram))
+            elif isinstance(v, (ImageValue, AudioValue)):
+                rd.listed[(_LEGACY_LISTED[type(v)], tag)].append((index, step, wall))
         rd.sum_tags[index] = [v.name for v in event.values]
         rd.sum_pieces.append(([index], [step]))
     elif event.file_version is not None:

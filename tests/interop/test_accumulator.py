@@ -222,6 +222,46 @@ def test_multiplexer_names_nested_runs_like_tensorboard(tmp_path) -> None:
     assert [e.value for e in ours.Scalars("again", "v")] == [1.0]
 
 
+@pytest.mark.parametrize("graph_first", [True, False])
+def test_graphs_and_run_metadata_like_tensorboard(tmp_path, graph_first) -> None:
+    # A GraphDef, a MetaGraphDef holding another graph, and tagged run metadata (one tag
+    # twice: the last one is kept); without a GraphDef first, the metagraph's graph is the
+    # run's graph, as TensorBoard takes it.
+    from tensorboard.compat.proto import config_pb2, graph_pb2, meta_graph_pb2
+
+    graph = graph_pb2.GraphDef()
+    graph.node.add(name="x", op="Placeholder")
+    meta = meta_graph_pb2.MetaGraphDef()
+    meta.graph_def.node.add(name="y", op="Const")
+    meta.meta_info_def.tags.append("serve")
+    events = [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2")]
+    if graph_first:
+        events.append(event_pb2.Event(wall_time=2.0, graph_def=graph.SerializeToString()))
+    events.append(event_pb2.Event(wall_time=3.0, meta_graph_def=meta.SerializeToString()))
+    for step, tag in enumerate(("train", "eval", "train")):
+        rm = config_pb2.RunMetadata()
+        rm.step_stats.dev_stats.add(device=f"/cpu:{step}")
+        ev = event_pb2.Event(wall_time=4.0 + step, step=step)
+        ev.tagged_run_metadata.tag = tag
+        ev.tagged_run_metadata.run_metadata = rm.SerializeToString()
+        events.append(ev)
+    (tmp_path / "events.out.tfevents.1.host").write_bytes(
+        b"".join(frame(e.SerializeToString()) for e in events)
+    )
+    ours, theirs = both(tmp_path)
+    for kind in ("graph", "meta_graph", "run_metadata"):
+        assert ours.Tags()[kind] == theirs.Tags()[kind], kind
+    assert ours.Graph() == theirs.Graph().SerializeToString()
+    assert graph_pb2.GraphDef.FromString(ours.Graph()).node[0].name == ("x" if graph_first else "y")
+    assert ours.MetaGraph() == theirs.MetaGraph().SerializeToString()
+    for tag in ("train", "eval"):
+        assert ours.RunMetadata(tag) == theirs.RunMetadata(tag).SerializeToString()
+    assert (
+        config_pb2.RunMetadata.FromString(ours.RunMetadata("train")).step_stats.dev_stats[0].device
+        == "/cpu:2"
+    )
+
+
 def test_absent_things_raise_like_tensorboard(tmp_path) -> None:
     with tbwrite.SummaryWriter(str(tmp_path)) as w:
         w.add_scalar("v", 1.0, 0)

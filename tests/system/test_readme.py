@@ -137,10 +137,16 @@ def test_ci_runs_the_readme_test_command_once() -> None:
     command = picked.stdout.strip()
     readme = (ROOT / "README.md").read_text()
     assert command and readme.count(command) == 1, picked
-    assert command.endswith('python -m pytest -n auto --dist worksteal -m "not package and not stress"')
+    assert command.endswith(
+        'python -m pytest -n auto --dist worksteal -m "not package and not stress"'
+    )
     steps = [line for line in ci.splitlines() if line and not line.startswith("#")]
     runs = [line for line in steps if "pytest" in line or "readme_command" in line]
-    assert runs == [pick, 'eval "$readme_command"', "python -m pytest -n auto --dist worksteal -m package"], runs
+    assert runs == [
+        pick,
+        'eval "$readme_command"',
+        "python -m pytest -n auto --dist worksteal -m package",
+    ], runs
 
 
 def test_readme_opens_with_the_two_commands() -> None:
@@ -152,7 +158,9 @@ def test_readme_opens_with_the_two_commands() -> None:
     lines = first.group(1).splitlines()
     assert len(lines) == 2
     assert lines[0].endswith("pip install . && python -m tbwrite demo")
-    assert lines[1].endswith('python -m pytest -n auto --dist worksteal -m "not package and not stress"')
+    assert lines[1].endswith(
+        'python -m pytest -n auto --dist worksteal -m "not package and not stress"'
+    )
     assert (
         "pip install -c tests/constraints.txt -e '.[test-core]' && python -m pytest tests/unit"
         in (readme)

@@ -9,7 +9,15 @@ import pytest
 import tbwrite
 from tbwrite._format.plugin_names import PLUGIN_PR_CURVES
 from tbwrite._reading import loaders
-from tbwrite._reading.decode import decode, parse_event, parse_file_version
+from tbwrite._reading.decode import (
+    HistoValue,
+    SimpleValue,
+    TensorValue,
+    UnreadValue,
+    decode,
+    parse_event,
+    parse_file_version,
+)
 from tbwrite._reading.purge import CLASSIC, SERVER, OutOfOrder, Restarts, restarts
 from tbwrite._summaries import kinds
 
@@ -59,10 +67,25 @@ def test_one_decoder_names_what_an_event_is() -> None:
     v = ev.summary.value.add(node_name="n")
     v.tensor.dtype = 1
     ev.summary.value.add(tag="s", simple_value=1.5).metadata.plugin_data.plugin_name = "scalars"
-    tensor, scalar = decode(ev).values
-    assert (tensor.tag, tensor.name, tensor.kind, tensor.metadata) == ("", "n", "tensor", None)
-    assert (scalar.name, scalar.kind, scalar.data) == ("s", "simple_value", 1.5)
+    ev.summary.value.add(tag="h").histo.num = 2
+    ev.summary.value.add(tag="empty")
+    tensor, scalar, histo, empty = decode(ev).values
+    # One typed item per kind, its data under the kind's own name.
+    assert isinstance(tensor, TensorValue) and isinstance(scalar, SimpleValue)
+    assert (tensor.tag, tensor.name, tensor.metadata, tensor.tensor.dtype) == ("", "n", None, 1)
+    assert (scalar.name, scalar.value) == ("s", 1.5)
     assert scalar.metadata.plugin_data.plugin_name == "scalars"
+    assert isinstance(histo, HistoValue) and histo.histo.num == 2
+    assert empty == UnreadValue("empty", "empty", None)
+    graph = event_pb2.Event(graph_def=b"g")
+    assert (decode(graph).what, decode(graph).graph, decode(graph).run_metadata) == (
+        "graph_def",
+        b"g",
+        None,
+    )
+    tagged = event_pb2.Event()
+    tagged.tagged_run_metadata.tag, tagged.tagged_run_metadata.run_metadata = "t", b"rm"
+    assert decode(tagged).run_metadata == ("t", b"rm") and decode(tagged).graph is None
     assert parse_file_version("brain.Event:1") == 1.0
     assert parse_file_version("brain.Event:x") == -1.0
 
