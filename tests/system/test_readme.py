@@ -126,6 +126,11 @@ def test_docs_blocks_run_as_written_in_order(block_env, tmp_path, chain) -> None
     _run_in_order(DOCS_CHAINS[chain], tmp_path, block_env)
 
 
+# The tests in parallel, an idle worker taking queued tests from a busy one.
+TEST_COMMAND = 'python -m pytest -n auto --dist worksteal -m "not package and not stress"'
+PACKAGE_COMMAND = "python -m pytest -n auto --dist worksteal -m package"
+
+
 def test_ci_runs_the_readme_test_command_once() -> None:
     """.ci/run takes the test command from README.md itself (so the two cannot drift), runs
     it once, and then only the package tests; the command leaves package and stress out."""
