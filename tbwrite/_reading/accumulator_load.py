@@ -116,7 +116,7 @@ class AccumulatorLoading:
                 n = len(starts)
                 rest = np.ones(n, dtype=bool)
                 if limit is None:
-                    found = scalar_records(chunk.buf, starts, lengths, self._heads)
+                    found = scalar_records(chunk.buf, starts, lengths, self._heads, chunk.words)
                     # Scalar tensors are tensors to this accumulator: the general path.
                     simple = ~np.array(found.is_tensor + [False], dtype=bool)[found.codes]
                     sel = found.sel[simple]

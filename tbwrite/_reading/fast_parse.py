@@ -37,7 +37,7 @@ from .._format.wire import (
     VARINT,
     split_key,
 )
-from .fastscan import gather
+from .fastscan import Words, gather
 
 if TYPE_CHECKING:
     import numpy as np
@@ -385,6 +385,7 @@ def scalar_records(
     starts: np.ndarray,
     lengths: np.ndarray,
     heads: dict[bytes, tuple[str, bool] | None],
+    words: dict[int, Words] | None = None,
 ) -> ScalarRecords:
     """Recognise the records of ``buf`` (payloads at ``starts``, ``lengths`` bytes) that are
     ``Event{wall_time, step, summary{value{tag, float32}}}`` with no metadata.
@@ -396,6 +397,9 @@ def scalar_records(
     event but for those fields, which are then gathered at fixed offsets. Groups too small
     or of other shapes, and what falls off, go to :func:`_scalar_records_hashed`. Anything
     else is left out.
+
+    ``words``: the checksum pass's payload words of these records (the chunk's), per
+    length; a group found there is read from them instead of from ``buf`` again.
     """
     import numpy as np
 
@@ -437,16 +441,28 @@ def scalar_records(
                 break
         if lay is None:
             continue
-        nbytes = 8 * -(-n // 8)
-        inside = ps + nbytes <= blen  # the words of a chunk's last record may not be
-        if not inside.all():
-            idx, ps = idx[inside], ps[inside]
-        # Word-major: word j of every record in row j (numpy's row-wise passes are faster).
-        words = np.ascontiguousarray(gather(buf, ps, nbytes).T)
-        words &= np.array([~d & 0xFFFFFFFFFFFFFFFF for d in _data_masks(lay, n)], np.uint64)[
-            :, None
-        ]
-        rep, good = _representatives(list(words))
+        known = words.get(n) if words is not None else None
+        if known is not None:
+            # The checksum pass's words: each record's XOR the first record's, so a field is
+            # its bits there XOR the first's, and records are the same event where they are
+            # equal. (It read the group's records but those near the chunk's end: those
+            # take the hashed path below.)
+            idx, rows, first = known.idx, known.diff, known.first
+            ps = starts[idx]
+        else:
+            nbytes = 8 * -(-n // 8)
+            inside = ps + nbytes <= blen  # the words of a chunk's last record may not be
+            if not inside.all():
+                idx, ps = idx[inside], ps[inside]
+            # Word-major: word j of every record in row j (numpy's row-wise passes are
+            # several times faster).
+            rows, first = np.ascontiguousarray(gather(buf, ps, nbytes).T), b""
+        wall_bits = _field(rows, lay.wall, first) if lay.wall >= 0 else None
+        step_bits = _field(rows, lay.step, first) if lay.step >= 0 else None
+        value_bits = _field(rows, n - I32_SIZE, first)
+        # Every bit but the fields' (the keys, lengths and tag), compared record by record.
+        keep = np.array([~d & 0xFFFFFFFFFFFFFFFF for d in _data_masks(lay, n)], np.uint64)
+        rep, good = _representatives(list(rows & keep[:, None]))
         reps = np.flatnonzero(np.bincount(rep[good], minlength=len(idx))).tolist()
         if len(reps) > _MAX_LAYOUTS:
             continue
@@ -460,17 +476,19 @@ def scalar_records(
         c = np.where(good, rcode[rep], -1)
         take = c >= 0
         if not take.all():
-            idx, ps, c = idx[take], ps[take], c[take]
+            idx, c = idx[take], c[take]
+            wall_bits = None if wall_bits is None else wall_bits[take]
+            step_bits = None if step_bits is None else step_bits[take]
+            value_bits = value_bits[take]
         code[idx] = c
-        if lay.wall >= 0:
-            walls[idx] = gather(buf, ps + lay.wall, I64_SIZE)[:, 0].view(np.float64)
-        if lay.step >= 0:
-            w = gather(buf, ps + lay.step, 8)[:, 0]
-            v = w & np.uint64(0x7F)
+        if wall_bits is not None:
+            walls[idx] = wall_bits.view(np.float64)
+        if step_bits is not None:
+            v = step_bits & np.uint64(0x7F)
             for b in range(1, lay.step_len):
-                v |= ((w >> np.uint64(8 * b)) & np.uint64(0x7F)) << np.uint64(7 * b)
+                v |= ((step_bits >> np.uint64(8 * b)) & np.uint64(0x7F)) << np.uint64(7 * b)
             steps[idx] = v.view(np.int64)
-        vbits[idx] = gather(buf, ps + (n - I32_SIZE), I32_SIZE)
+        vbits[idx] = value_bits.astype(np.uint32)
     rest = np.flatnonzero(code < 0)
     if len(rest):
         more = _scalar_records_hashed(buf, starts[rest], lengths[rest], heads)
@@ -495,6 +513,30 @@ def scalar_records(
     )
 
 
+def _bytes_at(words: np.ndarray, offset: int) -> np.ndarray:
+    """The 8 bytes at byte ``offset`` of each record, as a little-endian uint64, from its
+    word-major ``words`` (row j: every record's bytes 8j to 8j + 7); bytes past the last
+    row read as zeros."""
+    import numpy as np
+
+    q, r = divmod(offset, 8)
+    low: np.ndarray = words[q] if r == 0 else words[q] >> np.uint64(8 * r)
+    if r and q + 1 < len(words):
+        low = low | (words[q + 1] << np.uint64(64 - 8 * r))
+    return low
+
+
+def _field(rows: np.ndarray, offset: int, first: bytes) -> np.ndarray:
+    """The 8 bytes at ``offset`` of each record (see :func:`_bytes_at`); with ``first``,
+    ``rows`` hold each record's bytes XOR ``first``'s, which are put back."""
+    import numpy as np
+
+    bits = _bytes_at(rows, offset)
+    if first:
+        bits = bits ^ np.uint64(int.from_bytes(first[offset : offset + 8], "little"))
+    return bits
+
+
 def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """For records with key words ``keys``: (rep, good), ``rep`` a record with the same
     hash, ``good`` where every word equals rep's. Records whose hash bucket another key
@@ -502,7 +544,10 @@ def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
     m = len(keys[0])
-    if all(not (k != k[0]).any() for k in keys):  # one key: the usual case of a tag alone
+    # Words the same in every record tell no record from another: only the others are
+    # hashed and compared (of a group of ten tags of one length, typically one word).
+    keys = [k for k in keys if (k != k[0]).any()]
+    if not keys:  # one key: the usual case of a tag alone
         return np.zeros(m, dtype=np.int64), np.ones(m, dtype=bool)
     h = np.full(m, 0x9E3779B97F4A7C15, dtype=np.uint64)
     for j, k in enumerate(keys):
@@ -519,12 +564,18 @@ def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return rep, good
 
 
-def fast_chunk(rd: RunData, buf: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def fast_chunk(
+    rd: RunData,
+    buf: bytes,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    words: dict[int, Words] | None = None,
+) -> np.ndarray:
     """Take the scalar events of a chunk; returns a mask of the records left for the
     general path."""
     import numpy as np
 
-    found = scalar_records(buf, starts, lengths, rd.heads)
+    found = scalar_records(buf, starts, lengths, rd.heads, words)
     rest = np.ones(len(starts), dtype=bool)
     sel, codes = found.sel, found.codes
     if sel.size:

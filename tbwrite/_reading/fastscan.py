@@ -21,13 +21,17 @@ length are mostly the same bytes (tag, field keys): with ``a`` the group's first
 the bytes where the group's payloads differ (a step, a value, a wall time). Every record's
 own data checksum is thus compared with the stored one, as a one-by-one walk would, and the
 first damaged record is reported exactly; no damage can cancel between records.
+
+The payload words gathered for the checksums (word-major, each record's XOR the group's
+first) are handed on as :class:`Words`, so that the scalar decoder reads the fields from
+them instead of gathering every payload's bytes a second time.
 """
 
 from __future__ import annotations
 
 from array import array
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from .._format.tfrecord import (
     FOOTER_SIZE,
@@ -41,7 +45,7 @@ from .._format.tfrecord import (
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["gather", "walk", "walk_all"]
+__all__ = ["Words", "gather", "walk", "walk_all"]
 
 _LEARN: Final = 64  # records walked one by one before predicting again
 _MAX_LEARN: Final = 4096
@@ -120,18 +124,21 @@ def walk(
 
 
 def walk_all(
-    buf: bytes, hcache: dict[bytes, int], exact: bool = False, start: int = 0
+    buf: bytes,
+    hcache: dict[bytes, int],
+    exact: bool = False,
+    start: int = 0,
+    words: dict[int, Words] | None = None,
 ) -> tuple[int, np.ndarray, np.ndarray, int, np.ndarray]:
     """As :func:`walk`, but past records whose data checksum is wrong: the last item is the
-    indices of those (ascending) among the records returned, whose headers all verify."""
+    indices of those (ascending) among the records returned, whose headers all verify.
+
+    ``words``, if given, receives the payload words the checksums were computed from, per
+    payload length (:class:`Words`), for the decoder to read the same records without
+    gathering their bytes again."""
     import numpy as np
 
     blen = len(buf)
-    u64 = (
-        np.ndarray((blen - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
-        if blen >= 8
-        else np.zeros(0, dtype="<u8")
-    )
     pieces_s: list[np.ndarray] = []
     pieces_n: list[np.ndarray] = []
     pos = start
@@ -154,7 +161,7 @@ def walk_all(
         pattern = np.frombuffer(ln[len(ln) - p :], dtype=np.int64)
         heads = [buf[s : s + HEADER_SIZE] for s in ls[len(ls) - p :]]
         lo = np.array([int.from_bytes(h[:8], "little") for h in heads], dtype=np.uint64)
-        hi = np.array([int.from_bytes(h[4:12], "little") for h in heads], dtype=np.uint64)
+        hi = np.array([int.from_bytes(h[8:12], "little") for h in heads], dtype=np.uint64)
         while True:
             k = min(span, (blen - pos) // int(pattern.min()) + 1)
             reps = -(-k // p)
@@ -162,11 +169,13 @@ def walk_all(
             ends = pos + np.cumsum(sz)
             st = ends - sz
             fits = ends <= blen
-            safe = np.where(fits, st, 0)
+            # Each predicted header's 12 bytes (and the 4 after them: a record is at least
+            # 16 bytes long), gathered in one pass, compared with the remembered ones.
+            got = gather(buf, np.where(fits, st, 0), 16)
             ok = (
                 fits
-                & (u64[safe] == np.tile(lo, reps)[:k])
-                & (u64[safe + 4] == np.tile(hi, reps)[:k])
+                & (got[:, 0] == np.tile(lo, reps)[:k])
+                & ((got[:, 1] & np.uint64(0xFFFFFFFF)) == np.tile(hi, reps)[:k])
             )
             m = int(np.argmin(ok)) if not ok.all() else k
             if m:
@@ -192,14 +201,30 @@ def walk_all(
         sizes = np.concatenate(pieces_n) if len(pieces_n) > 1 else pieces_n[0]
     else:
         starts = sizes = np.zeros(0, dtype=np.int64)
-    bad = _check_data(buf, u64, starts, sizes, exact)
+    bad = _check_data(buf, starts, sizes, exact, words)
     return pos, starts + HEADER_SIZE, sizes - (HEADER_SIZE + FOOTER_SIZE), need, bad
 
 
+class Words(NamedTuple):
+    """The payloads of records of one length ``n``, word-major, as the checksum pass read
+    them: ``idx`` the records (indices among a walk's, ascending); ``diff`` row j holds
+    each record's bytes 8j to 8j + 7 XOR the first record's (bytes past ``n`` zero);
+    ``first`` the first record's payload."""
+
+    idx: np.ndarray
+    diff: np.ndarray
+    first: bytes
+
+
 def _check_data(
-    buf: bytes, u64: np.ndarray, starts: np.ndarray, sizes: np.ndarray, exact: bool = False
+    buf: bytes,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    exact: bool = False,
+    words: dict[int, Words] | None = None,
 ) -> np.ndarray:
-    """Indices of the records whose data checksum is wrong, ascending."""
+    """Indices of the records whose data checksum is wrong, ascending; the groups of one
+    length checked vectorised go to ``words`` if given."""
     import numpy as np
 
     if not len(starts):
@@ -234,7 +259,12 @@ def _check_data(
             if exact or len(idx) < _SMALL_GROUP:
                 bads += one_by_one(idx)
             else:
-                bads += idx[_bad_in_group(buf, u64, ps[idx], int(plen[idx[0]]))].tolist()
+                n = int(plen[idx[0]])
+                wrong, diff = _bad_in_group(buf, ps[idx], n)
+                bads += idx[wrong].tolist()
+                if words is not None:
+                    first = int(ps[idx[0]])
+                    words[n] = Words(idx, diff, buf[first : first + n])
     return np.array(sorted(bads), dtype=np.int64)
 
 
@@ -287,17 +317,25 @@ def gather(buf: bytes, at: np.ndarray, nbytes: int) -> np.ndarray:
     return rows.view("<u8").reshape(len(at), nbytes // 8)
 
 
-def _bad_in_group(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> np.ndarray:
+def _bad_in_group(buf: bytes, ps: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (in ``ps``) of the records whose stored data CRC differs from their
-    payload's, among records with payloads at ``ps``, all ``n`` bytes long, each at least
-    its payload rounded up to 8 bytes before the buffer's end (see the module's notes)."""
+    payload's, among records with payloads at ``ps``, all ``n`` bytes long, each with its
+    payload and stored CRC, rounded up to 8 bytes, inside the buffer (see the module's
+    notes); and the payload words as :class:`Words` holds them (``diff``)."""
     import numpy as np
 
     first = int(ps[0])
     crc = np.full(len(ps), crc32c(buf[first : first + n]), dtype=np.uint32)
     words = -(-n // 8)
     # Word j of every record in row j: numpy's row-wise passes are several times faster.
-    diff = np.ascontiguousarray(gather(buf, ps, 8 * words).T)
+    # The rows reach over the stored CRC that follows the payload, read from them too.
+    rows = np.ascontiguousarray(gather(buf, ps, 8 * (-(-(n + FOOTER_SIZE) // 8))).T)
+    q, r = divmod(n, 8)
+    stored = rows[q] >> np.uint64(8 * r)
+    if r > 4:
+        stored |= rows[q + 1] << np.uint64(64 - 8 * r)
+    stored = stored.astype(np.uint32)
+    diff = rows[:words]
     diff ^= diff[:, :1]
     tail = n - 8 * (words - 1)
     if tail < 8:  # bytes past the payload (its CRC, the next record) are not part of it
@@ -310,4 +348,4 @@ def _bad_in_group(buf: bytes, u64: np.ndarray, ps: np.ndarray, n: int) -> np.nda
                 crc ^= _pair_table(n, 8 * j + 2 * c).take(halves[c::4])
     # Masked as the writer masks: rotated right by 15 bits, plus the mask delta.
     masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(MASK_DELTA)
-    return np.flatnonzero(masked != gather(buf, ps + n, 4))
+    return np.flatnonzero(masked != stored), diff

@@ -84,7 +84,7 @@ def _load_run(
         # the file's list is sorted back into file order (offsets never overlap).
         mine: list[SkippedBytes] = []
         for chunk in scan_records(path, on_corrupt, mine, opened=opened):
-            rest = fast_chunk(rd, chunk.buf, chunk.starts, chunk.lengths)
+            rest = fast_chunk(rd, chunk.buf, chunk.starts, chunk.lengths, chunk.words)
             for i in np.flatnonzero(rest).tolist():
                 a = int(chunk.starts[i])
                 payload = chunk.buf[a : a + int(chunk.lengths[i])]

@@ -41,6 +41,8 @@ from .._sinks import is_remote, list_runs, open_read
 if TYPE_CHECKING:
     import numpy as np
 
+    from . import fastscan
+
 __all__ = [
     "EventRecord",
     "SkippedBytes",
@@ -129,6 +131,9 @@ class Chunk(NamedTuple):
     base: int
     starts: np.ndarray
     lengths: np.ndarray
+    # The checksum pass's payload words per length, when the chunk's records are exactly
+    # one walk's (no damage passed over): the decoder reads them instead of the bytes.
+    words: dict[int, fastscan.Words] | None = None
 
 
 def open_in_turn(paths: list[str]) -> Iterator[tuple[str, tuple[BinaryIO, int]]]:
@@ -202,6 +207,7 @@ def scan_records(
             good_s: list[np.ndarray] = []
             good_n: list[np.ndarray] = []
             stop = False
+            chunk_words: dict[int, fastscan.Words] | None = None
             while True:
                 if damage is not None:
                     pos = find_record(buf, pos)
@@ -216,7 +222,11 @@ def scan_records(
                         break  # read on from pos, the resync still under way
                     _skip(skipped, path, damage, off + pos)
                     damage = None
-                end, st, ln, need, bad = fastscan.walk_all(buf, hcache, exact, pos)
+                fresh = not good_s
+                words: dict[int, fastscan.Words] = {}
+                end, st, ln, need, bad = fastscan.walk_all(buf, hcache, exact, pos, words)
+                # The words index this walk's records: only a chunk of those alone has them.
+                chunk_words = words if fresh and not len(bad) else None
                 heads = st - HEADER_SIZE  # record starts
                 done = 0  # records of this walk handed over or skipped
                 for b in bad.tolist():
@@ -226,7 +236,7 @@ def scan_records(
                     good_n.append(ln[done:b])
                     at = int(heads[b])
                     if on_corrupt == "raise":
-                        yield from _chunk(buf, off, good_s, good_n)
+                        yield from _chunk(buf, off, good_s, good_n, None)
                         raise CorruptRecordError("data checksum mismatch", off + at, path)
                     nxt = find_record(buf, at + 1)
                     j = int(np.searchsorted(heads, nxt))
@@ -245,7 +255,7 @@ def scan_records(
                 pos = end
                 if need == -1:
                     if on_corrupt == "raise":
-                        yield from _chunk(buf, off, good_s, good_n)
+                        yield from _chunk(buf, off, good_s, good_n, chunk_words)
                         raise CorruptRecordError("length checksum mismatch", off + end, path)
                     damage, pos = (off + end, "length checksum mismatch"), end + 1
                     continue
@@ -257,7 +267,7 @@ def scan_records(
                 else:
                     stop = end == 0  # no progress: fewer than a header's bytes left
                 break
-            yield from _chunk(buf, off, good_s, good_n)
+            yield from _chunk(buf, off, good_s, good_n, chunk_words)
             if stop:
                 return
             off += pos
@@ -266,15 +276,20 @@ def scan_records(
 
 
 def _chunk(
-    buf: bytes, off: int, good_s: list[np.ndarray], good_n: list[np.ndarray]
+    buf: bytes,
+    off: int,
+    good_s: list[np.ndarray],
+    good_n: list[np.ndarray],
+    words: dict[int, fastscan.Words] | None,
 ) -> Iterator[Chunk]:
-    """The one chunk of the pieces of records found in ``buf``, if any; empties the lists."""
+    """The one chunk of the pieces of records found in ``buf``, if any; empties the lists.
+    ``words`` go with it only when it is one walk's records."""
     import numpy as np
 
     if sum(len(s) for s in good_s):
         starts = np.concatenate(good_s) if len(good_s) > 1 else good_s[0]
         lengths = np.concatenate(good_n) if len(good_n) > 1 else good_n[0]
-        yield Chunk(buf, off, starts, lengths)
+        yield Chunk(buf, off, starts, lengths, words if len(good_s) == 1 else None)
     good_s.clear()
     good_n.clear()
 
