@@ -222,6 +222,18 @@ def test_multiplexer_names_nested_runs_like_tensorboard(tmp_path) -> None:
     assert [e.value for e in ours.Scalars("again", "v")] == [1.0]
 
 
+def test_returned_lists_are_the_callers_like_tensorboard(tmp_path) -> None:
+    # Each call returns a list of its own: emptying one changes no later answer.
+    with tbwrite.SummaryWriter(str(tmp_path)) as w:
+        for step in range(5):
+            w.add_scalar("v", float(step), step)
+    ours, theirs = both(tmp_path)
+    for acc in (ours, theirs):
+        acc.Scalars("v").clear()
+        assert [e.step for e in acc.Scalars("v")] == [0, 1, 2, 3, 4]
+    assert ours.Scalars("v") == [(e.wall_time, e.step, e.value) for e in theirs.Scalars("v")]
+
+
 @pytest.mark.parametrize("graph_first", [True, False])
 def test_graphs_and_run_metadata_like_tensorboard(tmp_path, graph_first) -> None:
     # A GraphDef, a MetaGraphDef holding another graph, and tagged run metadata (one tag
