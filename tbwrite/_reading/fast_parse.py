@@ -278,7 +278,7 @@ def _scalar_records_hashed(
     # whichever was assigned last. Every record is then compared with its representative,
     # so a bucket shared by two heads only sends one of them to the general path.
     table = np.empty(1 << _TABLE_BITS, dtype=np.int64)
-    bucket = (h >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
+    bucket = _bucket(h, _TABLE_BITS)
     table[bucket] = np.arange(len(idx))
     rep = table[bucket]
     # Same length and words as a representative that was itself read whole (a word past the
@@ -537,6 +537,21 @@ def _field(rows: np.ndarray, offset: int, first: bytes) -> np.ndarray:
     return bits
 
 
+def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
+    """A table index of ``bits`` bits for each hash: its top bits after a full mix
+    (MurmurHash3's finaliser), so that keys differing in any one byte spread over the table
+    (the rounds that build ``h`` carry a byte's difference only part of the way up)."""
+    import numpy as np
+
+    h = h ^ (h >> np.uint64(33))
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    out: np.ndarray = (h >> np.uint64(64 - bits)).astype(np.int64)
+    return out
+
+
 def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """For records with key words ``keys``: (rep, good), ``rep`` a record with the same
     hash, ``good`` where every word equals rep's. Records whose hash bucket another key
@@ -554,7 +569,7 @@ def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         h = (h ^ k) * np.uint64(0x100000001B3) + np.uint64(j + 1)
         h ^= h >> np.uint64(29)
     bits = min(_TABLE_BITS, max(8, (2 * m).bit_length()))
-    bucket = (h >> np.uint64(64 - bits)).astype(np.int64)
+    bucket = _bucket(h, bits)
     table = np.empty(1 << bits, dtype=np.int64)
     table[bucket] = np.arange(m)
     rep = table[bucket]
