@@ -598,13 +598,15 @@ def fast_chunk(
         # Stable radix sort on small codes: one piece per tag, in record order.
         small = codes.astype(np.int16) if len(found.tags) < 2**15 else codes
         order = np.argsort(small, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        for part in np.split(order, bounds):
-            c = int(codes[part[0]])
+        # The columns put in tag order once; each tag's piece is then a slice of them.
+        r, st, wt, val = ridx[order], found.steps[order], found.walls[order], found.values[order]
+        sorted_codes = codes[order]
+        bounds = [0, *(np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1).tolist()]
+        bounds.append(len(order))
+        for a, b in zip(bounds, bounds[1:]):
+            c = int(sorted_codes[a])
             target = rd.tensor_scalar if found.is_tensor[c] else rd.simple
-            target[found.tags[c]].append(
-                (ridx[part], found.steps[part], found.walls[part], found.values[part])
-            )
+            target[found.tags[c]].append((r[a:b], st[a:b], wt[a:b], val[a:b]))
         rd.sum_pieces.append((ridx, found.steps))
         rd.fast_tags.append((ridx, codes, found.tags))
         rest[sel] = False

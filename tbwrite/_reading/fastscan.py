@@ -163,24 +163,27 @@ def walk_all(
         lo = np.array([int.from_bytes(h[:8], "little") for h in heads], dtype=np.uint64)
         hi = np.array([int.from_bytes(h[8:12], "little") for h in heads], dtype=np.uint64)
         while True:
-            k = min(span, (blen - pos) // int(pattern.min()) + 1)
-            reps = -(-k // p)
-            sz = np.tile(pattern, reps)[:k]
-            ends = pos + np.cumsum(sz)
-            st = ends - sz
+            # Whole periods: record i of period r starts at pos + r * (the period's bytes)
+            # + the sizes before i within it (no tiled copies, no running sum of k sizes).
+            ends_in = np.cumsum(pattern)
+            reps = -(-min(span, (blen - pos) // int(pattern.min()) + 1) // p)
+            k = reps * p
+            base = pos + int(ends_in[-1]) * np.arange(reps, dtype=np.int64)[:, None]
+            ends = (base + ends_in).ravel()
+            st = (base + (ends_in - pattern)).ravel()
             fits = ends <= blen
             # Each predicted header's 12 bytes (and the 4 after them: a record is at least
             # 16 bytes long), gathered in one pass, compared with the remembered ones.
-            got = gather(buf, np.where(fits, st, 0), 16)
+            got = gather(buf, np.where(fits, st, 0), 16).reshape(reps, p, 2)
             ok = (
-                fits
-                & (got[:, 0] == np.tile(lo, reps)[:k])
-                & ((got[:, 1] & np.uint64(0xFFFFFFFF)) == np.tile(hi, reps)[:k])
-            )
+                fits.reshape(reps, p)
+                & (got[:, :, 0] == lo)
+                & ((got[:, :, 1] & np.uint64(0xFFFFFFFF)) == hi)
+            ).ravel()
             m = int(np.argmin(ok)) if not ok.all() else k
             if m:
                 pieces_s.append(st[:m])
-                pieces_n.append(sz[:m])
+                pieces_n.append(ends[:m] - st[:m])
                 pos = int(ends[m - 1])
                 # Keep the pattern's phase: the next prediction starts where this one stopped.
                 shift = m % p
