@@ -447,7 +447,7 @@ def scalar_records(
             # its bits there XOR the first's, and records are the same event where they are
             # equal. (It read the group's records but those near the chunk's end: those
             # take the hashed path below.)
-            idx, rows, first = known.idx, known.diff, known.first
+            idx, rows, first, varying = known.idx, known.diff, known.first, known.varying
             ps = starts[idx]
         else:
             nbytes = 8 * -(-n // 8)
@@ -457,12 +457,15 @@ def scalar_records(
             # Word-major: word j of every record in row j (numpy's row-wise passes are
             # several times faster).
             rows, first = np.ascontiguousarray(gather(buf, ps, nbytes).T), b""
+            varying = [-1] * len(rows)  # not known: every row is looked at
         wall_bits = _field(rows, lay.wall, first) if lay.wall >= 0 else None
         step_bits = _field(rows, lay.step, first) if lay.step >= 0 else None
         value_bits = _field(rows, n - I32_SIZE, first)
         # Every bit but the fields' (the keys, lengths and tag), compared record by record.
-        keep = np.array([~d & 0xFFFFFFFFFFFFFFFF for d in _data_masks(lay, n)], np.uint64)
-        rep, good = _representatives(list(rows & keep[:, None]))
+        # Rows whose varying bits are all the fields' are the same in every record: left out.
+        keep = [~d & 0xFFFFFFFFFFFFFFFF for d in _data_masks(lay, n)]
+        keys = [rows[j] & np.uint64(keep[j]) for j in range(len(rows)) if varying[j] & keep[j]]
+        rep, good = _representatives(keys, len(idx))
         reps = np.flatnonzero(np.bincount(rep[good], minlength=len(idx))).tolist()
         if len(reps) > _MAX_LAYOUTS:
             continue
@@ -552,13 +555,12 @@ def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
-def _representatives(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """For records with key words ``keys``: (rep, good), ``rep`` a record with the same
-    hash, ``good`` where every word equals rep's. Records whose hash bucket another key
+def _representatives(keys: list[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``m`` records with key words ``keys``: (rep, good), ``rep`` a record with the
+    same hash, ``good`` where every word equals rep's. Records whose hash bucket another key
     took are not good (the caller's fallback takes them)."""
     import numpy as np
 
-    m = len(keys[0])
     # Words the same in every record tell no record from another: only the others are
     # hashed and compared (of a group of ten tags of one length, typically one word).
     keys = [k for k in keys if (k != k[0]).any()]

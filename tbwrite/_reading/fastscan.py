@@ -217,6 +217,7 @@ class Words(NamedTuple):
     idx: np.ndarray
     diff: np.ndarray
     first: bytes
+    varying: list[int]  # per row of ``diff``, the bits that differ between any two records
 
 
 def _check_data(
@@ -263,11 +264,11 @@ def _check_data(
                 bads += one_by_one(idx)
             else:
                 n = int(plen[idx[0]])
-                wrong, diff = _bad_in_group(buf, ps[idx], n)
+                wrong, diff, varying = _bad_in_group(buf, ps[idx], n)
                 bads += idx[wrong].tolist()
                 if words is not None:
                     first = int(ps[idx[0]])
-                    words[n] = Words(idx, diff, buf[first : first + n])
+                    words[n] = Words(idx, diff, buf[first : first + n], varying)
     return np.array(sorted(bads), dtype=np.int64)
 
 
@@ -320,11 +321,13 @@ def gather(buf: bytes, at: np.ndarray, nbytes: int) -> np.ndarray:
     return rows.view("<u8").reshape(len(at), nbytes // 8)
 
 
-def _bad_in_group(buf: bytes, ps: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _bad_in_group(
+    buf: bytes, ps: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Indices (in ``ps``) of the records whose stored data CRC differs from their
     payload's, among records with payloads at ``ps``, all ``n`` bytes long, each with its
     payload and stored CRC, rounded up to 8 bytes, inside the buffer (see the module's
-    notes); and the payload words as :class:`Words` holds them (``diff``)."""
+    notes); and the payload words and their varying bits as :class:`Words` holds them."""
     import numpy as np
 
     first = int(ps[0])
@@ -351,4 +354,4 @@ def _bad_in_group(buf: bytes, ps: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
                 crc ^= _pair_table(n, 8 * j + 2 * c).take(halves[c::4])
     # Masked as the writer masks: rotated right by 15 bits, plus the mask delta.
     masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(MASK_DELTA)
-    return np.flatnonzero(masked != stored), diff
+    return np.flatnonzero(masked != stored), diff, varying
