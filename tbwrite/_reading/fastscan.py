@@ -321,9 +321,7 @@ def gather(buf: bytes, at: np.ndarray, nbytes: int) -> np.ndarray:
     return rows.view("<u8").reshape(len(at), nbytes // 8)
 
 
-def _bad_in_group(
-    buf: bytes, ps: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def _bad_in_group(buf: bytes, ps: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Indices (in ``ps``) of the records whose stored data CRC differs from their
     payload's, among records with payloads at ``ps``, all ``n`` bytes long, each with its
     payload and stored CRC, rounded up to 8 bytes, inside the buffer (see the module's
