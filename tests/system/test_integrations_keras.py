@@ -10,7 +10,7 @@ and ``batch_steps_per_second`` at the global batch number (from 1),
 ``<weight path>/histogram`` / ``<weight path>/image``. With TensorFlow installed,
 ``test_same_tags_as_keras_own_callback`` also diffs the tags against Keras's callback.
 
-Keras trains in a child interpreter (``_keras_runs``, with ``KERAS_BACKEND=jax``), which
+Keras trains in one child interpreter (``jax_trainings``, with ``KERAS_BACKEND=jax``), which
 also saves what Keras reported (History, weights, evaluate's result): JAX starts threads,
 and later tests of the suite fork.
 """
@@ -159,10 +159,27 @@ def _need(*modules):
 
 
 @pytest.fixture(scope="module")
-def keras_root(tmp_path_factory):
+def jax_trainings(tmp_path_factory):
+    """Every Keras training on JAX this module reads back, in one child (Keras and JAX take
+    about 4 s to import): ``_keras_runs`` into ``fits/``, then, from a cleared Keras
+    session, ``_tbwrite_keras_goldens`` into ``goldens/``."""
     _need("keras", "jax")
     root = tmp_path_factory.mktemp("keras")
-    _child(f"import sys, {MODULE} as t; t._keras_runs(sys.argv[1])", root)
+    code = f"""if True:
+        import sys, keras, {MODULE} as t
+        t._keras_runs(sys.argv[1] + "/fits")
+        keras.backend.clear_session()
+        t._tbwrite_keras_goldens(sys.argv[1] + "/goldens")
+    """
+    (root / "fits").mkdir()
+    (root / "goldens").mkdir()
+    _child(code, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def keras_root(jax_trainings):
+    root = jax_trainings / "fits"
     return root, json.loads((root / "reported.json").read_text())
 
 
@@ -418,11 +435,8 @@ def _tbwrite_keras_goldens(root):
 
 
 @pytest.fixture(scope="module")
-def keras_vs_tf(tmp_path_factory):
-    _need("keras", "jax")
-    root = tmp_path_factory.mktemp("keras_vs_tf")
-    _child(f"import sys, {MODULE} as t; t._tbwrite_keras_goldens(sys.argv[1])", root)
-    return root
+def keras_vs_tf(jax_trainings):
+    return jax_trainings / "goldens"
 
 
 def _run_dirs(root):
