@@ -11,18 +11,18 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 
-from crashlib import check_trial, run_trial  # noqa: E402
+from crashlib import Trials, check_trial  # noqa: E402
 
 
 def main() -> int:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     total_steps = 0
     torn = 0
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Trials() as crash:
         for seed in range(trials):
             logdir = os.path.join(tmp, str(seed))
             os.makedirs(logdir)
-            result = run_trial(logdir, seed)
+            result = crash.run(logdir, seed)
             check_trial(result)
             total_steps += len(result.steps)
             torn += result.trailing_bytes > 0

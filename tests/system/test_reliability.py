@@ -23,7 +23,7 @@ import uuid
 import warnings
 
 import pytest
-from crashlib import check_trial, decode_file, run_trial
+from crashlib import Trials, check_trial, decode_file
 from readback import accumulator, event_files, raw_events
 from tbserver import TensorBoardServer
 
@@ -52,10 +52,11 @@ def _scalar_steps(path) -> list[int]:
 def crashed_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("crashes")
     results = {}
-    for seed in range(CRASH_TRIALS):
-        logdir = root / f"trial{seed:02d}"
-        logdir.mkdir()
-        results[logdir] = run_trial(str(logdir), seed)
+    with Trials() as trials:
+        for seed in range(CRASH_TRIALS):
+            logdir = root / f"trial{seed:02d}"
+            logdir.mkdir()
+            results[logdir] = trials.run(str(logdir), seed)
     return root, results
 
 
@@ -75,7 +76,7 @@ def test_sigkill_files_read_by_tensorboard_python_loader(crashed_runs) -> None:
     for i, (logdir, result) in enumerate(results.items()):
         # TensorBoard's file loader (CRCs checked, events parsed, in pure Python: a quarter
         # of a second per trial) on every fifth trial and on every trial whose file ends in
-        # a cut record; tbwrite's decoder checked them all (run_trial) ...
+        # a cut record; tbwrite's decoder checked them all (Trials.run) ...
         if i % 5 and not result.trailing_bytes:
             continue
         got = [
