@@ -25,8 +25,8 @@ from tbwrite._proto import event_pb2
 # The children are forked by one zygote, an interpreter that has imported tbwrite once (a
 # fresh interpreter per trial spent 0.14 s of its 0.2 s starting and importing). The zygote
 # holds no writer, so each child starts as a new process would: its writer, its threads and
-# its file are its own. A trial's reports travel over a named pipe that only the child holds open for
-# writing, so the test reads them to the end when the SIGKILL closes it.
+# its file are its own. A trial's reports travel over a named pipe that only the child holds
+# open for writing, so the test reads them to the end when the SIGKILL closes it.
 ZYGOTE = r"""
 import os, random, sys, time
 import tbwrite
