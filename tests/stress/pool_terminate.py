@@ -18,14 +18,20 @@ import tempfile
 import time
 
 
+def _stacks_path(logdir: str, pid: int) -> str:
+    return f"{logdir}.{pid}.stacks"
+
+
 def _init(logdir: str, default_action: bool) -> None:
-    global _writer
+    global _writer, _stacks
     import faulthandler
     import signal
 
     from tbwrite import SummaryWriter
 
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks of a hung worker
+    # Stacks of a hung worker, on SIGUSR1, into a file of its own that the trial then reads.
+    _stacks = open(_stacks_path(logdir, os.getpid()), "w")
+    faulthandler.register(signal.SIGUSR1, file=_stacks, all_threads=True)
     _writer = SummaryWriter(logdir, flush_secs=0.01)
     if default_action:  # the comparison: SIGTERM's default action, no tbwrite handler
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -76,17 +82,35 @@ def _children(pid: int) -> list[str]:
         return []
 
 
-def _dump_worker_stacks(pid: int) -> None:
-    """Ask the hung trial's live workers for their Python stacks (faulthandler, on stderr)."""
+def _dump_worker_stacks(pid: int, logdir: str) -> None:
+    """Print the Python stacks of the hung trial's live workers (faulthandler, on SIGUSR1)."""
     import signal
 
-    for child in _children(pid):
+    asked = [int(child) for child in _children(pid) if _alive(int(child))]
+    for child in asked:
         try:
-            if open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
-                os.kill(int(child), signal.SIGUSR1)
+            os.kill(child, signal.SIGUSR1)
         except OSError:
             pass
-    time.sleep(1.0)  # a diagnostic after the fact: give the workers a moment to print
+    # Wait for each worker's stacks; a worker that dies (SIGUSR1 before its initializer
+    # registered the handler) or cannot run its handler writes none.
+    deadline = time.monotonic() + 10.0
+    for child in asked:
+        path = _stacks_path(logdir, child)
+        while not (os.path.exists(path) and os.path.getsize(path)):
+            if not _alive(child) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        text = open(path).read() if os.path.exists(path) else ""
+        print(f"{path}:\n{text or '  (no stacks written)'}", flush=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (not a zombie)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _kill_children(pid: int) -> None:
@@ -124,15 +148,14 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as root:
             for n in range(args.trials):
-                trial = ctx.Process(
-                    target=_trial, args=(os.path.join(root, f"t{n}"), args.default_action)
-                )
+                logdir = os.path.join(root, f"t{n}")
+                trial = ctx.Process(target=_trial, args=(logdir, args.default_action))
                 trial.start()
                 trial.join(args.timeout)
                 if trial.is_alive():
                     hung += 1
                     print(f"trial {n} hung:\n{_describe(trial.pid)}", flush=True)
-                    _dump_worker_stacks(trial.pid)
+                    _dump_worker_stacks(trial.pid, logdir)
                     _kill_children(trial.pid)  # the hung workers would outlive the trial
                     trial.kill()
                     trial.join()
