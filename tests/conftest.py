@@ -33,6 +33,9 @@ _FOLDER_MARKERS = {
 def pytest_collection_modifyitems(items):
     for item in items:
         folder = os.path.basename(os.path.dirname(str(item.fspath)))
+        # CI runs the package tests by their folder: one marked elsewhere would run nowhere.
+        if folder != "package" and item.get_closest_marker("package") is not None:
+            raise pytest.UsageError(f"{item.nodeid}: package tests belong in tests/package")
         marker = _FOLDER_MARKERS.get(folder)
         if marker is not None:
             item.add_marker(getattr(pytest.mark, marker))

@@ -128,7 +128,7 @@ def test_docs_blocks_run_as_written_in_order(block_env, tmp_path, chain) -> None
 
 # The tests in parallel, an idle worker taking queued tests from a busy one.
 TEST_COMMAND = 'python -m pytest -n auto --dist worksteal -m "not package and not stress"'
-PACKAGE_COMMAND = "python -m pytest -n auto --dist worksteal -m package"
+PACKAGE_COMMAND = "python -m pytest -n auto --dist worksteal tests/package"
 
 
 def test_ci_runs_the_readme_test_command_once() -> None:
@@ -150,7 +150,7 @@ def test_ci_runs_the_readme_test_command_once() -> None:
     assert runs == [
         pick,
         'eval "$readme_command"',
-        "python -m pytest -n auto --dist worksteal -m package",
+        "python -m pytest -n auto --dist worksteal tests/package",
     ], runs
 
 
