@@ -101,8 +101,8 @@ def test_core_install_per_python(tmp_path, version) -> None:
         # build, hypothesis's a Rust toolchain); uv takes the newest release that has one.
         for package in ("numpy", "crc32c", "hypothesis"):
             pinned += ["--only-binary", package]
-    extra = ["mypy", "types-protobuf"] if version == CURRENT else []
-    out = _run([*pip, *pinned, f"{ROOT}[test-core]", *extra], INSTALL_TIMEOUT, tmp_path)
+    extras = "test-core,typecheck" if version == CURRENT else "test-core"
+    out = _run([*pip, *pinned, f"{ROOT}[{extras}]"], INSTALL_TIMEOUT, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
 
     probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
