@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from docblocks import RAY_TUNE_BLOCK
 from tbserver import TensorBoardServer
 
 import tbwrite
@@ -524,8 +525,10 @@ def test_optuna_sessions(optuna_study, load_fast) -> None:
 
 # -- Ray Tune ----------------------------------------------------------------------------------
 
+# The docs' Ray Tune example runs first, as written (its cwd and HOME a scratch dir: its runs
+# go to runs/tune, Ray's results to ~/ray_results), then these trials in its Ray session.
 RAY_SCRIPT = r"""
-import sys, time
+import sys
 import ray
 from ray import tune
 from tbwrite.integrations.ray import TbwriteLoggerCallback
@@ -537,14 +540,7 @@ def trainable(config):
         tune.report({"loss": config["lr"] * (3 - i), "eval": {"acc": 0.25 * i}})
 
 root = sys.argv[1]
-# Loopback only: Ray's processes talk to each other on 127.0.0.1, not the host's address.
-ray.init(
-    num_cpus=2,
-    include_dashboard=False,
-    log_to_driver=False,
-    configure_logging=False,
-    _node_ip_address="127.0.0.1",
-)
+# Ray is running: the docs' example, run first in this process, started it.
 try:
     tuner = tune.Tuner(
         trainable,
@@ -579,23 +575,48 @@ def ray_tmp():
 
 
 @pytest.fixture(scope="module")
-def ray_logdir(tmp_path_factory, ray_tmp):
+def ray_root(tmp_path_factory, ray_tmp):
+    """The scratch dir of one process that ran the docs' example and the trials below."""
     _need("ray.tune")
     root = tmp_path_factory.mktemp("ray")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(ray_tmp))
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(ray_tmp), HOME=str(root))
+    where, example = RAY_TUNE_BLOCK
+    script = f"# {where}, as written\n{example}\n# the tests' trials\n{RAY_SCRIPT}"
     # A subprocess, so that every Ray process is gone with it (checked below).
     out = subprocess.run(
-        [sys.executable, "-c", RAY_SCRIPT, str(root)],
+        [sys.executable, "-c", script, str(root)],
         capture_output=True,
         text=True,
         env=env,
         timeout=240,
-        cwd=ROOT,
+        cwd=root,
         start_new_session=True,
     )
     ok = out.returncode == 0 and out.stdout.strip().endswith("ok")
     assert ok, out.stdout[-3000:] + out.stderr[-5000:]
-    return root / "tb"
+    return root
+
+
+@pytest.fixture(scope="module")
+def ray_logdir(ray_root):
+    return ray_root / "tb"
+
+
+def test_ray_tune_docs_example_writes_what_the_docs_say(ray_root) -> None:
+    """Each trial of the example: its searched ``lr`` as hparams, its results as
+    ``ray/tune/<key>`` scalars at ``training_iteration``, SUCCESS at its end."""
+    logdir = ray_root / "runs" / "tune"
+    table = tbwrite.read_hparams(logdir)
+    assert sorted(row.hparams["lr"] for row in table) == [0.01, 0.1]
+    scalars = tbwrite.read_scalars(logdir)
+    assert sorted(scalars) == sorted(row.run for row in table)
+    for row in table:
+        lr = row.hparams["lr"]
+        assert row.hparams == {"lr": lr} and row.status == "SUCCESS", row
+        loss = scalars[row.run]["ray/tune/loss"]
+        assert list(loss.steps) == [1, 2, 3]
+        assert list(loss.values) == pytest.approx([3 * lr, 2 * lr, lr], rel=1e-6)
+    assert list((ray_root / "ray_results").iterdir()), "Ray's results went outside HOME"
 
 
 def test_ray_tune_left_no_processes(ray_logdir, ray_tmp) -> None:

@@ -1,0 +1,40 @@
+"""The Python blocks of README.md and the docs pages, as the tests run them.
+
+``tests/system/test_readme.py`` runs every block as written; a block that starts something
+costly another test also needs is run by that test instead, as written and first in its
+process, and then checked (``RUN_BY_OTHER_TESTS``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def blocks(path: Path) -> list[tuple[str, str]]:
+    """``(file:line, code)`` of every Python block of ``path``, in order."""
+    text = path.read_text()
+    name = path.relative_to(ROOT)
+    return [
+        (f"{name}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1))
+        for m in _BLOCK.finditer(text)
+    ]
+
+
+def the_block(path: Path, needle: str) -> tuple[str, str]:
+    """The one block of ``path`` whose code holds ``needle``."""
+    found = [block for block in blocks(path) if needle in block[1]]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} blocks of {path} hold {needle!r}, not one")
+    return found[0]
+
+
+# The Ray Tune example: Ray's start costs about 10 CPU-seconds, so the Ray Tune tests
+# (tests/system/test_integrations.py) run the example as written and then their own trials
+# in the same Ray session, and check what the example wrote.
+RAY_TUNE_BLOCK = the_block(ROOT / "docs" / "integrations.md", "TbwriteLoggerCallback")
+
+RUN_BY_OTHER_TESTS = {RAY_TUNE_BLOCK[0]: "tests/system/test_integrations.py (Ray Tune)"}
