@@ -53,6 +53,14 @@ TensorBoard closes, ``--die-after-stdin``), then SIGKILLs the whole process
 group after a grace period, and verifies that no live process of the group is
 left (``leftover_pids()``).  ``TMPDIR`` is pointed at a private directory so that
 ``.tensorboard-info`` files and the data server's port file stay out of /tmp.
+
+Start-up: importing TensorBoard takes ~0.4 s of the ~0.7 s a server takes to answer, and
+the suite starts dozens.  So each test process keeps one *zygote* (``_Zygote``): a child
+that has imported ``tensorboard.main`` and forks one server per request, each in a session
+of its own, its environment, cwd, argv and log set before TensorBoard runs (~0.3 s to
+answer).  Only a server whose environment is the zygote's (but for ``TMPDIR``) is forked
+that way: TensorBoard reads some variables at import (its S3 filesystem reads
+``S3_ENDPOINT``), so a server with other variables is a fresh ``tensorboard`` process.
 """
 
 import json
@@ -63,6 +71,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -141,6 +150,132 @@ def _cmdline(pid):
             return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
     except OSError:
         return "?"
+
+
+# The zygote's program: import TensorBoard, then for each request line (JSON: argv, env,
+# cwd, log, exit) fork a server and answer its pid; reap finished servers, writing each
+# one's exit code to its "exit" file (what _Forked.poll reads). Ends when stdin closes.
+_ZYGOTE = r"""
+import json, os, select, sys, tempfile
+import tensorboard.main
+
+children = {}
+print("ready", flush=True)
+while True:
+    readable = select.select([0], [], [], 0.02)[0]
+    while children:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            break
+        try:
+            with open(children.pop(pid), "w") as f:
+                f.write(str(os.waitstatus_to_exitcode(status)))
+        except OSError:
+            pass
+    if not readable:
+        continue
+    line = sys.stdin.readline()
+    if not line:
+        break
+    req = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setsid()
+            os.chdir(req["cwd"])
+            os.environ.clear()
+            os.environ.update(req["env"])
+            tempfile.tempdir = None
+            null = os.open(os.devnull, os.O_RDONLY)
+            log = os.open(req["log"], os.O_WRONLY | os.O_APPEND)
+            os.dup2(null, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            sys.argv = req["argv"]
+            try:
+                tensorboard.main.run_main()
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            import atexit
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    children[pid] = req["exit"]
+    print(pid, flush=True)
+"""
+
+
+class _Forked:
+    """The part of ``subprocess.Popen`` the server uses, for a server the zygote forked
+    (and reaps: its exit code arrives in the ``exit`` file)."""
+
+    def __init__(self, pid, exit_path):
+        self.pid = pid
+        self.returncode = None
+        self._exit_path = exit_path
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                with open(self._exit_path) as f:
+                    self.returncode = int(f.read())
+            except (OSError, ValueError):
+                pass
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"tensorboard (pid {self.pid})", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+
+class _Zygote:
+    """This process's zygote (module docstring): started at the first server, ended when
+    this process exits (its stdin closes)."""
+
+    _lock = threading.Lock()
+    _proc = None
+    _env = None
+
+    @classmethod
+    def fork(cls, argv, env, cwd, log, exit_path):
+        """A _Forked server, or None when this environment needs a fresh process."""
+        base = {k: v for k, v in env.items() if k != "TMPDIR"}
+        with cls._lock:
+            if cls._proc is None:
+                cls._env = base
+                errors = tempfile.TemporaryFile()
+                cls._proc = subprocess.Popen(
+                    [sys.executable, "-c", _ZYGOTE],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=base,
+                    text=True,
+                )
+                if cls._proc.stdout.readline().strip() != "ready":
+                    cls._proc.wait()
+                    errors.seek(0)
+                    raise RuntimeError(
+                        "the tensorboard zygote did not start:\n" + errors.read().decode()
+                    )
+            if base != cls._env or cls._proc.poll() is not None:
+                return None
+            request = {"argv": argv, "env": env, "cwd": cwd, "log": log, "exit": exit_path}
+            cls._proc.stdin.write(json.dumps(request) + "\n")
+            cls._proc.stdin.flush()
+            return _Forked(int(cls._proc.stdout.readline()), exit_path)
 
 
 class TensorBoardServer:
@@ -244,15 +379,19 @@ class TensorBoardServer:
                 env.pop(key, None)
             else:
                 env[key] = value
-        self.proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self._tmpdir,
-            start_new_session=True,
-        )
+        argv = ["tensorboard", *self.command[3:]]  # as `python -m tensorboard.main` sees it
+        exit_path = os.path.join(self._tmpdir, "exit")
+        self.proc = _Zygote.fork(argv, env, self._tmpdir, self._log_path, exit_path)
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self._tmpdir,
+                start_new_session=True,
+            )
         self._pgid = self.proc.pid  # new session => pgid == pid
         try:
             self._wait_until_serving()
