@@ -165,7 +165,8 @@ def test_series_spanning_chunks_and_mixed_layouts() -> None:
 
 
 def test_add_scalar_series_reads_back_in_tensorboard(tmp_path) -> None:
-    n = 100_000
+    # Two chunks, the second short; steps crossing a varint width (16384) in the first.
+    n = CHUNK_RECORDS + 4_000
     values = np.sin(np.arange(n) / 100.0)
     steps = np.arange(n, dtype=np.int64) * 10
     with SummaryWriter(tmp_path) as w:
