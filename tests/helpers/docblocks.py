@@ -37,4 +37,12 @@ def the_block(path: Path, needle: str) -> tuple[str, str]:
 # in the same Ray session, and check what the example wrote.
 RAY_TUNE_BLOCK = the_block(ROOT / "docs" / "integrations.md", "TbwriteLoggerCallback")
 
-RUN_BY_OTHER_TESTS = {RAY_TUNE_BLOCK[0]: "tests/system/test_integrations.py (Ray Tune)"}
+# The Keras example: Keras and JAX take about 4 s to import, so the child that trains the
+# Keras tests' JAX models (tests/system/test_integrations_keras.py) runs it first, as
+# written, and they check what it wrote.
+KERAS_BLOCK = the_block(ROOT / "docs" / "integrations.md", "from tbwrite.integrations.keras")
+
+RUN_BY_OTHER_TESTS = {
+    RAY_TUNE_BLOCK[0]: "tests/system/test_integrations.py (Ray Tune)",
+    KERAS_BLOCK[0]: "tests/system/test_integrations_keras.py (jax_trainings)",
+}

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import readback
+from docblocks import KERAS_BLOCK
 from readback import accumulator
 
 pytestmark = pytest.mark.system
@@ -161,20 +162,44 @@ def _need(*modules):
 @pytest.fixture(scope="module")
 def jax_trainings(tmp_path_factory):
     """Every Keras training on JAX this module reads back, in one child (Keras and JAX take
-    about 4 s to import): ``_keras_runs`` into ``fits/``, then, from a cleared Keras
-    session, ``_tbwrite_keras_goldens`` into ``goldens/``."""
+    about 4 s to import): the docs' Keras example as written (its cwd ``example/``), then,
+    each from a cleared Keras session, ``_keras_runs`` into ``fits/`` and
+    ``_tbwrite_keras_goldens`` into ``goldens/``."""
     _need("keras", "jax")
     root = tmp_path_factory.mktemp("keras")
     code = f"""if True:
-        import sys, keras, {MODULE} as t
+        import os, sys
+        os.chdir(sys.argv[1] + "/example")
+        exec(compile({KERAS_BLOCK[1]!r}, {KERAS_BLOCK[0]!r}, "exec"), {{"__name__": "__main__"}})
+        os.chdir({str(HERE)!r})
+        import keras, {MODULE} as t
+        keras.backend.clear_session()
         t._keras_runs(sys.argv[1] + "/fits")
         keras.backend.clear_session()
         t._tbwrite_keras_goldens(sys.argv[1] + "/goldens")
     """
-    (root / "fits").mkdir()
-    (root / "goldens").mkdir()
+    for sub in ("example", "fits", "goldens"):
+        (root / sub).mkdir()
     _child(code, root)
     return root
+
+
+def test_docs_example_writes_what_the_docs_say(jax_trainings) -> None:
+    """``runs/keras/train`` and ``runs/keras/validation``: ``epoch_loss`` and ``epoch_mae``
+    per epoch (and the learning rate in train), weight histograms and images at
+    ``histogram_freq=1``."""
+    logdir = jax_trainings / "example" / "runs" / "keras"
+    assert sorted(p.name for p in logdir.iterdir()) == ["train", "validation"]
+    train, validation = _scalars(logdir / "train"), _scalars(logdir / "validation")
+    epochs = [0, 1, 2, 3, 4]
+    assert {"epoch_loss", "epoch_mae", "epoch_learning_rate"} <= set(train)
+    assert {"epoch_loss", "epoch_mae"} <= set(validation)
+    for points in (train["epoch_loss"], train["epoch_mae"], validation["epoch_loss"]):
+        assert [step for step, _ in points] == epochs
+        assert all(np.isfinite(value) for _, value in points)
+    tags = accumulator(logdir / "train").Tags()
+    assert any(t.endswith("/histogram") for t in tags["histograms"] + tags["tensors"]), tags
+    assert any(t.endswith("/image") for t in tags["images"] + tags["tensors"]), tags
 
 
 @pytest.fixture(scope="module")

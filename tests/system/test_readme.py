@@ -7,8 +7,9 @@ block may use only what it defines itself or what an earlier block of its run le
 (the text around a block says what it stands for: the reading examples read the runs the
 PyTorch and HParams examples wrote). The store examples (``s3://bucket/...``) run against a
 local S3-protocol server holding the bucket ``bucket``. Every block runs, the optional
-libraries' too: the test extra installs them all. The Ray Tune example runs, as written, in
-the Ray Tune tests, which share its Ray session (``docblocks.RUN_BY_OTHER_TESTS``).
+libraries' too: the test extra installs them all. The Ray Tune and Keras examples run, as
+written, in their integrations' tests, which share their start-up and check what they wrote
+(``docblocks.RUN_BY_OTHER_TESTS``).
 """
 
 from __future__ import annotations
