@@ -32,6 +32,13 @@ def the_block(path: Path, needle: str) -> tuple[str, str]:
     return found[0]
 
 
+def script(block: tuple[str, str], then: str, before: str = "") -> str:
+    """A ``python -c`` script that runs ``block`` as written, at the top of ``__main__``
+    (after ``before``, which sets up where it runs), and then ``then``."""
+    where, code = block
+    return f"{before}\n# {where}, as written\n{code}\n# then\n{then}"
+
+
 # The Ray Tune example: Ray's start costs about 10 CPU-seconds, so the Ray Tune tests
 # (tests/system/test_integrations.py) run the example as written and then their own trials
 # in the same Ray session, and check what the example wrote.

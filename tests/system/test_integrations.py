@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from docblocks import RAY_TUNE_BLOCK
+from docblocks import RAY_TUNE_BLOCK, script
 from tbserver import TensorBoardServer
 
 import tbwrite
@@ -580,11 +580,9 @@ def ray_root(tmp_path_factory, ray_tmp):
     _need("ray.tune")
     root = tmp_path_factory.mktemp("ray")
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(ray_tmp), HOME=str(root))
-    where, example = RAY_TUNE_BLOCK
-    script = f"# {where}, as written\n{example}\n# the tests' trials\n{RAY_SCRIPT}"
     # A subprocess, so that every Ray process is gone with it (checked below).
     out = subprocess.run(
-        [sys.executable, "-c", script, str(root)],
+        [sys.executable, "-c", script(RAY_TUNE_BLOCK, then=RAY_SCRIPT), str(root)],
         capture_output=True,
         text=True,
         env=env,

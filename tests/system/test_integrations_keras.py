@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import readback
-from docblocks import KERAS_BLOCK
+from docblocks import KERAS_BLOCK, script
 from readback import accumulator
 
 pytestmark = pytest.mark.system
@@ -167,10 +167,8 @@ def jax_trainings(tmp_path_factory):
     ``_tbwrite_keras_goldens`` into ``goldens/``."""
     _need("keras", "jax")
     root = tmp_path_factory.mktemp("keras")
-    code = f"""if True:
-        import os, sys
-        os.chdir(sys.argv[1] + "/example")
-        exec(compile({KERAS_BLOCK[1]!r}, {KERAS_BLOCK[0]!r}, "exec"), {{"__name__": "__main__"}})
+    before = 'import os, sys\nos.chdir(sys.argv[1] + "/example")'
+    then = f"""if True:
         os.chdir({str(HERE)!r})
         import keras, {MODULE} as t
         keras.backend.clear_session()
@@ -180,7 +178,7 @@ def jax_trainings(tmp_path_factory):
     """
     for sub in ("example", "fits", "goldens"):
         (root / sub).mkdir()
-    _child(code, root)
+    _child(script(KERAS_BLOCK, then=then, before=before), root)
     return root
 
 
