@@ -71,9 +71,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _run(
-    cmd: list[str], timeout: float, cwd: Path, tmp_path: Path
+    cmd: list[str], timeout: float, cwd: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    env = _env(tmp_path)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
 
 
@@ -91,13 +90,14 @@ def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
 @pytest.mark.timeout(INSTALL_TIMEOUT + 2 * UNIT_TIMEOUT + 300)
 @pytest.mark.parametrize("version", sorted(INTERPRETERS, key=_key))
 def test_core_install_per_python(tmp_path, version) -> None:
+    env = _env(tmp_path)
     venv_dir = tmp_path / "venv"
     uv = [sys.executable, "-m", "uv"]
     made = _run(
         [*uv, "venv", "-q", "--python", INTERPRETERS[version], str(venv_dir)],
         120,
         tmp_path,
-        tmp_path,
+        env,
     )
     assert made.returncode == 0, made.stderr[-3000:]
     python = str(venv_dir / "bin" / "python")
@@ -112,18 +112,16 @@ def test_core_install_per_python(tmp_path, version) -> None:
         for package in ("numpy", "crc32c", "hypothesis"):
             pinned += ["--only-binary", package]
     extras = "test-core,typecheck" if version == CURRENT else "test-core"
-    out = _run([*pip, *pinned, f"{ROOT}[{extras}]"], INSTALL_TIMEOUT, tmp_path, tmp_path)
+    out = _run([*pip, *pinned, f"{ROOT}[{extras}]"], INSTALL_TIMEOUT, tmp_path, env)
     assert out.returncode == 0, out.stderr[-3000:]
 
     probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
-    out = _run([python, "-c", probe, *HEAVY], 60, tmp_path, tmp_path)
+    out = _run([python, "-c", probe, *HEAVY], 60, tmp_path, env)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
     if version == CURRENT:
         cache = ["--cache-dir", str(tmp_path / "mypy-cache")]
-        typed = _run(
-            [python, "-m", "mypy", "--strict", *cache, "tbwrite"], UNIT_TIMEOUT, ROOT, tmp_path
-        )
+        typed = _run([python, "-m", "mypy", "--strict", *cache, "tbwrite"], UNIT_TIMEOUT, ROOT, env)
         assert typed.returncode == 0, typed.stdout[-3000:] + typed.stderr[-2000:]
         assert "Success" in typed.stdout, typed.stdout
         return
@@ -132,7 +130,7 @@ def test_core_install_per_python(tmp_path, version) -> None:
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit")],
         UNIT_TIMEOUT,
         tmp_path,
-        tmp_path,
+        env,
     )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     summary = tests.stdout.strip().splitlines()[-1]
