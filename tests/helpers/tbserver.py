@@ -9,7 +9,7 @@ Usage::
 Server command line (see ``TensorBoardServer.command``)::
 
     python -m tensorboard.main --logdir LOGDIR --host 127.0.0.1 --port 0
-        --load_fast={true|false} --reload_interval 1
+        --load_fast={true|false} --reload_interval {1|0.25}
         --samples_per_plugin scalars=100000,histograms=100000,text=100000,...
 
 Why these flags (TensorBoard 2.21.0, tensorboard-data-server 0.7.2):
@@ -18,14 +18,15 @@ Why these flags (TensorBoard 2.21.0, tensorboard-data-server 0.7.2):
   prints ``TensorBoard 2.21.0 at http://127.0.0.1:PORT/ (Press CTRL+C to quit)``
   on stderr *after* the socket is bound (and, for ``--load_fast=true``, after the
   Rust data server answered its first gRPC call); we parse the port from that line.
-* ``--reload_interval 1``: the Python loader sleeps this many (float) seconds
+* ``--reload_interval``: the Python loader sleeps this many (float) seconds
   between reload passes; ``0`` would mean "load once".  For ``--load_fast=true``
   TensorBoard passes ``--reload=str(int(reload_interval))`` to the Rust server
   (``tensorboard/data/server_ingester.py``), so fractions are truncated: 0.5
   would become ``--reload=0`` (a busy reload loop with no sleep), and 0 becomes
-  ``--reload=once``.  1 s is the smallest value that means the same thing to
-  both loaders.  Neither loader has loaded anything when the HTTP server first
-  answers: always poll with ``wait_for``.
+  ``--reload=once``.  So the Rust loader reloads every 1 s, the Python loader every
+  0.25 s (``PYTHON_RELOAD_INTERVAL``: a test waiting for what a writer flushed waits
+  half an interval on average).  Neither loader has loaded anything when the HTTP
+  server first answers: always poll with ``wait_for``.
 * ``--samples_per_plugin``: how many points per (run, tag) are *kept* and *served*.
   Defaults: the Python loader keeps scalars 1000, histograms 500,
   pr_curves 100, images/audio 10, text and other tensors 10 per tag
@@ -103,6 +104,10 @@ ALL_STATUSES = [
 ]
 
 _URL_RE = re.compile(rb"TensorBoard \S+ at (http://[^\s]+?:(\d+)/)")
+
+
+# The Python loader's pause between reload passes (module docstring).
+PYTHON_RELOAD_INTERVAL = 0.25
 
 
 class TensorBoardHTTPError(Exception):
@@ -285,8 +290,8 @@ class TensorBoardServer:
       logdir: directory to serve.
       load_fast: True -> ``--load_fast=true`` (Rust data server, hard-fail if
         unavailable); False -> ``--load_fast=false`` (Python EventMultiplexer).
-      reload_interval: seconds between reload passes (int >= 1 recommended,
-        see module docstring).
+      reload_interval: seconds between reload passes; by default 1 for the Rust
+        loader (an int >= 1, see module docstring), 0.25 for the Python one.
       samples_per_plugin: dict plugin -> number of points kept and served per tag.
       startup_timeout: seconds to wait for the HTTP server to answer.
       extra_args: more command-line flags.
@@ -298,7 +303,7 @@ class TensorBoardServer:
         self,
         logdir,
         load_fast=True,
-        reload_interval=1,
+        reload_interval=None,
         samples_per_plugin=None,
         startup_timeout=60.0,
         extra_args=(),
@@ -307,6 +312,8 @@ class TensorBoardServer:
     ):
         self.logdir = os.fspath(logdir)
         self.load_fast = bool(load_fast)
+        if reload_interval is None:
+            reload_interval = 1 if self.load_fast else PYTHON_RELOAD_INTERVAL
         if self.load_fast and 0 < float(reload_interval) < 1:
             # int() truncation -> `--reload=0`: the Rust server reloads in a
             # busy loop (observed ~1.6 cores on this 2-core machine).

@@ -25,7 +25,7 @@ LOADERS = [
 
 W0 = 1_700_000_000.25  # explicit wall times: exactly representable, compared with ==
 N_SAMPLE = 1000
-WAIT = 20.0  # seconds for any one thing to show up (reload interval is 1 s)
+WAIT = 20.0  # seconds for any one thing to show up (reload intervals are at most 1 s)
 
 # Values that check float32 rounding, tiny/huge magnitudes, signs and non-finites.
 SCALAR_VALUES = [
