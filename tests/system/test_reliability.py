@@ -311,33 +311,43 @@ def test_many_writers_same_second_same_dir(tmp_path) -> None:
 def test_threads_flush_and_close_race(tmp_path) -> None:
     w = SummaryWriter(tmp_path, max_queue=3, flush_secs=0.01)
     stop = threading.Event()
-    logged = []
+    logged, refused = [], []
+    # close() comes once every thread is well under way (each logger 300 points, the
+    # flusher 30 flushes); the loggers go on until the closed writer refuses them
+    under_way = threading.Barrier(5 + 1)
 
     def log(k: int) -> None:
         i = 0
-        while not stop.is_set():
+        while True:
             try:
                 w.add_scalar(f"t{k}", float(i), i)
             except tbwrite.WriterClosedError:
+                refused.append(k)
                 return
             logged.append((k, i))
             i += 1
+            if i == 300:
+                under_way.wait(30)
 
     def flusher() -> None:
+        n = 0
         while not stop.is_set():
             w.flush()
+            n += 1
+            if n == 30:
+                under_way.wait(30)
 
-    threads = [threading.Thread(target=log, args=(k,)) for k in range(4)] + [
-        threading.Thread(target=flusher)
-    ]
+    threads = [threading.Thread(target=log, args=(k,), daemon=True) for k in range(4)]
+    threads.append(threading.Thread(target=flusher, daemon=True))
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    under_way.wait(30)
     w.close()
     stop.set()
     for t in threads:
         t.join(10)
         assert not t.is_alive()
+    assert sorted(refused) == [0, 1, 2, 3]
     acc = accumulator(tmp_path)
     for k in range(4):
         assert [int(e.step) for e in acc.Scalars(f"t{k}")] == [i for kk, i in logged if kk == k]
