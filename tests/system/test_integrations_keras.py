@@ -45,14 +45,14 @@ BATCHES = 4  # 64 samples, batch_size 16
 EPOCHS = 3
 
 
-def _child(code, *args, backend="jax", env=None):
+def _child(code, *args, backend="jax", extra_env=None):
     """Run ``code`` in a fresh interpreter on a Keras backend, in tests/, with this tbwrite
-    first on the path (and ``env`` in its environment); its stdout."""
+    first on the path (and ``extra_env`` in its environment); its stdout."""
     env = dict(
         os.environ,
         KERAS_BACKEND=backend,
         PYTHONPATH=CHILD_PATH,
-        **(env or {}),
+        **(extra_env or {}),
     )
     proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=HERE,
                           capture_output=True, text=True, timeout=180)  # fmt: skip
@@ -186,7 +186,7 @@ def jax_trainings(tmp_path_factory):
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
     }
-    _child(script(KERAS_BLOCK, then=then, before=before), root, env=cache)
+    _child(script(KERAS_BLOCK, then=then, before=before), root, extra_env=cache)
     return root
 
 
