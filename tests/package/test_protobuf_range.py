@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from freshvenv import ROOT, make_venv
 
 CODE = (
     "import sys, tbwrite, numpy as np\n"
@@ -29,33 +27,13 @@ def _oldest_declared() -> str:
     return text.split('"protobuf>=', 1)[1].split(",", 1)[0]
 
 
-def _uv(*args: str, cwd: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "uv", *args], capture_output=True, text=True, timeout=600, cwd=cwd
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-
-
 @pytest.mark.timeout(1200)
 def test_oldest_and_newest_protobuf_runtime(tmp_path) -> None:
     import google.protobuf
 
     oldest = _oldest_declared()
-    venv_dir = tmp_path / "venv"
-    _uv("venv", "-q", "--python", sys.executable, str(venv_dir), cwd=tmp_path)
-    oldest_python = str(venv_dir / "bin" / "python")
     # tbwrite itself comes from the source tree (the child's cwd), its dependencies from here.
-    _uv(
-        "pip",
-        "install",
-        "-q",
-        "--python",
-        oldest_python,
-        f"protobuf=={oldest}",
-        "crc32c",
-        "numpy",
-        cwd=tmp_path,
-    )
+    oldest_python = make_venv(tmp_path, [f"protobuf=={oldest}", "crc32c", "numpy"])
     for python, expected in (
         (oldest_python, oldest),
         (sys.executable, google.protobuf.__version__),

@@ -14,17 +14,12 @@ from __future__ import annotations
 import glob
 import os
 import re
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from freshvenv import CONSTRAINTS, INSTALL_TIMEOUT, ROOT, clean_env, importable, make_venv, run
 
-ROOT = Path(__file__).resolve().parents[2]
-CONSTRAINTS = ROOT / "tests" / "constraints.txt"
-
-# Bounds for one version's install and for its unit layer (seconds, on a loaded 2-core box).
-INSTALL_TIMEOUT = 600
+# Bound for the unit layer of one version (seconds, on a loaded 2-core box).
 UNIT_TIMEOUT = 600
 
 # The heavy libraries the core environment must not hold.
@@ -58,24 +53,6 @@ INTERPRETERS = _interpreters()
 CURRENT = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    # Without PYTHONPATH: the venv must import the tbwrite it installed, not a source tree.
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    # Bytecode is written as modules are first imported (where PYTHONDONTWRITEBYTECODE is
-    # set, every interpreter the unit layer starts would compile them again), under
-    # tmp_path, not beside the sources: only what the layer imports is compiled, where
-    # compiling the whole venv at install took a second more per version.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
-    return env
-
-
-def _run(
-    cmd: list[str], timeout: float, cwd: Path, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
-
-
 def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     declared = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', text)
@@ -90,18 +67,7 @@ def test_the_machine_has_the_oldest_and_newest_declared_python() -> None:
 @pytest.mark.timeout(INSTALL_TIMEOUT + 2 * UNIT_TIMEOUT + 300)
 @pytest.mark.parametrize("version", sorted(INTERPRETERS, key=_key))
 def test_core_install_per_python(tmp_path, version) -> None:
-    env = _env(tmp_path)
-    venv_dir = tmp_path / "venv"
-    uv = [sys.executable, "-m", "uv"]
-    made = _run(
-        [*uv, "venv", "-q", "--python", INTERPRETERS[version], str(venv_dir)],
-        120,
-        tmp_path,
-        env,
-    )
-    assert made.returncode == 0, made.stderr[-3000:]
-    python = str(venv_dir / "bin" / "python")
-    pip = [*uv, "pip", "install", "-q", "--python", python]
+    env = clean_env(tmp_path)
     # The constraints are a freeze of the running interpreter's green run; older Pythons
     # take the newest releases that still support them.
     pinned = ["-c", str(CONSTRAINTS)] if version == CURRENT else []
@@ -112,21 +78,23 @@ def test_core_install_per_python(tmp_path, version) -> None:
         for package in ("numpy", "crc32c", "hypothesis"):
             pinned += ["--only-binary", package]
     extras = "test-core,typecheck" if version == CURRENT else "test-core"
-    out = _run([*pip, *pinned, f"{ROOT}[{extras}]"], INSTALL_TIMEOUT, tmp_path, env)
-    assert out.returncode == 0, out.stderr[-3000:]
-
-    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
-    out = _run([python, "-c", probe, *HEAVY], 60, tmp_path, env)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    python = make_venv(
+        tmp_path,
+        [f"{ROOT}[{extras}]"],
+        python=INTERPRETERS[version],
+        install_args=pinned,
+        env=env,
+    )
+    assert importable(python, HEAVY, tmp_path) == []
 
     if version == CURRENT:
         cache = ["--cache-dir", str(tmp_path / "mypy-cache")]
-        typed = _run([python, "-m", "mypy", "--strict", *cache, "tbwrite"], UNIT_TIMEOUT, ROOT, env)
+        typed = run([python, "-m", "mypy", "--strict", *cache, "tbwrite"], UNIT_TIMEOUT, ROOT, env)
         assert typed.returncode == 0, typed.stdout[-3000:] + typed.stderr[-2000:]
         assert "Success" in typed.stdout, typed.stdout
         return
 
-    tests = _run(
+    tests = run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit")],
         UNIT_TIMEOUT,
         tmp_path,
