@@ -7,7 +7,9 @@ seconds), ``interop`` (read back by TensorBoard's own loaders and a live server)
 libraries, lint), ``package`` (the wheel, fresh venvs, every Python on the machine; marker
 ``package``) and ``stress`` (long trials; marker ``stress``). The README's test command
 runs all but ``package`` and ``stress``, in parallel (pytest-xdist): every test keeps to
-its own tmp_path, ports chosen by the OS, and servers of its own worker.
+its own tmp_path, ports chosen by the OS, and servers of its own worker. ``extras`` (the
+heavy optional extras, each in a fresh venv of its own) is never collected by recursion:
+``tests/package/test_extras.py`` names each file.
 """
 
 import os

@@ -40,8 +40,8 @@ def script(block: tuple[str, str], then: str, before: str = "") -> str:
 
 
 # The Ray Tune example: Ray's start costs about 10 CPU-seconds, so the Ray Tune tests
-# (tests/system/test_integrations.py) run the example as written and then their own trials
-# in the same Ray session, and check what the example wrote.
+# (tests/extras/test_ray.py, in the ray extra's own venv) run the example as written and
+# then their own trials in the same Ray session, and check what the example wrote.
 RAY_TUNE_BLOCK = the_block(ROOT / "docs" / "integrations.md", "TbwriteLoggerCallback")
 
 # The Keras example: Keras and JAX take about 4 s to import, so the child that trains the
@@ -50,6 +50,6 @@ RAY_TUNE_BLOCK = the_block(ROOT / "docs" / "integrations.md", "TbwriteLoggerCall
 KERAS_BLOCK = the_block(ROOT / "docs" / "integrations.md", "from tbwrite.integrations.keras")
 
 RUN_BY_OTHER_TESTS = {
-    RAY_TUNE_BLOCK[0]: "tests/system/test_integrations.py (Ray Tune)",
+    RAY_TUNE_BLOCK[0]: "tests/extras/test_ray.py (Ray Tune, in its own venv)",
     KERAS_BLOCK[0]: "tests/system/test_integrations_keras.py (jax_trainings)",
 }

@@ -1,9 +1,10 @@
-"""The integrations (clu-style writer for JAX, scikit-learn searches, Optuna, Ray Tune), each
+"""The integrations (clu-style writer for JAX, scikit-learn searches, Optuna), each
 run with the real library and read back through a live tensorboard server's hparams
 endpoints under both loaders: the sessions, their typed hparams, metrics and statuses.
 
 Each library's data is written once per module; one server per loader reads it. A library
-that cannot be imported is skipped with the reason (all are in the ``test`` extra).
+that cannot be imported is skipped with the reason (all are in the ``test`` extra). Ray Tune
+and the Flax example have environments of their own: ``tests/extras``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from docblocks import RAY_TUNE_BLOCK, script
+from hpsessions import LOADERS, WAIT, finished_groups, hparam_types, metric, status
 from tbserver import TensorBoardServer
 
-import tbwrite
-
 pytestmark = pytest.mark.server
-LOADERS = [pytest.param(True, id="load_fast=true"), pytest.param(False, id="load_fast=false")]
-WAIT = 40.0
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = str(ROOT / "tests" / "helpers")
 
@@ -35,39 +32,6 @@ def _need(module: str):
     return pytest.importorskip(
         module, reason=f"{module} is not installed (pip install -e '.[test]')"
     )
-
-
-def _groups(tb, n):
-    """(experiment, {run: session group}) once the server shows ``n`` finished sessions."""
-
-    def ready():
-        exp = tb.hparams_experiment()
-        groups = {
-            g["sessions"][0]["name"]: g
-            for g in tb.hparams_session_groups(experiment=exp).get("sessionGroups", [])
-        }
-        if len(groups) != n or any(
-            not g["sessions"][0].get("endTimeSecs") for g in groups.values()
-        ):
-            return None
-        return exp, groups
-
-    return tb.wait_for(ready, timeout=WAIT, what=f"{n} finished sessions")
-
-
-def _metric(group, tag):
-    for mv in group["metricValues"]:
-        if mv["name"]["tag"] == tag and not mv["name"].get("group"):
-            return mv
-    raise KeyError(tag)
-
-
-def _status(group):
-    return group["sessions"][0].get("status", "STATUS_UNKNOWN")
-
-
-def _types(exp):
-    return {h["name"]: h["type"] for h in exp["hparamInfos"]}
 
 
 # -- clu-style writer with JAX ----------------------------------------------------------------
@@ -189,8 +153,8 @@ def clu_logdir(tmp_path_factory):
 @pytest.mark.parametrize("load_fast", LOADERS)
 def test_clu_writer_with_jax(clu_logdir, load_fast) -> None:
     with TensorBoardServer(clu_logdir, load_fast=load_fast) as tb:
-        exp, groups = _groups(tb, 3)
-        assert _types(exp) == {
+        exp, groups = finished_groups(tb, 3)
+        assert hparam_types(exp) == {
             "lr": "DATA_TYPE_FLOAT64",
             "model.width": "DATA_TYPE_FLOAT64",
             "model.act": "DATA_TYPE_STRING",
@@ -208,12 +172,10 @@ def test_clu_writer_with_jax(clu_logdir, load_fast) -> None:
             "layers.0": 8.0,
             "layers.1": 4.0,
         }
-        assert _metric(groups["run1"], "loss")["value"] == pytest.approx(
-            1 + np.exp(-0.02), rel=1e-6
-        )
-        assert _metric(groups["run1"], "loss")["trainingStep"] == 2
-        assert _metric(groups["run0"], "acc")["value"] == pytest.approx(0.7, rel=1e-6)
-        assert {r: _status(g) for r, g in groups.items()} == {
+        assert metric(groups["run1"], "loss")["value"] == pytest.approx(1 + np.exp(-0.02), rel=1e-6)
+        assert metric(groups["run1"], "loss")["trainingStep"] == 2
+        assert metric(groups["run0"], "acc")["value"] == pytest.approx(0.7, rel=1e-6)
+        assert {r: status(g) for r, g in groups.items()} == {
             "run0": "STATUS_SUCCESS",
             "run1": "STATUS_SUCCESS",
             "crashed": "STATUS_FAILURE",
@@ -295,10 +257,10 @@ def test_sklearn_grid_search(sklearn_logdir, load_fast) -> None:
     search, runs = sklearn_logdir["grid"]
     res = search.cv_results_
     with TensorBoardServer(sklearn_logdir["root"] / "grid", load_fast=load_fast) as tb:
-        exp, groups = _groups(tb, 8)
+        exp, groups = finished_groups(tb, 8)
         assert exp["name"] == "GridSearchCV"
         infos = {h["name"]: h for h in exp["hparamInfos"]}
-        assert _types(exp) == {
+        assert hparam_types(exp) == {
             "scale": "DATA_TYPE_STRING",
             "clf__hidden_layer_sizes": "DATA_TYPE_STRING",
             "clf__early_stopping": "DATA_TYPE_BOOL",
@@ -325,9 +287,9 @@ def test_sklearn_grid_search(sklearn_logdir, load_fast) -> None:
             assert g["hparams"]["clf__early_stopping"] is params["clf__early_stopping"]
             assert g["hparams"]["clf__alpha"] == 1e-3
             for tag in ("mean_test_score", "std_test_score", "mean_train_score", "mean_fit_time"):
-                assert _metric(g, tag)["value"] == pytest.approx(res[tag][i], rel=1e-6)
-            assert _metric(g, "rank_test_score")["value"] == res["rank_test_score"][i]
-            assert _status(g) == "STATUS_SUCCESS"
+                assert metric(g, tag)["value"] == pytest.approx(res[tag][i], rel=1e-6)
+            assert metric(g, "rank_test_score")["value"] == res["rank_test_score"][i]
+            assert status(g) == "STATUS_SUCCESS"
         # Per-split scores as steps; the refitted best estimator's loss curve in its run.
         split = tb.scalars("candidate-0", "splits/test_score")
         assert [p[1] for p in split] == [0, 1, 2]
@@ -347,8 +309,8 @@ def test_sklearn_random_and_halving(sklearn_logdir, load_fast) -> None:
     search, runs = sklearn_logdir["random"]
     res = search.cv_results_
     with TensorBoardServer(sklearn_logdir["root"] / "random", load_fast=load_fast) as tb:
-        exp, groups = _groups(tb, 6)
-        assert _types(exp) == {"C": "DATA_TYPE_FLOAT64", "class_weight": "DATA_TYPE_STRING"}
+        exp, groups = finished_groups(tb, 6)
+        assert hparam_types(exp) == {"C": "DATA_TYPE_FLOAT64", "class_weight": "DATA_TYPE_STRING"}
         tags = {m["name"]["tag"] for m in exp["metricInfos"]}
         assert {"mean_test_accuracy", "mean_test_f1", "rank_test_f1"} <= tags
         for i, run in enumerate(sorted(groups)):
@@ -357,17 +319,17 @@ def test_sklearn_random_and_halving(sklearn_logdir, load_fast) -> None:
                 "None" if res["params"][i]["class_weight"] is None else "balanced"
             )
             failed = res["params"][i]["C"] < 0  # LogisticRegression refuses C < 0
-            assert _status(g) == ("STATUS_FAILURE" if failed else "STATUS_SUCCESS")
+            assert status(g) == ("STATUS_FAILURE" if failed else "STATUS_SUCCESS")
             if not failed:
-                assert _metric(g, "mean_test_f1")["value"] == pytest.approx(
+                assert metric(g, "mean_test_f1")["value"] == pytest.approx(
                     res["mean_test_f1"][i], rel=1e-6
                 )
-        assert "STATUS_FAILURE" in {_status(g) for g in groups.values()}
+        assert "STATUS_FAILURE" in {status(g) for g in groups.values()}
 
     search, runs = sklearn_logdir["halving"]
     res = search.cv_results_
     with TensorBoardServer(sklearn_logdir["root"] / "halving", load_fast=load_fast) as tb:
-        exp, groups = _groups(tb, 4)  # 4 candidates, however many iterations each reached
+        exp, groups = finished_groups(tb, 4)  # 4 candidates, however many iterations each reached
         assert exp["name"] == "HalvingGridSearchCV"
         last_iter = {}
         for row, params in enumerate(res["params"]):
@@ -376,9 +338,9 @@ def test_sklearn_random_and_halving(sklearn_logdir, load_fast) -> None:
         for g in groups.values():
             key = (int(g["hparams"]["max_depth"]), g["hparams"]["learning_rate"])
             it, row = last_iter[key]
-            assert _metric(g, "iter")["value"] == it and _metric(g, "iter")["trainingStep"] == it
-            assert _metric(g, "n_resources")["value"] == res["n_resources"][row]
-            assert _metric(g, "mean_test_score")["value"] == pytest.approx(
+            assert metric(g, "iter")["value"] == it and metric(g, "iter")["trainingStep"] == it
+            assert metric(g, "n_resources")["value"] == res["n_resources"][row]
+            assert metric(g, "mean_test_score")["value"] == pytest.approx(
                 res["mean_test_score"][row], rel=1e-6
             )
         assert max(it for it, _ in last_iter.values()) >= 1
@@ -484,7 +446,7 @@ def test_optuna_sessions(optuna_study, load_fast) -> None:
         optuna.trial.TrialState.PRUNED: "STATUS_UNKNOWN",
     }
     with TensorBoardServer(logdir, load_fast=load_fast) as tb:
-        exp, groups = _groups(tb, 12)
+        exp, groups = finished_groups(tb, 12)
         assert exp["name"] == "sweep"
         infos = {h["name"]: h for h in exp["hparamInfos"]}
         assert infos["x"]["domainInterval"] == {"minValue": -3.0, "maxValue": 3.0}
@@ -501,11 +463,11 @@ def test_optuna_sessions(optuna_study, load_fast) -> None:
             assert g["hparams"]["optimizer"] == t.params["optimizer"]
             assert g["hparams"]["activation"] == str(t.params["activation"])
             assert g["hparams"]["batchnorm"] is t.params["batchnorm"]
-            assert _status(g) == want_status[t.state], run
+            assert status(g) == want_status[t.state], run
             session = g["sessions"][0]
             assert session["startTimeSecs"] == pytest.approx(t.datetime_start.timestamp())
             if t.state == optuna.trial.TrialState.COMPLETE:
-                m = _metric(g, "loss")
+                m = metric(g, "loss")
                 assert m["value"] == pytest.approx(t.value, rel=1e-6) and m["trainingStep"] == 3
                 points = tb.scalars(run, "loss")
                 assert [p[1] for p in points] == [0, 1, 2, 3]
@@ -514,160 +476,10 @@ def test_optuna_sessions(optuna_study, load_fast) -> None:
                 )
             elif t.state == optuna.trial.TrialState.PRUNED:
                 last = max(t.intermediate_values)
-                m = _metric(g, "loss")
+                m = metric(g, "loss")
                 assert m["trainingStep"] == last
                 assert m["value"] == pytest.approx(t.intermediate_values[last], rel=1e-6)
             else:
                 assert not g["metricValues"] or all(
                     mv.get("value") is None for mv in g["metricValues"]
                 )
-
-
-# -- Ray Tune ----------------------------------------------------------------------------------
-
-# The docs' Ray Tune example runs first, as written (its cwd and HOME a scratch dir: its runs
-# go to runs/tune, Ray's results to ~/ray_results), then these trials in its Ray session.
-RAY_SCRIPT = r"""
-import sys
-import ray
-from ray import tune
-from tbwrite.integrations.ray import TbwriteLoggerCallback
-
-def trainable(config):
-    for i in range(3):
-        if config["opt"] == "bad" and i == 1:
-            raise RuntimeError("diverged")
-        tune.report({"loss": config["lr"] * (3 - i), "eval": {"acc": 0.25 * i}})
-
-root = sys.argv[1]
-# Ray is running: the docs' example, run first in this process, started it.
-try:
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"lr": tune.grid_search([0.1, 0.2]), "opt": tune.choice(["sgd"]),
-                     "model": {"deep": tune.grid_search([True])}},
-        run_config=tune.RunConfig(name="exp", storage_path=root + "/ray_results", verbose=0,
-                                  callbacks=[TbwriteLoggerCallback(root + "/tb")]),
-    )
-    tuner.fit()
-    bad = tune.Tuner(
-        trainable, param_space={"lr": 0.5, "opt": "bad", "model": {"deep": False}},
-        run_config=tune.RunConfig(name="bad", storage_path=root + "/ray_results", verbose=0,
-                                  callbacks=[TbwriteLoggerCallback(root + "/tb")]),
-    )
-    bad.fit()
-finally:
-    ray.shutdown()
-print("ok")
-"""
-
-
-@pytest.fixture(scope="module")
-def ray_tmp():
-    """Ray's temp dir: short, since Ray's socket paths under it must fit in AF_UNIX's 107
-    bytes (under pytest's tmp_path they did not, once its counter reached 3 digits)."""
-    import shutil
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def ray_root(tmp_path_factory, ray_tmp):
-    """The scratch dir of one process that ran the docs' example and the trials below."""
-    _need("ray.tune")
-    root = tmp_path_factory.mktemp("ray")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(ray_tmp), HOME=str(root))
-    # A subprocess, so that every Ray process is gone with it (checked below).
-    out = subprocess.run(
-        [sys.executable, "-c", script(RAY_TUNE_BLOCK, then=RAY_SCRIPT), str(root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        cwd=root,
-        start_new_session=True,
-    )
-    ok = out.returncode == 0 and out.stdout.strip().endswith("ok")
-    assert ok, out.stdout[-3000:] + out.stderr[-5000:]
-    return root
-
-
-@pytest.fixture(scope="module")
-def ray_logdir(ray_root):
-    return ray_root / "tb"
-
-
-def test_ray_tune_docs_example_writes_what_the_docs_say(ray_root) -> None:
-    """Each trial of the example: its searched ``lr`` as hparams, its results as
-    ``ray/tune/<key>`` scalars at ``training_iteration``, SUCCESS at its end."""
-    logdir = ray_root / "runs" / "tune"
-    table = tbwrite.read_hparams(logdir)
-    assert sorted(row.hparams["lr"] for row in table) == [0.01, 0.1]
-    scalars = tbwrite.read_scalars(logdir)
-    assert sorted(scalars) == sorted(row.run for row in table)
-    for row in table:
-        lr = row.hparams["lr"]
-        assert row.hparams == {"lr": lr} and row.status == "SUCCESS", row
-        loss = scalars[row.run]["ray/tune/loss"]
-        assert list(loss.steps) == [1, 2, 3]
-        assert list(loss.values) == pytest.approx([3 * lr, 2 * lr, lr], rel=1e-6)
-    assert list((ray_root / "ray_results").iterdir()), "Ray's results went outside HOME"
-
-
-def test_ray_tune_left_no_processes(ray_logdir, ray_tmp) -> None:
-    leftovers = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(ray_logdir.parent).encode() in cmd or str(ray_tmp).encode() in cmd:
-                leftovers.append(cmd[:200])
-    assert not leftovers
-
-
-@pytest.mark.parametrize("load_fast", LOADERS)
-def test_ray_tune_trials(ray_logdir, load_fast) -> None:
-    with TensorBoardServer(ray_logdir, load_fast=load_fast) as tb:
-        exp, groups = _groups(tb, 3)
-        assert _types(exp) == {
-            "lr": "DATA_TYPE_FLOAT64",
-            "opt": "DATA_TYPE_STRING",
-            "model/deep": "DATA_TYPE_BOOL",
-        }
-        by_lr = {g["hparams"]["lr"]: (run, g) for run, g in groups.items()}
-        assert set(by_lr) == {0.1, 0.2, 0.5}
-        for lr in (0.1, 0.2):
-            run, g = by_lr[lr]
-            assert g["hparams"] == {"lr": lr, "opt": "sgd", "model/deep": True}
-            assert _status(g) == "STATUS_SUCCESS"
-            loss = _metric(g, "ray/tune/loss")
-            assert loss["value"] == pytest.approx(lr, rel=1e-6) and loss["trainingStep"] == 3
-            assert _metric(g, "ray/tune/eval/acc")["value"] == 0.5
-            assert [p[1] for p in tb.scalars(run, "ray/tune/loss")] == [1, 2, 3]
-        run, bad = by_lr[0.5]
-        assert bad["hparams"] == {"lr": 0.5, "opt": "bad", "model/deep": False}
-        assert _status(bad) == "STATUS_FAILURE"
-        assert _metric(bad, "ray/tune/loss")["trainingStep"] == 1
-
-
-# -- the example -----------------------------------------------------------------------------
-
-
-def test_jax_flax_example_runs(tmp_path) -> None:
-    _need("jax")
-    _need("flax")
-    _need("optax")
-    script = ROOT / "examples" / "jax_flax_train.py"
-    out = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=180
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    (row,) = list(tbwrite.read_hparams(tmp_path))
-    assert row.status == "SUCCESS"
-    assert row.hparams["optimizer.learning_rate"] > 0
-    assert row.metrics["train/loss"] < 0.1

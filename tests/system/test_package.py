@@ -81,6 +81,7 @@ def test_integrations_import_their_libraries_lazily() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     loaded = set(json.loads(out.stdout))
+    # ray is not in this environment: tests/extras/test_ray.py checks it in its own.
     for heavy in ("jax", "sklearn", "optuna", "ray", "flax", "clu", "scipy", "numpy", "google"):
         assert heavy not in loaded, f"importing the integrations loaded {heavy}"
 

@@ -5,6 +5,10 @@ exist, a page left out of the nav, a docstring mkdocstrings cannot parse (a para
 signature does not have), an object it cannot find. The build needs no network: the theme
 uses the browser's fonts (``theme.font: false``) and no plugin fetches anything; where it
 can, the test builds in a network namespace with no network to show it.
+
+The docs tools (``tbwrite[docs]``: mkdocs, its Material theme with Babel, mkdocstrings) are
+about 120 MB the ``test`` extra leaves out: ``tests/package/test_extras.py`` runs this file in
+a fresh venv holding ``tbwrite[docs]``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytest.importorskip("mkdocs")
-pytest.importorskip("mkdocstrings_handlers.python")
-pytest.importorskip("material")
-
 sys.path.insert(0, str(ROOT / "docs"))
 from griffe_sphinx_roles import public_names  # noqa: E402
 
