@@ -3,9 +3,9 @@ its own: ``tbwrite[<extra>]``, the ``test-core`` tools and what its tests read b
 nothing else. ``tests/extras/test_<extra>.py`` runs there, so every one of its tests runs
 once in CI, and the extra is shown to hold all that its feature needs.
 
-Kept out of the ``test`` extra by size (a fresh ``[test]`` install is about 1.45 GB without
-them, 2.1 GB with): Ray Tune with the pyarrow its Tune imports, polars, the docs tools, and
-the Flax example's chain (Orbax, TensorStore). pytest never collects ``tests/extras`` on its
+Kept out of the ``test`` extra by size (a fresh ``[test]`` install is 1.33 GB without them,
+2.2 GB with): Ray Tune with the pyarrow its Tune imports, polars, the docs tools, and the
+Flax example's chain (Orbax, TensorStore). pytest never collects ``tests/extras`` on its
 own (``norecursedirs``); named on the command line, as here, it does.
 """
 
